@@ -1,0 +1,304 @@
+//! Zero-copy, validated view over an encoded Heka message (smoltcp-style: accessors over
+//! bytes). The router and matcher read headers and `Fields[...]` straight from the wire
+//! bytes; nothing is decoded into owned structures and nothing is allocated.
+
+use super::repr::ValueType;
+use super::wire::{read_varint, Entries, Entry, WireError, FIXED64, LEN, VARINT};
+use super::DEFAULT_SEVERITY;
+
+/// Byte range of a length-delimited header inside the message bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn of(entry: &Entry<'_>) -> Span {
+        let start = entry.offset as u32;
+        Span { start, end: start + entry.data.len() as u32 }
+    }
+
+    fn slice<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        bytes.get(self.start as usize..self.end as usize).unwrap_or(&[])
+    }
+}
+
+/// Where each header lives in a message's bytes: computed once by one validating pass
+/// ([`HeaderIndex::scan`]) and then kept beside the bytes (it is `Copy`, no heap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeaderIndex {
+    uuid: Span,
+    timestamp: Option<i64>,
+    r#type: Span,
+    logger: Span,
+    severity: Option<i32>,
+    payload: Span,
+    env_version: Span,
+    pid: Option<i32>,
+    hostname: Span,
+    field_count: u32,
+}
+
+impl HeaderIndex {
+    /// Validates the wire structure of a whole message and indexes its headers.
+    /// Unknown fields are skipped, as protobuf requires; missing "required" fields are
+    /// accepted, as in Heka.
+    pub fn scan(bytes: &[u8]) -> Result<HeaderIndex, WireError> {
+        let mut index = HeaderIndex::default();
+        for entry in Entries::new(bytes) {
+            let entry = entry?;
+            let expect = |wire_type: u8| {
+                if entry.wire_type == wire_type {
+                    Ok(())
+                } else {
+                    Err(WireError { offset: entry.offset, reason: "wrong wire type for a header" })
+                }
+            };
+            match entry.tag {
+                1 => (expect(LEN)?, index.uuid = Span::of(&entry)).1,
+                2 => (expect(VARINT)?, index.timestamp = Some(entry.scalar as i64)).1,
+                3 => (expect(LEN)?, index.r#type = Span::of(&entry)).1,
+                4 => (expect(LEN)?, index.logger = Span::of(&entry)).1,
+                5 => (expect(VARINT)?, index.severity = Some(entry.scalar as i32)).1,
+                6 => (expect(LEN)?, index.payload = Span::of(&entry)).1,
+                7 => (expect(LEN)?, index.env_version = Span::of(&entry)).1,
+                8 => (expect(VARINT)?, index.pid = Some(entry.scalar as i32)).1,
+                9 => (expect(LEN)?, index.hostname = Span::of(&entry)).1,
+                10 => {
+                    expect(LEN)?;
+                    index.field_count += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(index)
+    }
+}
+
+/// A validated message: its bytes and their [`HeaderIndex`].
+#[derive(Debug, Clone, Copy)]
+pub struct MessageView<'a> {
+    bytes: &'a [u8],
+    index: HeaderIndex,
+}
+
+impl<'a> MessageView<'a> {
+    /// Validates `bytes` and builds the view.
+    pub fn new(bytes: &'a [u8]) -> Result<Self, WireError> {
+        Ok(MessageView { bytes, index: HeaderIndex::scan(bytes)? })
+    }
+
+    /// A view from bytes already scanned into `index` (they must be the same bytes).
+    pub fn with_index(bytes: &'a [u8], index: HeaderIndex) -> Self {
+        MessageView { bytes, index }
+    }
+
+    /// The encoded message, exactly as received.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub fn index(&self) -> HeaderIndex {
+        self.index
+    }
+
+    pub fn uuid(&self) -> &'a [u8] {
+        self.index.uuid.slice(self.bytes)
+    }
+    pub fn timestamp(&self) -> i64 {
+        self.index.timestamp.unwrap_or(0)
+    }
+    pub fn has_timestamp(&self) -> bool {
+        self.index.timestamp.is_some()
+    }
+    pub fn r#type(&self) -> &'a [u8] {
+        self.index.r#type.slice(self.bytes)
+    }
+    pub fn logger(&self) -> &'a [u8] {
+        self.index.logger.slice(self.bytes)
+    }
+    /// Severity, 7 when absent.
+    pub fn severity(&self) -> i32 {
+        self.index.severity.unwrap_or(DEFAULT_SEVERITY)
+    }
+    pub fn payload(&self) -> &'a [u8] {
+        self.index.payload.slice(self.bytes)
+    }
+    pub fn env_version(&self) -> &'a [u8] {
+        self.index.env_version.slice(self.bytes)
+    }
+    /// Pid, 0 when absent.
+    pub fn pid(&self) -> i32 {
+        self.index.pid.unwrap_or(0)
+    }
+    pub fn has_pid(&self) -> bool {
+        self.index.pid.is_some()
+    }
+    pub fn hostname(&self) -> &'a [u8] {
+        self.index.hostname.slice(self.bytes)
+    }
+    pub fn field_count(&self) -> usize {
+        self.index.field_count as usize
+    }
+
+    /// All dynamic fields in document order.
+    pub fn fields(&self) -> impl Iterator<Item = FieldView<'a>> + 'a {
+        Entries::new(self.bytes)
+            .map_while(Result::ok)
+            .filter(|e| e.tag == 10 && e.wire_type == LEN)
+            .map(|e| FieldView::parse(e.data))
+    }
+
+    /// The `field_index`-th (0-based) field called `name`, as `Fields[name][field_index]`.
+    pub fn field(&self, name: &[u8], field_index: usize) -> Option<FieldView<'a>> {
+        self.fields().filter(|f| f.name() == name).nth(field_index)
+    }
+}
+
+/// One dynamic field, read from its embedded message bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldView<'a> {
+    bytes: &'a [u8],
+    name: &'a [u8],
+    value_type: i32,
+    representation: &'a [u8],
+}
+
+/// One value of a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    String(&'a [u8]),
+    Bytes(&'a [u8]),
+    Integer(i64),
+    Double(f64),
+    Bool(bool),
+}
+
+impl<'a> FieldView<'a> {
+    /// Leniently parses a field, as Heka does: a damaged entry ends the field early.
+    fn parse(bytes: &'a [u8]) -> FieldView<'a> {
+        let mut field = FieldView { bytes, name: &[], value_type: 0, representation: &[] };
+        for entry in Entries::new(bytes).map_while(Result::ok) {
+            match (entry.tag, entry.wire_type) {
+                (1, LEN) => field.name = entry.data,
+                (2, VARINT) => field.value_type = entry.scalar as i32,
+                (3, LEN) => field.representation = entry.data,
+                _ => {}
+            }
+        }
+        field
+    }
+
+    pub fn name(&self) -> &'a [u8] {
+        self.name
+    }
+    pub fn representation(&self) -> &'a [u8] {
+        self.representation
+    }
+    /// The declared value type; `None` for a number outside Heka's enum.
+    pub fn value_type(&self) -> Option<ValueType> {
+        ValueType::try_from(self.value_type).ok()
+    }
+
+    /// The values of the declared type, in order (packed or unpacked on the wire).
+    pub fn values(&self) -> impl Iterator<Item = Value<'a>> + 'a {
+        let value_type = self.value_type();
+        Entries::new(self.bytes)
+            .map_while(Result::ok)
+            .flat_map(move |entry| ValuesOf::new(entry, value_type))
+    }
+
+    /// `Fields[name][..][array_index]`.
+    pub fn value(&self, array_index: usize) -> Option<Value<'a>> {
+        self.values().nth(array_index)
+    }
+
+    pub fn value_count(&self) -> usize {
+        self.values().count()
+    }
+}
+
+/// The values of `value_type` held by one entry of a field (several when packed).
+struct ValuesOf<'a> {
+    entry: Entry<'a>,
+    value_type: Option<ValueType>,
+    pos: usize,
+    single_done: bool,
+}
+
+impl<'a> ValuesOf<'a> {
+    fn new(entry: Entry<'a>, value_type: Option<ValueType>) -> Self {
+        let wanted = match value_type {
+            Some(ValueType::String) => entry.tag == 4,
+            Some(ValueType::Bytes) => entry.tag == 5,
+            Some(ValueType::Integer) => entry.tag == 6,
+            Some(ValueType::Double) => entry.tag == 7,
+            Some(ValueType::Bool) => entry.tag == 8,
+            None => false,
+        };
+        ValuesOf { entry, value_type, pos: 0, single_done: !wanted }
+    }
+}
+
+impl<'a> Iterator for ValuesOf<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Value<'a>> {
+        if self.single_done {
+            return None;
+        }
+        let e = &self.entry;
+        let packed = e.wire_type == LEN;
+        let value = match self.value_type? {
+            ValueType::String | ValueType::Bytes => {
+                self.single_done = true;
+                if !packed {
+                    return None;
+                }
+                if self.value_type == Some(ValueType::String) {
+                    Value::String(e.data)
+                } else {
+                    Value::Bytes(e.data)
+                }
+            }
+            ValueType::Integer | ValueType::Bool if !packed => {
+                self.single_done = true;
+                if e.wire_type != VARINT {
+                    return None;
+                }
+                scalar_value(self.value_type?, e.scalar)
+            }
+            ValueType::Integer | ValueType::Bool => {
+                if self.pos >= e.data.len() {
+                    return None;
+                }
+                let raw = read_varint(e.data, &mut self.pos).ok()?;
+                scalar_value(self.value_type?, raw)
+            }
+            ValueType::Double if !packed => {
+                self.single_done = true;
+                if e.wire_type != FIXED64 {
+                    return None;
+                }
+                Value::Double(f64::from_bits(e.scalar))
+            }
+            ValueType::Double => {
+                let chunk = e.data.get(self.pos..self.pos + 8)?;
+                self.pos += 8;
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(chunk);
+                Value::Double(f64::from_le_bytes(raw))
+            }
+        };
+        Some(value)
+    }
+}
+
+fn scalar_value(value_type: ValueType, raw: u64) -> Value<'static> {
+    if value_type == ValueType::Bool {
+        Value::Bool(raw != 0)
+    } else {
+        Value::Integer(raw as i64)
+    }
+}

@@ -1,0 +1,161 @@
+//! Allocation-free message encoder: writes Heka message fields straight into a reused
+//! byte buffer (a pack's buffer), producing the same bytes prost and Go produce.
+//!
+//! Callers write headers in field-number order (uuid, timestamp, type, logger, severity,
+//! payload, env_version, pid, hostname) and then fields, as Heka's encoder does.
+
+use super::repr::ValueType;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+
+/// Appends protobuf-encoded message parts to `buf`.
+pub struct MessageWriter<'b> {
+    buf: &'b mut Vec<u8>,
+}
+
+/// A field value array, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub enum Values<'v> {
+    String(&'v [&'v [u8]]),
+    Bytes(&'v [&'v [u8]]),
+    Integer(&'v [i64]),
+    Double(&'v [f64]),
+    Bool(&'v [bool]),
+}
+
+impl Values<'_> {
+    fn value_type(&self) -> ValueType {
+        match self {
+            Values::String(_) => ValueType::String,
+            Values::Bytes(_) => ValueType::Bytes,
+            Values::Integer(_) => ValueType::Integer,
+            Values::Double(_) => ValueType::Double,
+            Values::Bool(_) => ValueType::Bool,
+        }
+    }
+
+    /// Length of the packed payload of numeric arrays.
+    fn packed_len(&self) -> usize {
+        match self {
+            Values::Integer(v) => v.iter().map(|&i| encoded_len_varint(i as u64)).sum(),
+            Values::Double(v) => v.len() * 8,
+            Values::Bool(v) => v.len(),
+            Values::String(_) | Values::Bytes(_) => 0,
+        }
+    }
+}
+
+fn len_delimited_len(tag: u32, len: usize) -> usize {
+    prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+impl<'b> MessageWriter<'b> {
+    /// Starts writing at the end of `buf` (clear it first for a fresh message).
+    pub fn new(buf: &'b mut Vec<u8>) -> Self {
+        MessageWriter { buf }
+    }
+
+    fn bytes_field(&mut self, tag: u32, value: &[u8]) {
+        encode_key(tag, WireType::LengthDelimited, self.buf);
+        encode_varint(value.len() as u64, self.buf);
+        self.buf.extend_from_slice(value);
+    }
+
+    fn varint_field(&mut self, tag: u32, value: u64) {
+        encode_key(tag, WireType::Varint, self.buf);
+        encode_varint(value, self.buf);
+    }
+
+    pub fn uuid(&mut self, uuid: &[u8]) -> &mut Self {
+        self.bytes_field(1, uuid);
+        self
+    }
+    pub fn timestamp(&mut self, ns: i64) -> &mut Self {
+        self.varint_field(2, ns as u64);
+        self
+    }
+    pub fn r#type(&mut self, value: &[u8]) -> &mut Self {
+        self.bytes_field(3, value);
+        self
+    }
+    pub fn logger(&mut self, value: &[u8]) -> &mut Self {
+        self.bytes_field(4, value);
+        self
+    }
+    pub fn severity(&mut self, value: i32) -> &mut Self {
+        self.varint_field(5, value as i64 as u64);
+        self
+    }
+    pub fn payload(&mut self, value: &[u8]) -> &mut Self {
+        self.bytes_field(6, value);
+        self
+    }
+    pub fn env_version(&mut self, value: &[u8]) -> &mut Self {
+        self.bytes_field(7, value);
+        self
+    }
+    pub fn pid(&mut self, value: i32) -> &mut Self {
+        self.varint_field(8, value as i64 as u64);
+        self
+    }
+    pub fn hostname(&mut self, value: &[u8]) -> &mut Self {
+        self.bytes_field(9, value);
+        self
+    }
+
+    /// Copies already-encoded field entries (tag 10 entries) verbatim.
+    pub fn raw(&mut self, encoded: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(encoded);
+        self
+    }
+
+    /// Appends one dynamic field, encoded as Go's `NewField` does (value type and
+    /// representation always present, numeric arrays packed).
+    pub fn field(&mut self, name: &[u8], representation: &[u8], values: Values<'_>) -> &mut Self {
+        let value_type = values.value_type();
+        let mut body = len_delimited_len(1, name.len())
+            + prost::encoding::key_len(2)
+            + encoded_len_varint(value_type as u64)
+            + len_delimited_len(3, representation.len());
+        let (value_tag, packed_len) = match values {
+            Values::String(v) | Values::Bytes(v) => {
+                let tag = if matches!(values, Values::String(_)) { 4 } else { 5 };
+                body += v.iter().map(|s| len_delimited_len(tag, s.len())).sum::<usize>();
+                (tag, 0)
+            }
+            Values::Integer(_) | Values::Double(_) | Values::Bool(_) => {
+                let tag = 4 + value_type as u32;
+                let packed = values.packed_len();
+                if packed > 0 {
+                    body += len_delimited_len(tag, packed);
+                }
+                (tag, packed)
+            }
+        };
+        encode_key(10, WireType::LengthDelimited, self.buf);
+        encode_varint(body as u64, self.buf);
+        self.bytes_field(1, name);
+        self.varint_field(2, value_type as u64);
+        self.bytes_field(3, representation);
+        match values {
+            Values::String(v) | Values::Bytes(v) => {
+                for s in v {
+                    self.bytes_field(value_tag, s);
+                }
+            }
+            _ if packed_len == 0 => {}
+            _ => {
+                encode_key(value_tag, WireType::LengthDelimited, self.buf);
+                encode_varint(packed_len as u64, self.buf);
+                match values {
+                    Values::Integer(v) => v.iter().for_each(|&i| encode_varint(i as u64, self.buf)),
+                    Values::Double(v) => {
+                        v.iter().for_each(|d| self.buf.extend_from_slice(&d.to_le_bytes()))
+                    }
+                    Values::Bool(v) => v.iter().for_each(|&b| self.buf.push(u8::from(b))),
+                    Values::String(_) | Values::Bytes(_) => {}
+                }
+            }
+        }
+        self
+    }
+}

@@ -1,0 +1,88 @@
+//! Message model (§1): prost repr, zero-copy view and writer agree with Heka's bytes.
+
+mod common;
+
+use hekad::message::writer::Values;
+use hekad::message::{uuid, Message, MessageView, MessageWriter, Value, ValueType};
+use prost::Message as _;
+
+#[test]
+fn repr_round_trips_the_matcher_test_message_byte_identically() {
+    let bytes = common::read_fixture("streams/matcher_test_message.pb");
+    let msg = Message::decode(&bytes[..]).expect("fixture decodes");
+    assert_eq!(msg.r#type.as_deref(), Some(&b"TEST"[..]));
+    assert_eq!(msg.timestamp, 1428773426113040228);
+    assert_eq!(msg.fields.len(), 11);
+    assert_eq!(msg.encode_to_vec(), bytes);
+}
+
+#[test]
+fn writer_encodes_the_matcher_test_message_byte_identically() {
+    let expected = common::read_fixture("streams/matcher_test_message.pb");
+    let raw_uuid = uuid::parse("230081dc-326f-4e3f-9a5a-9386a37e246f").expect("uuid");
+    let mut buf = Vec::new();
+    let mut w = MessageWriter::new(&mut buf);
+    w.uuid(&raw_uuid)
+        .timestamp(1428773426113040228)
+        .r#type(b"TEST")
+        .logger(b"GoSpec")
+        .severity(6)
+        .payload(b"Test Payload")
+        .env_version(b"0.8")
+        .pid(32157)
+        .hostname(b"trink-x230")
+        .field(b"foo", b"", Values::String(&[b"bar"]))
+        .field(b"number", b"", Values::Integer(&[64]))
+        .field(b"bytes", b"", Values::Bytes(&[b"data"]))
+        .field(b"int", b"", Values::Integer(&[999, 1024]))
+        .field(b"double", b"", Values::Double(&[99.9]))
+        .field(b"bool", b"", Values::Bool(&[true]))
+        .field(b"foo", b"", Values::String(&[b"alternate"]))
+        .field(b"Payload", b"", Values::String(&[b"name=test;type=web;"]))
+        .field(b"Timestamp", b"date-time", Values::String(&[b"Mon Jan 02 15:04:05 -0700 2006"]))
+        .field(b"zero", b"", Values::Integer(&[0]))
+        .field(b"string", b"", Values::String(&[b"43"]));
+    assert_eq!(buf, expected);
+}
+
+#[test]
+fn view_reads_headers_and_fields_without_decoding() {
+    let bytes = common::read_fixture("streams/matcher_test_message.pb");
+    let view = MessageView::new(&bytes).expect("valid");
+    let mut text = [0u8; uuid::TEXT_LEN];
+    assert_eq!(uuid::format(view.uuid(), &mut text), "230081dc-326f-4e3f-9a5a-9386a37e246f");
+    assert_eq!(view.r#type(), b"TEST");
+    assert_eq!(view.severity(), 6);
+    assert_eq!(view.pid(), 32157);
+    assert_eq!(view.field_count(), 11);
+    let int = view.field(b"int", 0).expect("int field");
+    assert_eq!(int.value_type(), Some(ValueType::Integer));
+    assert_eq!(int.value(1), Some(Value::Integer(1024)));
+    assert_eq!(int.value(2), None);
+    assert_eq!(view.field(b"foo", 1).and_then(|f| f.value(0)), Some(Value::String(b"alternate")));
+    assert_eq!(view.field(b"double", 0).and_then(|f| f.value(0)), Some(Value::Double(99.9)));
+    assert_eq!(view.field(b"bool", 0).and_then(|f| f.value(0)), Some(Value::Bool(true)));
+    let ts = view.field(b"Timestamp", 0).expect("Timestamp field");
+    assert_eq!(ts.representation(), b"date-time");
+    assert!(view.field(b"missing", 0).is_none());
+}
+
+#[test]
+fn view_rejects_truncated_messages_with_an_offset() {
+    let bytes = common::read_fixture("streams/matcher_test_message.pb");
+    for cut in [1, 5, 40, 200, bytes.len() - 1] {
+        let err = MessageView::new(&bytes[..cut]).expect_err("truncated");
+        assert!(err.offset <= cut, "offset {} within {cut}", err.offset);
+    }
+}
+
+#[test]
+fn view_accepts_unpacked_numeric_values() {
+    // Field{name:"n", value_type: INTEGER, value_integer: 5 (unpacked, wire 0)}
+    let field = [0x0a, 0x01, b'n', 0x10, 0x02, 0x30, 0x05];
+    let mut msg = vec![0x52, field.len() as u8];
+    msg.extend_from_slice(&field);
+    let view = MessageView::new(&msg).expect("valid");
+    assert_eq!(view.field(b"n", 0).and_then(|f| f.value(0)), Some(Value::Integer(5)));
+    assert_eq!(view.severity(), 7);
+}
