@@ -2,3 +2,6 @@
 //! See `docs/ARCHITECTURE.md` for how the pieces fit.
 
 pub mod message;
+pub mod config;
+pub mod pipeline;
+pub mod plugins;

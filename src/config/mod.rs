@@ -1,0 +1,96 @@
+//! Heka TOML configuration (spec §4): `[hekad]` globals plus one section per plugin.
+//!
+//! - [`section`]: decoding one plugin section into its typed config, reporting unknown keys;
+//! - [`duration`]: Go duration strings ("250ms", "1m", "720h");
+//! - [`loader`]: files and directories, `%ENV[..]` substitution, categories, error collection;
+//! - [`globals`]: the `[hekad]` section with Heka's defaults.
+
+pub mod duration;
+pub mod section;
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Plugin category, from the suffix of the type name (§4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    Input,
+    Splitter,
+    Decoder,
+    Filter,
+    Encoder,
+    Output,
+}
+
+impl Category {
+    /// Category of a type name by suffix (`TcpInput` ⇒ Input), as Heka's
+    /// `(Decoder|Encoder|Filter|Input|Output|Splitter)$`.
+    pub fn of_type(type_name: &str) -> Option<Category> {
+        const SUFFIXES: [(&str, Category); 6] = [
+            ("Decoder", Category::Decoder),
+            ("Encoder", Category::Encoder),
+            ("Filter", Category::Filter),
+            ("Input", Category::Input),
+            ("Output", Category::Output),
+            ("Splitter", Category::Splitter),
+        ];
+        SUFFIXES.iter().find(|(s, _)| type_name.ends_with(s)).map(|&(_, c)| c)
+    }
+}
+
+/// One plugin section as written in the config: its name, type and raw keys.
+#[derive(Debug, Clone)]
+pub struct PluginSection {
+    /// Table name, which is the plugin's name.
+    pub name: String,
+    /// `type = "..."`, or the table name when absent.
+    pub type_name: String,
+    pub category: Category,
+    /// File the section came from (for error messages).
+    pub file: PathBuf,
+    /// All keys of the section, `type` included.
+    pub table: toml::Table,
+}
+
+/// A configuration error that names where it is: file, section and key when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub section: Option<String>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about a section (and optionally one of its keys).
+    pub fn in_section(section: &PluginSection, key: Option<&str>, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: Some(section.file.clone()),
+            section: Some(section.name.clone()),
+            key: key.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// An error not tied to a file or section.
+    pub fn general(message: impl Into<String>) -> Self {
+        ConfigError { file: None, section: None, key: None, message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(section) = &self.section {
+            write!(f, "[{section}] ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,28 @@
+//! Encoders (spec §5.5): turn a message into the bytes an output writes.
+
+use crate::message::MessageView;
+
+/// What an encoder produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoded {
+    /// `out` holds bytes to write.
+    Emit,
+    /// Nothing to write for this message.
+    Skip,
+}
+
+/// An encoder failure: the message is dropped and counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError(pub String);
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One encoder instance (one per output).
+pub trait Encoder: Send {
+    /// Appends the encoding of `msg` to `out` (which the caller cleared).
+    fn encode(&mut self, msg: MessageView<'_>, out: &mut Vec<u8>) -> Result<Encoded, EncodeError>;
+}

@@ -1,0 +1,6 @@
+//! Every plugin, one file each, under its kind's folder; [`registry`] maps Heka type names
+//! to constructors.
+
+pub mod decoders;
+pub mod encoders;
+pub mod splitters;
