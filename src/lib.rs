@@ -1,7 +1,12 @@
 //! hekad: Mozilla Heka's stream processor for logs and metrics, in Rust.
 //! See `docs/ARCHITECTURE.md` for how the pieces fit.
 
-pub mod message;
+pub mod cli;
 pub mod config;
+pub mod framing;
+pub mod matcher;
+pub mod message;
+pub mod pidfile;
 pub mod pipeline;
 pub mod plugins;
+pub mod timefmt;

@@ -39,7 +39,11 @@ fn writer_encodes_the_matcher_test_message_byte_identically() {
         .field(b"bool", b"", Values::Bool(&[true]))
         .field(b"foo", b"", Values::String(&[b"alternate"]))
         .field(b"Payload", b"", Values::String(&[b"name=test;type=web;"]))
-        .field(b"Timestamp", b"date-time", Values::String(&[b"Mon Jan 02 15:04:05 -0700 2006"]))
+        .field(
+            b"Timestamp",
+            b"date-time",
+            Values::String(&[b"Mon Jan 02 15:04:05 -0700 2006"]),
+        )
         .field(b"zero", b"", Values::Integer(&[0]))
         .field(b"string", b"", Values::String(&[b"43"]));
     assert_eq!(buf, expected);
@@ -50,7 +54,10 @@ fn view_reads_headers_and_fields_without_decoding() {
     let bytes = common::read_fixture("streams/matcher_test_message.pb");
     let view = MessageView::new(&bytes).expect("valid");
     let mut text = [0u8; uuid::TEXT_LEN];
-    assert_eq!(uuid::format(view.uuid(), &mut text), "230081dc-326f-4e3f-9a5a-9386a37e246f");
+    assert_eq!(
+        uuid::format(view.uuid(), &mut text),
+        "230081dc-326f-4e3f-9a5a-9386a37e246f"
+    );
     assert_eq!(view.r#type(), b"TEST");
     assert_eq!(view.severity(), 6);
     assert_eq!(view.pid(), 32157);
@@ -59,9 +66,18 @@ fn view_reads_headers_and_fields_without_decoding() {
     assert_eq!(int.value_type(), Some(ValueType::Integer));
     assert_eq!(int.value(1), Some(Value::Integer(1024)));
     assert_eq!(int.value(2), None);
-    assert_eq!(view.field(b"foo", 1).and_then(|f| f.value(0)), Some(Value::String(b"alternate")));
-    assert_eq!(view.field(b"double", 0).and_then(|f| f.value(0)), Some(Value::Double(99.9)));
-    assert_eq!(view.field(b"bool", 0).and_then(|f| f.value(0)), Some(Value::Bool(true)));
+    assert_eq!(
+        view.field(b"foo", 1).and_then(|f| f.value(0)),
+        Some(Value::String(b"alternate"))
+    );
+    assert_eq!(
+        view.field(b"double", 0).and_then(|f| f.value(0)),
+        Some(Value::Double(99.9))
+    );
+    assert_eq!(
+        view.field(b"bool", 0).and_then(|f| f.value(0)),
+        Some(Value::Bool(true))
+    );
     let ts = view.field(b"Timestamp", 0).expect("Timestamp field");
     assert_eq!(ts.representation(), b"date-time");
     assert!(view.field(b"missing", 0).is_none());
@@ -83,6 +99,9 @@ fn view_accepts_unpacked_numeric_values() {
     let mut msg = vec![0x52, field.len() as u8];
     msg.extend_from_slice(&field);
     let view = MessageView::new(&msg).expect("valid");
-    assert_eq!(view.field(b"n", 0).and_then(|f| f.value(0)), Some(Value::Integer(5)));
+    assert_eq!(
+        view.field(b"n", 0).and_then(|f| f.value(0)),
+        Some(Value::Integer(5))
+    );
     assert_eq!(view.severity(), 7);
 }

@@ -1,1 +1,89 @@
-fn main() {}
+//! `hekad`: runs a Heka pipeline from a TOML config file or directory.
+
+use argh::FromArgs;
+use hekad::config::loader;
+use hekad::pipeline::assemble::Pipeline;
+use hekad::pipeline::signals;
+use std::path::{Path, PathBuf};
+
+/// Heka stream processor for logs and metrics.
+#[derive(FromArgs)]
+struct Args {
+    /// config file or directory of *.toml files (default /etc/hekad.toml)
+    #[argh(option, default = "PathBuf::from(\"/etc/hekad.toml\")")]
+    config: PathBuf,
+    /// print the version and exit
+    #[argh(switch)]
+    version: bool,
+}
+
+fn main() {
+    let args: Args = hekad::cli::parse(&["config", "version"]);
+    if args.version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    hekad::cli::init_logging();
+    std::process::exit(run(&args.config));
+}
+
+fn fail(errors: &[impl std::fmt::Display]) -> i32 {
+    for e in errors {
+        log::error!("{e}");
+    }
+    log::error!("{} errors loading plugins", errors.len());
+    1
+}
+
+fn run(config_path: &Path) -> i32 {
+    let config = match loader::load(config_path) {
+        Ok(c) => c,
+        Err(errors) => return fail(&errors),
+    };
+    if let Err(e) = std::fs::create_dir_all(&config.globals.base_dir) {
+        log::error!("base_dir {}: {e}", config.globals.base_dir.display());
+        return 1;
+    }
+    let pid_file = config.globals.pid_file.clone();
+    if let Some(path) = &pid_file {
+        if let Err(e) = hekad::pidfile::claim(path) {
+            log::error!("{e}");
+            return 1;
+        }
+    }
+    let code = start(config);
+    if let Some(path) = &pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    code
+}
+
+fn start(config: loader::Config) -> i32 {
+    let pipeline = match Pipeline::build(config) {
+        Ok(p) => p,
+        Err(errors) => return fail(&errors),
+    };
+    if let Err(e) = signals::spawn(
+        pipeline.control(),
+        pipeline.stats(),
+        Box::new(pipeline.globals_report()),
+    ) {
+        log::error!("cannot install signal handlers: {e}");
+        return 1;
+    }
+    log::info!(
+        "Starting hekad {}; {}",
+        env!("CARGO_PKG_VERSION"),
+        pipeline.memory_bound()
+    );
+    match pipeline.run() {
+        Ok(code) => {
+            log::info!("Shutdown complete.");
+            code
+        }
+        Err(e) => {
+            log::error!("cannot start executors: {e}");
+            1
+        }
+    }
+}

@@ -5,7 +5,11 @@
 //! - [`loader`]: files and directories, `%ENV[..]` substitution, categories, error collection;
 //! - [`globals`]: the `[hekad]` section with Heka's defaults.
 
+pub mod common;
 pub mod duration;
+pub mod env;
+pub mod globals;
+pub mod loader;
 pub mod section;
 
 use std::fmt;
@@ -34,7 +38,10 @@ impl Category {
             ("Output", Category::Output),
             ("Splitter", Category::Splitter),
         ];
-        SUFFIXES.iter().find(|(s, _)| type_name.ends_with(s)).map(|&(_, c)| c)
+        SUFFIXES
+            .iter()
+            .find(|(s, _)| type_name.ends_with(s))
+            .map(|&(_, c)| c)
     }
 }
 
@@ -63,7 +70,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error about a section (and optionally one of its keys).
-    pub fn in_section(section: &PluginSection, key: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn in_section(
+        section: &PluginSection,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         ConfigError {
             file: Some(section.file.clone()),
             section: Some(section.name.clone()),
@@ -74,7 +85,12 @@ impl ConfigError {
 
     /// An error not tied to a file or section.
     pub fn general(message: impl Into<String>) -> Self {
-        ConfigError { file: None, section: None, key: None, message: message.into() }
+        ConfigError {
+            file: None,
+            section: None,
+            key: None,
+            message: message.into(),
+        }
     }
 }
 

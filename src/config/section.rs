@@ -19,7 +19,8 @@ pub fn decode<T: DeserializeOwned>(
     }
     let mut unknown = Vec::new();
     let value = toml::Value::Table(table);
-    let result: Result<T, _> = serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
+    let result: Result<T, _> =
+        serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
     let mut errors: Vec<ConfigError> = unknown
         .into_iter()
         .map(|key| {

@@ -52,7 +52,10 @@ mod tests {
     fn formats_and_parses() {
         let raw = parse("230081dc-326f-4e3f-9a5a-9386a37e246f").expect("valid uuid");
         let mut buf = [0u8; TEXT_LEN];
-        assert_eq!(format(&raw, &mut buf), "230081dc-326f-4e3f-9a5a-9386a37e246f");
+        assert_eq!(
+            format(&raw, &mut buf),
+            "230081dc-326f-4e3f-9a5a-9386a37e246f"
+        );
         assert_eq!(format(&raw[..15], &mut buf), "");
         assert!(parse("230081dc").is_none());
     }

@@ -16,11 +16,16 @@ pub struct Span {
 impl Span {
     fn of(entry: &Entry<'_>) -> Span {
         let start = entry.offset as u32;
-        Span { start, end: start + entry.data.len() as u32 }
+        Span {
+            start,
+            end: start + entry.data.len() as u32,
+        }
     }
 
     fn slice<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
-        bytes.get(self.start as usize..self.end as usize).unwrap_or(&[])
+        bytes
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or(&[])
     }
 }
 
@@ -52,7 +57,10 @@ impl HeaderIndex {
                 if entry.wire_type == wire_type {
                     Ok(())
                 } else {
-                    Err(WireError { offset: entry.offset, reason: "wrong wire type for a header" })
+                    Err(WireError {
+                        offset: entry.offset,
+                        reason: "wrong wire type for a header",
+                    })
                 }
             };
             match entry.tag {
@@ -86,7 +94,10 @@ pub struct MessageView<'a> {
 impl<'a> MessageView<'a> {
     /// Validates `bytes` and builds the view.
     pub fn new(bytes: &'a [u8]) -> Result<Self, WireError> {
-        Ok(MessageView { bytes, index: HeaderIndex::scan(bytes)? })
+        Ok(MessageView {
+            bytes,
+            index: HeaderIndex::scan(bytes)?,
+        })
     }
 
     /// A view from bytes already scanned into `index` (they must be the same bytes).
@@ -121,6 +132,9 @@ impl<'a> MessageView<'a> {
     /// Severity, 7 when absent.
     pub fn severity(&self) -> i32 {
         self.index.severity.unwrap_or(DEFAULT_SEVERITY)
+    }
+    pub fn has_severity(&self) -> bool {
+        self.index.severity.is_some()
     }
     pub fn payload(&self) -> &'a [u8] {
         self.index.payload.slice(self.bytes)
@@ -178,7 +192,12 @@ pub enum Value<'a> {
 impl<'a> FieldView<'a> {
     /// Leniently parses a field, as Heka does: a damaged entry ends the field early.
     fn parse(bytes: &'a [u8]) -> FieldView<'a> {
-        let mut field = FieldView { bytes, name: &[], value_type: 0, representation: &[] };
+        let mut field = FieldView {
+            bytes,
+            name: &[],
+            value_type: 0,
+            representation: &[],
+        };
         for entry in Entries::new(bytes).map_while(Result::ok) {
             match (entry.tag, entry.wire_type) {
                 (1, LEN) => field.name = entry.data,
@@ -192,6 +211,10 @@ impl<'a> FieldView<'a> {
 
     pub fn name(&self) -> &'a [u8] {
         self.name
+    }
+    /// The field's encoded body, as on the wire.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
     }
     pub fn representation(&self) -> &'a [u8] {
         self.representation
@@ -237,7 +260,12 @@ impl<'a> ValuesOf<'a> {
             Some(ValueType::Bool) => entry.tag == 8,
             None => false,
         };
-        ValuesOf { entry, value_type, pos: 0, single_done: !wanted }
+        ValuesOf {
+            entry,
+            value_type,
+            pos: 0,
+            single_done: !wanted,
+        }
     }
 }
 

@@ -11,7 +11,11 @@ pub struct WireError {
 
 impl std::fmt::Display for WireError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid protobuf at byte {}: {}", self.offset, self.reason)
+        write!(
+            f,
+            "invalid protobuf at byte {}: {}",
+            self.offset, self.reason
+        )
     }
 }
 
@@ -30,7 +34,10 @@ pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut value: u64 = 0;
     for shift in (0..64).step_by(7) {
         let Some(&b) = buf.get(*pos) else {
-            return Err(WireError { offset: start, reason: "truncated varint" });
+            return Err(WireError {
+                offset: start,
+                reason: "truncated varint",
+            });
         };
         *pos += 1;
         value |= u64::from(b & 0x7f) << shift;
@@ -38,7 +45,10 @@ pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
             return Ok(value);
         }
     }
-    Err(WireError { offset: start, reason: "varint longer than 10 bytes" })
+    Err(WireError {
+        offset: start,
+        reason: "varint longer than 10 bytes",
+    })
 }
 
 /// One decoded key/value entry of a protobuf message.
@@ -63,7 +73,11 @@ pub struct Entries<'a> {
 
 impl<'a> Entries<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Entries { buf, pos: 0, failed: false }
+        Entries {
+            buf,
+            pos: 0,
+            failed: false,
+        }
     }
 }
 
@@ -86,16 +100,28 @@ fn next_entry<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Entry<'a>, WireError
     let tag = (key >> 3) as u32;
     let wire_type = (key & 7) as u8;
     if tag == 0 {
-        return Err(WireError { offset: key_at, reason: "field number 0" });
+        return Err(WireError {
+            offset: key_at,
+            reason: "field number 0",
+        });
     }
     let offset = *pos;
-    let mut entry = Entry { tag, wire_type, scalar: 0, data: &[], offset };
+    let mut entry = Entry {
+        tag,
+        wire_type,
+        scalar: 0,
+        data: &[],
+        offset,
+    };
     match wire_type {
         VARINT => entry.scalar = read_varint(buf, pos)?,
         FIXED64 | FIXED32 => {
             let width = if wire_type == FIXED64 { 8 } else { 4 };
             let Some(bytes) = buf.get(*pos..*pos + width) else {
-                return Err(WireError { offset, reason: "truncated fixed-width value" });
+                return Err(WireError {
+                    offset,
+                    reason: "truncated fixed-width value",
+                });
             };
             let mut raw = [0u8; 8];
             raw[..width].copy_from_slice(bytes);
@@ -106,13 +132,21 @@ fn next_entry<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Entry<'a>, WireError
             let len = read_varint(buf, pos)? as usize;
             let start = *pos;
             let Some(data) = start.checked_add(len).and_then(|end| buf.get(start..end)) else {
-                return Err(WireError { offset, reason: "length runs past the end" });
+                return Err(WireError {
+                    offset,
+                    reason: "length runs past the end",
+                });
             };
             entry.data = data;
             entry.offset = start;
             *pos = start + len;
         }
-        _ => return Err(WireError { offset: key_at, reason: "unsupported wire type" }),
+        _ => {
+            return Err(WireError {
+                offset: key_at,
+                reason: "unsupported wire type",
+            })
+        }
     }
     Ok(entry)
 }

@@ -108,6 +108,20 @@ impl<'b> MessageWriter<'b> {
         self
     }
 
+    /// Appends one dynamic field from its encoded body (a `FieldView`'s bytes).
+    pub fn field_bytes(&mut self, body: &[u8]) -> &mut Self {
+        self.bytes_field(10, body);
+        self
+    }
+
+    /// Appends every dynamic field of `msg` unchanged.
+    pub fn fields_of(&mut self, msg: &super::MessageView<'_>) -> &mut Self {
+        for field in msg.fields() {
+            self.field_bytes(field.bytes());
+        }
+        self
+    }
+
     /// Appends one dynamic field, encoded as Go's `NewField` does (value type and
     /// representation always present, numeric arrays packed).
     pub fn field(&mut self, name: &[u8], representation: &[u8], values: Values<'_>) -> &mut Self {
@@ -118,8 +132,15 @@ impl<'b> MessageWriter<'b> {
             + len_delimited_len(3, representation.len());
         let (value_tag, packed_len) = match values {
             Values::String(v) | Values::Bytes(v) => {
-                let tag = if matches!(values, Values::String(_)) { 4 } else { 5 };
-                body += v.iter().map(|s| len_delimited_len(tag, s.len())).sum::<usize>();
+                let tag = if matches!(values, Values::String(_)) {
+                    4
+                } else {
+                    5
+                };
+                body += v
+                    .iter()
+                    .map(|s| len_delimited_len(tag, s.len()))
+                    .sum::<usize>();
                 (tag, 0)
             }
             Values::Integer(_) | Values::Double(_) | Values::Bool(_) => {
@@ -148,9 +169,9 @@ impl<'b> MessageWriter<'b> {
                 encode_varint(packed_len as u64, self.buf);
                 match values {
                     Values::Integer(v) => v.iter().for_each(|&i| encode_varint(i as u64, self.buf)),
-                    Values::Double(v) => {
-                        v.iter().for_each(|d| self.buf.extend_from_slice(&d.to_le_bytes()))
-                    }
+                    Values::Double(v) => v
+                        .iter()
+                        .for_each(|d| self.buf.extend_from_slice(&d.to_le_bytes())),
                     Values::Bool(v) => v.iter().for_each(|&b| self.buf.push(u8::from(b))),
                     Values::String(_) | Values::Bytes(_) => {}
                 }

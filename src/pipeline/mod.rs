@@ -1,3 +1,12 @@
-//! The runtime: packs and their pool, queues, router, plugin runners, reports, shutdown.
+//! The runtime: packs and their pool, per-core executors, the router, plugin runners,
+//! counters and shutdown. See `docs/ARCHITECTURE.md`.
 
+pub mod assemble;
+pub mod executors;
 pub mod pack;
+pub mod pool;
+pub mod router;
+pub mod shutdown;
+pub mod signals;
+pub mod stats;
+pub mod supervise;

@@ -26,7 +26,11 @@ pub struct Pack {
 impl Pack {
     /// A fresh pack whose buffers hold `capacity` bytes before they need to grow.
     pub fn with_capacity(capacity: usize) -> Pack {
-        Pack { msg: Vec::with_capacity(capacity), scratch: Vec::with_capacity(capacity), ..Default::default() }
+        Pack {
+            msg: Vec::with_capacity(capacity),
+            scratch: Vec::with_capacity(capacity),
+            ..Default::default()
+        }
     }
 
     /// Validates `msg` and rebuilds the header index.

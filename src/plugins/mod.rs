@@ -3,4 +3,8 @@
 
 pub mod decoders;
 pub mod encoders;
+pub mod filters;
+pub mod inputs;
+pub mod outputs;
+pub mod registry;
 pub mod splitters;

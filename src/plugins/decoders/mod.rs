@@ -1,5 +1,12 @@
 //! Decoders (spec §5.3): turn a pack's message into the message that is routed.
 
+pub mod multi;
+pub mod payload_regex;
+pub mod protobuf;
+pub mod rewrite;
+pub mod scribble;
+pub mod template;
+
 use crate::pipeline::pack::Pack;
 
 /// What a decoder did with a pack.

@@ -1,5 +1,9 @@
 //! Encoders (spec §5.5): turn a message into the bytes an output writes.
 
+pub mod payload;
+pub mod protobuf;
+pub mod rst;
+
 use crate::message::MessageView;
 
 /// What an encoder produced.
@@ -25,4 +29,10 @@ impl std::fmt::Display for EncodeError {
 pub trait Encoder: Send {
     /// Appends the encoding of `msg` to `out` (which the caller cleared).
     fn encode(&mut self, msg: MessageView<'_>, out: &mut Vec<u8>) -> Result<Encoded, EncodeError>;
+
+    /// True when the encoding is always the message bytes unchanged (ProtobufEncoder), so
+    /// outputs can write them straight from the pack without copying.
+    fn passes_message_bytes(&self) -> bool {
+        false
+    }
 }

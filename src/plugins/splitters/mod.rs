@@ -1,5 +1,14 @@
 //! Splitters (spec §2.3, §2.5, §2.6): find record boundaries in a stream of bytes.
 
+pub mod buffer;
+pub mod heka_framing;
+pub mod null;
+pub mod pattern_grouping;
+pub mod regex;
+pub mod token;
+
+use crate::config::{ConfigError, PluginSection};
+use serde::Deserialize;
 use std::ops::Range;
 
 /// Finds records in the unconsumed window of a stream buffer.
@@ -12,7 +21,10 @@ pub trait Splitter: Send {
     /// Turns a found record into message bytes. Heka framing strips the header and checks
     /// the signature here (§2.4); other splitters hand the record through.
     fn unframe<'r>(&mut self, record: &'r [u8]) -> Unframed<'r> {
-        Unframed::Message { bytes: record, signer: None }
+        Unframed::Message {
+            bytes: record,
+            signer: None,
+        }
     }
 
     /// True when records are encoded messages (ProtobufDecoder input) rather than text
@@ -26,7 +38,84 @@ pub trait Splitter: Send {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Unframed<'r> {
     /// The bytes to deliver, and the signer that authenticated them.
-    Message { bytes: &'r [u8], signer: Option<&'r str> },
+    Message {
+        bytes: &'r [u8],
+        signer: Option<&'r str>,
+    },
     /// Failed authentication: dropped (and counted by the caller).
     Rejected { reason: &'static str },
+}
+
+/// Keys every splitter accepts (§4.5).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CommonSplitterConfig {
+    pub keep_truncated: bool,
+    pub use_message_bytes: Option<bool>,
+    pub min_buffer_size: Option<usize>,
+    pub deliver_incomplete_final: bool,
+}
+
+impl CommonSplitterConfig {
+    pub const KEYS: &'static [&'static str] = &[
+        "keep_truncated",
+        "use_message_bytes",
+        "min_buffer_size",
+        "deliver_incomplete_final",
+    ];
+
+    pub fn from_section(section: &PluginSection) -> Result<Self, Vec<ConfigError>> {
+        let table: toml::Table = section
+            .table
+            .iter()
+            .filter(|(k, _)| Self::KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                vec![ConfigError::in_section(
+                    section,
+                    None,
+                    e.message().to_owned(),
+                )]
+            })
+    }
+
+    /// The initial buffer size: configured, else 64 KiB for NullSplitter, 8 KiB otherwise.
+    pub fn min_buffer_size(&self, section: &PluginSection) -> usize {
+        let default = if section.type_name == "NullSplitter" {
+            65536
+        } else {
+            8192
+        };
+        self.min_buffer_size.unwrap_or(default)
+    }
+
+    /// Validates the common keys against the record size limit.
+    pub fn check(
+        &self,
+        section: &PluginSection,
+        max_record_size: usize,
+    ) -> Result<(), Vec<ConfigError>> {
+        match self.min_buffer_size {
+            Some(n) if n > max_record_size => Err(vec![ConfigError::in_section(
+                section,
+                Some("min_buffer_size"),
+                format!("min_buffer_size {n} is larger than MAX_RECORD_SIZE {max_record_size}"),
+            )]),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Decodes a splitter's own config plus the common keys; shared by every splitter.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    section: &PluginSection,
+    max_message_size: u32,
+) -> Result<(T, CommonSplitterConfig), Vec<ConfigError>> {
+    let common = CommonSplitterConfig::from_section(section)?;
+    common.check(section, crate::framing::max_record_size(max_message_size))?;
+    let own = crate::config::section::decode(section, CommonSplitterConfig::KEYS)?;
+    Ok((own, common))
 }

@@ -1,0 +1,198 @@
+//! The fixed pool of packs (Heka's input and inject pools, §8.1).
+//!
+//! `poolsize` packs are allocated at start-up and circulate forever: a [`PooledPack`] is
+//! exclusively owned (inputs and decoders write into it); the router turns it into a
+//! [`SharedPack`] for fan-out, and the last holder to drop it sends it home. Taking a pack
+//! from an empty pool waits, which is how back-pressure reaches the inputs.
+
+use super::pack::Pack;
+use smol::channel::{self, Receiver, Sender};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A pool slot: the pack plus the count of its current shared holders.
+#[derive(Debug, Default)]
+pub struct Slot {
+    pack: Pack,
+    holders: AtomicUsize,
+}
+
+/// A fixed set of recycled packs.
+#[derive(Debug, Clone)]
+pub struct PackPool {
+    free_tx: Sender<Arc<Slot>>,
+    free_rx: Receiver<Arc<Slot>>,
+    size: usize,
+}
+
+impl PackPool {
+    /// Allocates `size` packs, each with `buffer_capacity` bytes of message space.
+    pub fn new(size: usize, buffer_capacity: usize) -> PackPool {
+        let size = size.max(1);
+        let (free_tx, free_rx) = channel::bounded(size);
+        for _ in 0..size {
+            let slot = Arc::new(Slot {
+                pack: Pack::with_capacity(buffer_capacity),
+                holders: AtomicUsize::new(0),
+            });
+            // The channel has room for exactly `size` slots.
+            let _ = free_tx.try_send(slot);
+        }
+        PackPool {
+            free_tx,
+            free_rx,
+            size,
+        }
+    }
+
+    /// Waits for a free pack; `None` only if the pool was closed.
+    pub async fn acquire(&self) -> Option<PooledPack> {
+        let slot = self.free_rx.recv().await.ok()?;
+        Some(self.claim(slot))
+    }
+
+    /// A free pack if one is available now.
+    pub fn try_acquire(&self) -> Option<PooledPack> {
+        self.free_rx.try_recv().ok().map(|slot| self.claim(slot))
+    }
+
+    fn claim(&self, mut slot: Arc<Slot>) -> PooledPack {
+        // The last shared holder sent the slot home a moment before dropping its own
+        // reference; wait out that window so the pack is exclusively ours.
+        loop {
+            if Arc::get_mut(&mut slot).is_some() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let mut pooled = PooledPack {
+            slot: Some(slot),
+            home: self.free_tx.clone(),
+        };
+        pooled.reset();
+        pooled
+    }
+
+    /// Packs currently free (Heka's InChanLength of a recycle channel).
+    pub fn free(&self) -> usize {
+        self.free_rx.len()
+    }
+
+    /// Total packs (Heka's InChanCapacity of a recycle channel).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
+/// An exclusively owned pack; returns to its pool when dropped.
+#[derive(Debug)]
+pub struct PooledPack {
+    slot: Option<Arc<Slot>>,
+    home: Sender<Arc<Slot>>,
+}
+
+impl PooledPack {
+    /// Hands the pack to one or more readers; see [`SharedPack`].
+    pub fn into_shared(mut self) -> SharedPack {
+        let slot = self.slot.take();
+        if let Some(slot) = &slot {
+            slot.holders.store(1, Ordering::Release);
+        }
+        SharedPack {
+            slot,
+            home: self.home.clone(),
+        }
+    }
+}
+
+impl Deref for PooledPack {
+    type Target = Pack;
+    fn deref(&self) -> &Pack {
+        match &self.slot {
+            Some(slot) => &slot.pack,
+            None => unreachable!("a PooledPack holds its slot until dropped"),
+        }
+    }
+}
+
+impl DerefMut for PooledPack {
+    fn deref_mut(&mut self) -> &mut Pack {
+        match self.slot.as_mut().and_then(Arc::get_mut) {
+            Some(slot) => &mut slot.pack,
+            None => unreachable!("a PooledPack is the only reference to its slot"),
+        }
+    }
+}
+
+impl Drop for PooledPack {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            let _ = self.home.try_send(slot);
+        }
+    }
+}
+
+/// A read-only pack shared by the plugins a message was routed to. Cloning is an atomic
+/// increment, never an allocation; the last clone dropped returns the pack to its pool.
+#[derive(Debug)]
+pub struct SharedPack {
+    slot: Option<Arc<Slot>>,
+    home: Sender<Arc<Slot>>,
+}
+
+impl Clone for SharedPack {
+    fn clone(&self) -> Self {
+        if let Some(slot) = &self.slot {
+            slot.holders.fetch_add(1, Ordering::AcqRel);
+        }
+        SharedPack {
+            slot: self.slot.clone(),
+            home: self.home.clone(),
+        }
+    }
+}
+
+impl Deref for SharedPack {
+    type Target = Pack;
+    fn deref(&self) -> &Pack {
+        match &self.slot {
+            Some(slot) => &slot.pack,
+            None => unreachable!("a SharedPack holds its slot until dropped"),
+        }
+    }
+}
+
+impl Drop for SharedPack {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            if slot.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let _ = self.home.try_send(slot);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_come_back_after_the_last_holder_drops() {
+        let pool = PackPool::new(2, 64);
+        let mut a = pool.try_acquire().expect("free pack");
+        a.msg.extend_from_slice(b"hello");
+        let b = pool.try_acquire().expect("second pack");
+        assert!(pool.try_acquire().is_none(), "pool is exhausted");
+        let shared = a.into_shared();
+        let copy = shared.clone();
+        drop(shared);
+        assert_eq!(pool.free(), 0, "one holder remains");
+        assert_eq!(copy.msg, b"hello");
+        drop(copy);
+        assert_eq!(pool.free(), 1);
+        drop(b);
+        let again = pool.try_acquire().expect("recycled");
+        assert!(again.msg.is_empty(), "recycled packs are reset");
+    }
+}

@@ -1,0 +1,146 @@
+//! Per-plugin counters (§8.3) and the text report printed on SIGUSR1. Counters are
+//! atomics shared between a plugin's task and whoever reports; the future dashboard reads
+//! the same structures.
+
+use crate::config::Category;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Counters of one plugin instance.
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    pub name: String,
+    pub category: Option<Category>,
+    /// Capacity of the plugin's input queue (0 when it has none).
+    pub in_chan_capacity: AtomicU64,
+    pub in_chan_length: AtomicU64,
+    /// Messages handled successfully.
+    pub process_count: AtomicU64,
+    /// Messages that failed (decode errors, encode errors, rejected frames...).
+    pub process_failures: AtomicU64,
+    /// Messages dropped on purpose (wedged output, oversized, full_action=drop...).
+    pub drop_count: AtomicU64,
+    /// Messages injected by this plugin (filters).
+    pub inject_count: AtomicU64,
+    /// Matcher timing samples: count and total nanoseconds.
+    pub match_samples: AtomicU64,
+    pub match_total_ns: AtomicU64,
+    /// Bytes of garbage skipped while splitting (inputs).
+    pub garbage_bytes: AtomicU64,
+}
+
+impl PluginStats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Every plugin's counters, in registration order.
+#[derive(Debug, Default, Clone)]
+pub struct StatsRegistry {
+    plugins: Arc<Mutex<Vec<Arc<PluginStats>>>>,
+}
+
+impl StatsRegistry {
+    /// Registers (or returns the existing) counters for `name`.
+    pub fn register(&self, name: &str, category: Category) -> Arc<PluginStats> {
+        let mut plugins = self.plugins.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = plugins.iter().find(|p| p.name == name) {
+            return found.clone();
+        }
+        let stats = Arc::new(PluginStats {
+            name: name.to_owned(),
+            category: Some(category),
+            ..Default::default()
+        });
+        plugins.push(stats.clone());
+        stats
+    }
+
+    /// A snapshot of every plugin's counters.
+    pub fn all(&self) -> Vec<Arc<PluginStats>> {
+        self.plugins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Heka's SIGUSR1 text report (§8.3), with `globals` lines prepended.
+    pub fn text_report(&self, globals: &[(String, Vec<(&'static str, u64)>)]) -> String {
+        let mut out = String::from("========[heka.all-report]========\n");
+        let sections = [
+            ("Globals", None),
+            ("Inputs", Some(Category::Input)),
+            ("Splitters", Some(Category::Splitter)),
+            ("Decoders", Some(Category::Decoder)),
+            ("Filters", Some(Category::Filter)),
+            ("Outputs", Some(Category::Output)),
+            ("Encoders", Some(Category::Encoder)),
+        ];
+        let plugins = self.all();
+        for (title, category) in sections {
+            let _ = write!(out, "\n===={title}====\n");
+            let mut any = false;
+            if category.is_none() {
+                for (name, values) in globals {
+                    any = true;
+                    let _ = writeln!(out, "{name}:");
+                    for (key, value) in values {
+                        let _ = writeln!(out, "    {key}: {value}");
+                    }
+                }
+            }
+            for p in plugins
+                .iter()
+                .filter(|p| category.is_some() && p.category == category)
+            {
+                any = true;
+                let _ = writeln!(out, "{}:", p.name);
+                for (key, value) in p.report_values() {
+                    let _ = writeln!(out, "    {key}: {value}");
+                }
+            }
+            if !any {
+                out.push_str("NONE\n");
+            }
+        }
+        out.push_str("========\n");
+        out
+    }
+}
+
+impl PluginStats {
+    /// The report keys of this plugin, in Heka's fixed order, then ours.
+    pub fn report_values(&self) -> Vec<(&'static str, u64)> {
+        let mut values = Vec::new();
+        let capacity = Self::get(&self.in_chan_capacity);
+        if capacity > 0 {
+            values.push(("InChanCapacity", capacity));
+            values.push(("InChanLength", Self::get(&self.in_chan_length)));
+        }
+        let samples = Self::get(&self.match_samples);
+        if matches!(self.category, Some(Category::Filter | Category::Output)) {
+            let avg = if samples == 0 {
+                0
+            } else {
+                Self::get(&self.match_total_ns) / samples
+            };
+            values.push(("MatchAvgDuration", avg));
+        }
+        values.push(("ProcessMessageCount", Self::get(&self.process_count)));
+        if self.category == Some(Category::Filter) {
+            values.push(("InjectMessageCount", Self::get(&self.inject_count)));
+        }
+        values.push(("ProcessMessageFailures", Self::get(&self.process_failures)));
+        values.push(("DropMessageCount", Self::get(&self.drop_count)));
+        if self.category == Some(Category::Input) {
+            values.push(("GarbageBytes", Self::get(&self.garbage_bytes)));
+        }
+        values
+    }
+}

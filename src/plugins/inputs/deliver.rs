@@ -1,0 +1,334 @@
+//! The path every input shares from raw bytes to the router (§2.5): split the stream into
+//! records, unframe/authenticate, fill a pooled pack (message bytes as received, or a new
+//! message whose payload is the record), decode, and send to the router.
+
+use crate::config::common::CommonInput;
+use crate::message::writer::Values;
+use crate::message::{uuid, MessageWriter};
+use crate::pipeline::pool::{PackPool, PooledPack};
+use crate::pipeline::stats::PluginStats;
+use crate::plugins::decoders::{Decoded, Decoder};
+use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
+use crate::plugins::splitters::{Splitter, Unframed};
+use smol::channel::Sender;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Builds a fresh splitter instance (splitters are templates: one per stream).
+pub type SplitterFactory = Arc<dyn Fn() -> Result<Box<dyn Splitter>, String> + Send + Sync>;
+/// Builds a fresh decoder instance (one per stream).
+pub type DecoderFactory = Arc<dyn Fn() -> Result<Box<dyn Decoder>, String> + Send + Sync>;
+
+/// What every stream of one input shares.
+#[derive(Clone)]
+pub struct InputShared {
+    pub input_name: String,
+    pub pool: PackPool,
+    pub router: Sender<PooledPack>,
+    pub stats: Arc<PluginStats>,
+    pub common: CommonInput,
+    pub splitter_name: String,
+    pub splitter: SplitterFactory,
+    pub min_buffer_size: usize,
+    pub max_record_size: usize,
+    pub deliver_incomplete_final: bool,
+    pub keep_truncated: bool,
+    pub decoder_name: Option<String>,
+    pub decoder: Option<DecoderFactory>,
+}
+
+/// Headers an input stamps on messages it creates from text records (Heka's pack
+/// decorator): TcpInput sets Type = input name and Hostname = remote address.
+#[derive(Debug, Clone, Default)]
+pub struct Decorator {
+    pub r#type: Option<String>,
+    pub hostname: Option<String>,
+}
+
+/// The router has gone away: the input should stop.
+#[derive(Debug)]
+pub struct RouterClosed;
+
+/// One stream's splitter, buffer and decoder.
+pub struct Deliverer {
+    shared: InputShared,
+    splitter: Box<dyn Splitter>,
+    buffer: SplitterBuffer,
+    decoder: Option<Box<dyn Decoder>>,
+    decorator: Decorator,
+    /// Name used in log lines: `<input>` or `<input>-<token>`.
+    stream: String,
+}
+
+impl Deliverer {
+    /// A deliverer for one stream; `token` distinguishes streams in logs (remote address).
+    pub fn new(
+        shared: &InputShared,
+        token: Option<&str>,
+        decorator: Decorator,
+    ) -> Result<Deliverer, String> {
+        let splitter = (shared.splitter)()?;
+        let decoder = match &shared.decoder {
+            Some(factory) => Some(factory()?),
+            None => None,
+        };
+        let stream = match token {
+            Some(t) => format!("{}-{t}", shared.input_name),
+            None => shared.input_name.clone(),
+        };
+        let buffer = SplitterBuffer::new(
+            shared.min_buffer_size,
+            shared.max_record_size,
+            shared.keep_truncated,
+        );
+        Ok(Deliverer {
+            shared: shared.clone(),
+            splitter,
+            buffer,
+            decoder,
+            decorator,
+            stream,
+        })
+    }
+
+    /// Free space to read the next bytes of the stream into.
+    pub fn spare(&mut self) -> &mut [u8] {
+        self.buffer.spare()
+    }
+
+    /// Records `n` bytes read into [`Deliverer::spare`] and delivers every complete record.
+    pub async fn filled(&mut self, n: usize) -> Result<(), RouterClosed> {
+        self.buffer.filled(n);
+        self.drain().await
+    }
+
+    /// Delivers every complete record in the buffer.
+    pub async fn drain(&mut self) -> Result<(), RouterClosed> {
+        loop {
+            let skipped_before = self.buffer.garbage_bytes();
+            let next = self.buffer.next_record(&mut *self.splitter);
+            let skipped = self.buffer.garbage_bytes() - skipped_before;
+            if skipped > 0 {
+                PluginStats::add(&self.shared.stats.garbage_bytes, skipped);
+                log::warn!(
+                    "Splitter '{}-{}' skipped {skipped} bytes of garbage before stream offset {}",
+                    self.stream,
+                    self.shared.splitter_name,
+                    self.buffer.offset()
+                );
+            }
+            match next {
+                Next::NeedData => return Ok(()),
+                Next::Oversized { error, truncated } => {
+                    log::error!(
+                        "Splitter '{}-{}' error: {error}",
+                        self.stream,
+                        self.shared.splitter_name
+                    );
+                    match truncated {
+                        Some(record) => {
+                            let Deliverer {
+                                shared,
+                                splitter,
+                                buffer,
+                                decoder,
+                                decorator,
+                                stream,
+                            } = self;
+                            let bytes = &buffer.data()[record];
+                            deliver(
+                                shared,
+                                &mut **splitter,
+                                decoder.as_deref_mut(),
+                                decorator,
+                                stream,
+                                bytes,
+                            )
+                            .await?;
+                        }
+                        None => PluginStats::add(&self.shared.stats.drop_count, 1),
+                    }
+                }
+                Next::Record(record) => {
+                    let (start, end) = (record.start, record.end);
+                    let Deliverer {
+                        shared,
+                        splitter,
+                        buffer,
+                        decoder,
+                        decorator,
+                        stream,
+                    } = self;
+                    let bytes = &buffer.data()[start..end];
+                    deliver(
+                        shared,
+                        &mut **splitter,
+                        decoder.as_deref_mut(),
+                        decorator,
+                        stream,
+                        bytes,
+                    )
+                    .await?;
+                }
+            }
+        }
+    }
+
+    /// End of stream: delivers the incomplete last record when the splitter asks for it.
+    pub async fn finish(&mut self) -> Result<(), RouterClosed> {
+        self.drain().await?;
+        if !self.shared.deliver_incomplete_final {
+            let left = self.buffer.remaining().len();
+            if left > 0 {
+                log::debug!(
+                    "Input '{}': {left} bytes of incomplete record at end of stream",
+                    self.stream
+                );
+            }
+            return Ok(());
+        }
+        let Deliverer {
+            shared,
+            splitter,
+            buffer,
+            decoder,
+            decorator,
+            stream,
+        } = self;
+        let rest = buffer.remaining();
+        if !rest.is_empty() {
+            deliver(
+                shared,
+                &mut **splitter,
+                decoder.as_deref_mut(),
+                decorator,
+                stream,
+                rest,
+            )
+            .await?;
+        }
+        buffer.clear();
+        Ok(())
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+async fn deliver(
+    shared: &InputShared,
+    splitter: &mut dyn Splitter,
+    decoder: Option<&mut (dyn Decoder + 'static)>,
+    decorator: &Decorator,
+    stream: &str,
+    record: &[u8],
+) -> Result<(), RouterClosed> {
+    let (bytes, signer) = match splitter.unframe(record) {
+        Unframed::Message { bytes, signer } => (bytes, signer),
+        Unframed::Rejected { reason } => {
+            PluginStats::add(&shared.stats.process_failures, 1);
+            log::warn!("Input '{stream}': frame rejected: {reason}");
+            return Ok(());
+        }
+    };
+    let Some(mut pack) = shared.pool.acquire().await else {
+        return Err(RouterClosed);
+    };
+    if splitter.use_message_bytes() {
+        pack.msg.extend_from_slice(bytes);
+        if let Some(signer) = signer {
+            let _ = pack.signer.push_str(signer);
+        }
+    } else {
+        let mut w = MessageWriter::new(&mut pack.msg);
+        w.uuid(&uuid::new_v4()).timestamp(now_ns());
+        if let Some(t) = &decorator.r#type {
+            w.r#type(t.as_bytes());
+        }
+        w.logger(shared.input_name.as_bytes())
+            .severity(crate::message::DEFAULT_SEVERITY)
+            .payload(bytes);
+        if let Some(h) = &decorator.hostname {
+            w.hostname(h.as_bytes());
+        }
+    }
+    // Every message is validated and indexed before any decoder sees it.
+    let decoded = match (pack.reindex(), decoder) {
+        (Err(e), _) => Err(format!(
+            "{e} (message prefix {})",
+            escaped_prefix(&pack.msg)
+        )),
+        (Ok(()), Some(decoder)) => decoder.decode(&mut pack).map_err(|e| e.0),
+        (Ok(()), None) => Ok(Decoded::Keep),
+    };
+    match decoded {
+        Ok(Decoded::Keep) => {}
+        Ok(Decoded::Drop) => return Ok(()),
+        Err(error) => {
+            PluginStats::add(&shared.stats.process_failures, 1);
+            if shared.common.log_decode_failures {
+                let name = shared.decoder_name.as_deref().unwrap_or("ProtobufDecoder");
+                log::error!("Decoder '{stream}-{name}' error: {error}");
+            }
+            if !shared.common.send_decode_failures || tag_decode_failure(&mut pack, &error).is_err()
+            {
+                return Ok(());
+            }
+        }
+    }
+    PluginStats::add(&shared.stats.process_count, 1);
+    shared.router.send(pack).await.map_err(|_| RouterClosed)
+}
+
+/// Heka's `send_decode_failures`: route the original message with `decode_failure` and
+/// `decode_error` fields. A record that is not a valid message at all becomes the payload.
+fn tag_decode_failure(pack: &mut PooledPack, error: &str) -> Result<(), ()> {
+    let error = &error.as_bytes()[..error.len().min(500)];
+    let pack = &mut **pack;
+    pack.scratch.clear();
+    if crate::message::MessageView::new(&pack.msg).is_ok() {
+        pack.scratch.extend_from_slice(&pack.msg);
+    } else {
+        MessageWriter::new(&mut pack.scratch)
+            .uuid(&uuid::new_v4())
+            .timestamp(now_ns())
+            .payload(&pack.msg);
+    }
+    MessageWriter::new(&mut pack.scratch)
+        .field(b"decode_failure", b"", Values::Bool(&[true]))
+        .field(b"decode_error", b"", Values::String(&[error]));
+    pack.commit_scratch().map_err(|_| ())
+}
+
+/// Up to 32 bytes of `data`, escaped, for error messages about bad input.
+pub fn escaped_prefix(data: &[u8]) -> String {
+    let shown = &data[..data.len().min(32)];
+    let mut text: String = shown.escape_ascii().to_string();
+    if data.len() > shown.len() {
+        text.push_str("...");
+    }
+    format!("\"{text}\"")
+}
+
+impl Deliverer {
+    /// Feeds a whole chunk (a datagram) through the splitter, delivering every record.
+    pub async fn push(&mut self, mut data: &[u8]) -> Result<(), RouterClosed> {
+        while !data.is_empty() {
+            let spare = self.buffer.spare();
+            let n = spare.len().min(data.len());
+            spare[..n].copy_from_slice(&data[..n]);
+            data = &data[n..];
+            self.filled(n).await?;
+        }
+        Ok(())
+    }
+
+    /// Headers stamped on messages built from text records.
+    pub fn decorator_mut(&mut self) -> &mut Decorator {
+        &mut self.decorator
+    }
+}

@@ -1,0 +1,23 @@
+//! Inputs (spec §5.1): bring bytes in from the outside and hand them to a [`Deliverer`].
+
+pub mod deliver;
+pub mod tcp;
+pub mod udp;
+
+pub use deliver::{Decorator, Deliverer, InputShared, RouterClosed};
+
+use crate::pipeline::shutdown::Control;
+use smol::future::BoxedLocal;
+
+/// What a running input gets from the pipeline.
+pub struct InputContext {
+    pub shared: InputShared,
+    pub control: Control,
+}
+
+/// A configured input. Sockets are bound when the input is built (so a bad address is a
+/// start-up error); `run` serves until shutdown and returns an error only for failures
+/// worth a restart (§4.7).
+pub trait Input: Send {
+    fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>>;
+}

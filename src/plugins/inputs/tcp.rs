@@ -1,0 +1,213 @@
+//! TcpInput (§5.1): a TCP or unix-socket listener; one splitter, deliverer and task per
+//! connection. Defaults: HekaFramingSplitter + ProtobufDecoder.
+
+use super::{Decorator, Deliverer, Input, InputContext};
+use crate::config::{section, ConfigError, PluginSection};
+use crate::pipeline::executors::spawn_local;
+use crate::pipeline::shutdown::Control;
+use serde::Deserialize;
+use smol::future::{BoxedLocal, FutureExt};
+use smol::io::AsyncReadExt;
+use smol::Async;
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct TcpInputConfig {
+    address: String,
+    net: String,
+    use_tls: bool,
+    keep_alive: bool,
+    keep_alive_period: u64,
+}
+
+impl Default for TcpInputConfig {
+    fn default() -> Self {
+        TcpInputConfig {
+            address: String::new(),
+            net: "tcp".into(),
+            use_tls: false,
+            keep_alive: false,
+            keep_alive_period: 0,
+        }
+    }
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// The TcpInput plugin.
+pub struct TcpInput {
+    listener: Listener,
+    keep_alive: bool,
+}
+
+/// Builds a TcpInput and binds its socket.
+pub fn build(
+    section: &PluginSection,
+    common_keys: &[&str],
+) -> Result<Box<dyn Input>, Vec<ConfigError>> {
+    let config: TcpInputConfig = section::decode(section, common_keys)?;
+    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    if config.address.is_empty() {
+        return Err(err("address", "address is required".into()));
+    }
+    if config.use_tls {
+        return Err(err("use_tls", "TLS is not supported yet".into()));
+    }
+    let listener = match config.net.as_str() {
+        "tcp" | "tcp4" | "tcp6" => TcpListener::bind(&config.address).map(Listener::Tcp),
+        "unix" => {
+            let _ = std::fs::remove_file(&config.address);
+            UnixListener::bind(&config.address).map(Listener::Unix)
+        }
+        other => {
+            return Err(err(
+                "net",
+                format!("unsupported net {other:?} (tcp, tcp4, tcp6, unix)"),
+            ))
+        }
+    }
+    .map_err(|e| {
+        err(
+            "address",
+            format!("cannot listen on {}: {e}", config.address),
+        )
+    })?;
+    let _ = config.keep_alive_period;
+    Ok(Box::new(TcpInput {
+        listener,
+        keep_alive: config.keep_alive,
+    }))
+}
+
+impl Input for TcpInput {
+    fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async move {
+            let mut connections = Vec::new();
+            match self.listener {
+                Listener::Tcp(l) => {
+                    let listener = Async::new(l).map_err(|e| e.to_string())?;
+                    loop {
+                        let accepted = async { Some(listener.accept().await) };
+                        let stopped = async {
+                            ctx.control.stopped().await;
+                            None
+                        };
+                        let Some(result) = accepted.or(stopped).await else {
+                            break;
+                        };
+                        let (stream, peer) = match result {
+                            Ok(conn) => conn,
+                            Err(e) => {
+                                log::error!("Input '{}' error: accept: {e}", ctx.shared.input_name);
+                                continue;
+                            }
+                        };
+                        if self.keep_alive {
+                            set_keep_alive(&stream);
+                        }
+                        let decorator = Decorator {
+                            r#type: Some(ctx.shared.input_name.clone()),
+                            hostname: Some(peer.to_string()),
+                        };
+                        connections.retain(|t: &smol::Task<()>| !t.is_finished());
+                        match Deliverer::new(&ctx.shared, Some(&peer.ip().to_string()), decorator) {
+                            Ok(d) => {
+                                connections.push(spawn_local(serve(stream, d, ctx.control.clone())))
+                            }
+                            Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
+                        }
+                    }
+                }
+                Listener::Unix(l) => {
+                    let listener = Async::new(l).map_err(|e| e.to_string())?;
+                    loop {
+                        let accepted = async { Some(listener.accept().await) };
+                        let stopped = async {
+                            ctx.control.stopped().await;
+                            None
+                        };
+                        let Some(result) = accepted.or(stopped).await else {
+                            break;
+                        };
+                        let Ok((stream, _)) = result else { continue };
+                        let decorator = Decorator {
+                            r#type: Some(ctx.shared.input_name.clone()),
+                            hostname: None,
+                        };
+                        connections.retain(|t: &smol::Task<()>| !t.is_finished());
+                        match Deliverer::new(&ctx.shared, None, decorator) {
+                            Ok(d) => {
+                                connections.push(spawn_local(serve(stream, d, ctx.control.clone())))
+                            }
+                            Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
+                        }
+                    }
+                }
+            }
+            for connection in connections {
+                connection.await;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Reads one connection until EOF or shutdown; every record already read is delivered.
+async fn serve<S: smol::io::AsyncRead + Unpin>(
+    mut stream: S,
+    mut deliverer: Deliverer,
+    control: Control,
+) {
+    loop {
+        let read = async { Some(stream.read(deliverer.spare()).await) };
+        let stopped = async {
+            control.stopped().await;
+            None
+        };
+        let n = match read.or(stopped).await {
+            None => {
+                // Shutdown: deliver what the peer already sent and is waiting in the
+                // socket buffer, then stop.
+                while let Some(Ok(n)) =
+                    smol::future::poll_once(stream.read(deliverer.spare())).await
+                {
+                    if n == 0 || deliverer.filled(n).await.is_err() {
+                        break;
+                    }
+                }
+                break;
+            }
+            Some(Ok(0)) => break,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                log::debug!("connection closed: {e}");
+                break;
+            }
+        };
+        if deliverer.filled(n).await.is_err() {
+            return;
+        }
+    }
+    let _ = deliverer.finish().await;
+}
+
+pub(crate) fn set_keep_alive<T: std::os::fd::AsRawFd>(socket: &T) {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket fd we own, with a pointer to a live c_int.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            &on as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+pub(crate) use self::set_keep_alive as enable_keep_alive;

@@ -1,0 +1,129 @@
+//! UdpInput (§5.1): a datagram listener (udp or unixgram). Each datagram is fed to the
+//! stream's splitter (NullSplitter by default: one message per datagram).
+
+use super::{Decorator, Deliverer, Input, InputContext};
+use crate::config::{section, ConfigError, PluginSection};
+use serde::Deserialize;
+use smol::future::{BoxedLocal, FutureExt};
+use smol::Async;
+use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct UdpInputConfig {
+    address: String,
+    net: String,
+    set_hostname: bool,
+}
+
+impl Default for UdpInputConfig {
+    fn default() -> Self {
+        UdpInputConfig {
+            address: String::new(),
+            net: "udp".into(),
+            set_hostname: false,
+        }
+    }
+}
+
+enum Socket {
+    Udp(UdpSocket),
+    Unix(UnixDatagram, PathBuf),
+}
+
+/// The UdpInput plugin.
+pub struct UdpInput {
+    socket: Socket,
+    set_hostname: bool,
+}
+
+/// Largest datagram accepted.
+const MAX_DATAGRAM: usize = 65536;
+
+/// Builds a UdpInput and binds its socket.
+pub fn build(
+    section: &PluginSection,
+    common_keys: &[&str],
+) -> Result<Box<dyn Input>, Vec<ConfigError>> {
+    let config: UdpInputConfig = section::decode(section, common_keys)?;
+    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    if config.address.is_empty() {
+        return Err(err("address", "address is required".into()));
+    }
+    let socket = match config.net.as_str() {
+        "udp" | "udp4" | "udp6" => UdpSocket::bind(&config.address).map(Socket::Udp),
+        "unixgram" => {
+            let path = PathBuf::from(&config.address);
+            let _ = std::fs::remove_file(&path);
+            UnixDatagram::bind(&path).map(|s| {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
+                Socket::Unix(s, path)
+            })
+        }
+        other => {
+            return Err(err(
+                "net",
+                format!("unsupported net {other:?} (udp, udp4, udp6, unixgram)"),
+            ))
+        }
+    }
+    .map_err(|e| err("address", format!("cannot bind {}: {e}", config.address)))?;
+    Ok(Box::new(UdpInput {
+        socket,
+        set_hostname: config.set_hostname,
+    }))
+}
+
+impl Input for UdpInput {
+    fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async move {
+            let decorator = Decorator {
+                r#type: Some(ctx.shared.input_name.clone()),
+                hostname: None,
+            };
+            let mut deliverer = Deliverer::new(&ctx.shared, None, decorator)?;
+            let mut datagram = vec![0u8; MAX_DATAGRAM];
+            let (udp, unix) = match self.socket {
+                Socket::Udp(s) => (Some(Async::new(s).map_err(|e| e.to_string())?), None),
+                Socket::Unix(s, path) => (
+                    None,
+                    Some((Async::new(s).map_err(|e| e.to_string())?, path)),
+                ),
+            };
+            loop {
+                let received = async {
+                    Some(match (&udp, &unix) {
+                        (Some(s), _) => s
+                            .recv_from(&mut datagram)
+                            .await
+                            .map(|(n, peer)| (n, Some(peer))),
+                        (_, Some((s, _))) => s.recv(&mut datagram).await.map(|n| (n, None)),
+                        _ => Ok((0, None)),
+                    })
+                };
+                let stopped = async {
+                    ctx.control.stopped().await;
+                    None
+                };
+                let (n, peer) = match received.or(stopped).await {
+                    None => break,
+                    Some(Ok(got)) => got,
+                    Some(Err(e)) => return Err(format!("receive: {e}")),
+                };
+                if self.set_hostname {
+                    deliverer.decorator_mut().hostname = peer.map(|p| p.ip().to_string());
+                }
+                if deliverer.push(&datagram[..n]).await.is_err() {
+                    break;
+                }
+            }
+            if let Some((_, path)) = unix {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! FileOutput (§5.6): appends encoded messages to a file, with Heka's flush rules
+//! (`flush_interval` / `flush_count` / `flush_operator`), time-based rotation
+//! (`rotation_interval`, strftime in `path`) and reopen on SIGHUP.
+
+use super::{Output, OutputContext};
+use crate::config::{section, ConfigError, PluginSection};
+use crate::pipeline::stats::PluginStats;
+use serde::Deserialize;
+use smol::future::{BoxedLocal, FutureExt};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct FileOutputConfig {
+    path: String,
+    perm: String,
+    folder_perm: String,
+    flush_interval: u64,
+    flush_count: u64,
+    flush_operator: String,
+    rotation_interval: u32,
+}
+
+impl Default for FileOutputConfig {
+    fn default() -> Self {
+        FileOutputConfig {
+            path: String::new(),
+            perm: "644".into(),
+            folder_perm: "700".into(),
+            flush_interval: 1000,
+            flush_count: 1,
+            flush_operator: "AND".into(),
+            rotation_interval: 0,
+        }
+    }
+}
+
+/// Encoded bytes held between flushes before a write is forced.
+const MAX_PENDING_BYTES: usize = 256 * 1024;
+
+/// The FileOutput plugin.
+pub struct FileOutput {
+    path: String,
+    perm: u32,
+    folder_perm: u32,
+    flush_interval: Option<Duration>,
+    flush_count: u64,
+    flush_and: bool,
+    rotation_hours: u32,
+}
+
+pub fn build(
+    section: &PluginSection,
+    common_keys: &[&str],
+) -> Result<Box<dyn Output>, Vec<ConfigError>> {
+    let c: FileOutputConfig = section::decode(section, common_keys)?;
+    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    if c.path.is_empty() {
+        return Err(err("path", "path is required".into()));
+    }
+    let octal = |key: &str, text: &str| {
+        u32::from_str_radix(text, 8)
+            .map_err(|_| err(key, format!("{text:?} is not an octal permission")))
+    };
+    let flush_and = match c.flush_operator.to_ascii_uppercase().as_str() {
+        "AND" => true,
+        "OR" => false,
+        other => {
+            return Err(err(
+                "flush_operator",
+                format!("must be AND or OR, not {other:?}"),
+            ))
+        }
+    };
+    if ![0, 1, 4, 12, 24].contains(&c.rotation_interval) {
+        return Err(err(
+            "rotation_interval",
+            "must be one of 0, 1, 4, 12, 24 (hours)".into(),
+        ));
+    }
+    Ok(Box::new(FileOutput {
+        perm: octal("perm", &c.perm)?,
+        folder_perm: octal("folder_perm", &c.folder_perm)?,
+        path: c.path,
+        flush_interval: (c.flush_interval > 0).then(|| Duration::from_millis(c.flush_interval)),
+        flush_count: c.flush_count.max(1),
+        flush_and,
+        rotation_hours: c.rotation_interval,
+    }))
+}
+
+impl FileOutput {
+    /// The path for the current rotation period (strftime expanded when rotating).
+    fn current_path(&self) -> PathBuf {
+        if self.rotation_hours == 0 {
+            return PathBuf::from(&self.path);
+        }
+        let now = jiff::Zoned::now();
+        PathBuf::from(now.strftime(&self.path).to_string())
+    }
+
+    /// Time until the next rotation boundary, aligned to local midnight.
+    fn until_rotation(&self) -> Option<Duration> {
+        if self.rotation_hours == 0 {
+            return None;
+        }
+        let now = jiff::Zoned::now();
+        let since_midnight = now
+            .time()
+            .duration_until(jiff::civil::Time::midnight())
+            .unsigned_abs();
+        let period = Duration::from_secs(u64::from(self.rotation_hours) * 3600);
+        let into_period = Duration::from_secs(since_midnight.as_secs() % period.as_secs());
+        Some(period - into_period)
+    }
+
+    fn open(&self) -> Result<(File, PathBuf), String> {
+        let path = self.current_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(self.folder_perm)
+                .create(dir)
+                .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(self.perm)
+            .open(&path)
+            .map_err(|e| format!("opening {}: {e}", path.display()))?;
+        Ok((file, path))
+    }
+}
+
+impl Output for FileOutput {
+    fn run(self: Box<Self>, mut ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async move {
+            let (mut file, mut path) = self.open()?;
+            let mut reopen_seen = ctx.control.reopen_generation();
+            let mut rotate_at = self.until_rotation().map(|d| Instant::now() + d);
+            let mut pending = Vec::new();
+            let mut pending_count = 0u64;
+            let mut last_flush = Instant::now();
+            let idle_tick = Duration::from_secs(1);
+            loop {
+                let wait = self.flush_interval.unwrap_or(idle_tick).min(idle_tick);
+                let received = async { Some(ctx.queue.recv().await.ok()) };
+                let ticked = async {
+                    smol::Timer::after(wait).await;
+                    None
+                };
+                let closed = match received.or(ticked).await {
+                    Some(Some(pack)) => {
+                        if ctx.encode_into(&pack, &mut pending) {
+                            pending_count += 1;
+                            PluginStats::add(&ctx.stats.process_count, 1);
+                        }
+                        false
+                    }
+                    Some(None) => true,
+                    None => false,
+                };
+                // Bounded memory whatever the flush settings: write out past this size.
+                let count_due =
+                    pending_count >= self.flush_count || pending.len() >= MAX_PENDING_BYTES;
+                let interval_due = self
+                    .flush_interval
+                    .is_some_and(|i| last_flush.elapsed() >= i);
+                let due = match (self.flush_and, self.flush_interval.is_some()) {
+                    (_, false) => count_due,
+                    (true, true) => count_due && interval_due,
+                    (false, true) => count_due || interval_due,
+                };
+                let rotating = rotate_at.is_some_and(|t| Instant::now() >= t);
+                let reopening = ctx.control.reopen_generation() != reopen_seen;
+                if (due || closed || rotating || reopening) && !pending.is_empty() {
+                    if let Err(e) = file.write_all(&pending) {
+                        log::error!(
+                            "Plugin '{}' error: writing {}: {e}",
+                            ctx.name,
+                            path.display()
+                        );
+                        PluginStats::add(&ctx.stats.drop_count, pending_count);
+                    }
+                    pending.clear();
+                    pending_count = 0;
+                    last_flush = Instant::now();
+                }
+                if closed {
+                    let _ = file.flush();
+                    return Ok(());
+                }
+                if rotating || reopening {
+                    reopen_seen = ctx.control.reopen_generation();
+                    rotate_at = self.until_rotation().map(|d| Instant::now() + d);
+                    match self.open() {
+                        Ok((f, p)) => {
+                            log::info!("Plugin '{}': writing to {}", ctx.name, p.display());
+                            (file, path) = (f, p);
+                        }
+                        Err(e) => log::error!("Plugin '{}' error: {e}", ctx.name),
+                    }
+                }
+            }
+        })
+    }
+}

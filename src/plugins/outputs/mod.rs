@@ -1,0 +1,98 @@
+//! Outputs (spec §5.6): take routed packs, encode them (plus optional Heka framing) and
+//! write them somewhere.
+
+pub mod file;
+pub mod log;
+pub mod tcp;
+pub mod udp;
+
+use crate::framing;
+use crate::pipeline::pack::Pack;
+use crate::pipeline::pool::SharedPack;
+use crate::pipeline::shutdown::Control;
+use crate::pipeline::stats::PluginStats;
+use crate::plugins::encoders::{Encoded, Encoder};
+use smol::channel::Receiver;
+use smol::future::BoxedLocal;
+use std::sync::Arc;
+
+/// What a running output gets from the pipeline.
+pub struct OutputContext {
+    pub name: String,
+    /// Packs routed to this output; closed when the pipeline shuts down.
+    pub queue: Receiver<SharedPack>,
+    pub encoder: Option<Box<dyn Encoder>>,
+    /// Wrap encoder output in Heka stream framing (§2).
+    pub use_framing: bool,
+    pub max_message_size: u32,
+    pub control: Control,
+    pub stats: Arc<PluginStats>,
+    scratch: Vec<u8>,
+}
+
+impl OutputContext {
+    pub fn new(
+        name: String,
+        queue: Receiver<SharedPack>,
+        encoder: Option<Box<dyn Encoder>>,
+        use_framing: bool,
+        max_message_size: u32,
+        control: Control,
+        stats: Arc<PluginStats>,
+    ) -> OutputContext {
+        OutputContext {
+            name,
+            queue,
+            encoder,
+            use_framing,
+            max_message_size,
+            control,
+            stats,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Appends the encoding of `pack` (framed if configured) to `out`. Returns false when
+    /// the encoder skipped the message or failed (failures are logged and counted).
+    pub fn encode_into(&mut self, pack: &Pack, out: &mut Vec<u8>) -> bool {
+        let view = pack.view();
+        let Some(encoder) = self.encoder.as_mut() else {
+            return false;
+        };
+        // The protobuf encoder's output is the message bytes themselves: frame them
+        // straight from the pack, never copying or re-encoding.
+        let encoded: &[u8] = if encoder.passes_message_bytes() {
+            view.bytes()
+        } else {
+            self.scratch.clear();
+            match encoder.encode(view, &mut self.scratch) {
+                Ok(Encoded::Emit) => &self.scratch,
+                Ok(Encoded::Skip) => return false,
+                Err(e) => {
+                    PluginStats::add(&self.stats.process_failures, 1);
+                    ::log::error!("Plugin '{}' error: encoding: {e}", self.name);
+                    return false;
+                }
+            }
+        };
+        if !self.use_framing {
+            out.extend_from_slice(encoded);
+            return true;
+        }
+        let mark = out.len();
+        match framing::write_frame(encoded, None, self.max_message_size, out) {
+            Ok(()) => true,
+            Err(e) => {
+                out.truncate(mark);
+                PluginStats::add(&self.stats.drop_count, 1);
+                ::log::error!("Plugin '{}' error: {e}", self.name);
+                false
+            }
+        }
+    }
+}
+
+/// A configured output: `run` consumes its queue until the queue is closed and drained.
+pub trait Output: Send {
+    fn run(self: Box<Self>, ctx: OutputContext) -> BoxedLocal<Result<(), String>>;
+}

@@ -1,0 +1,125 @@
+//! UdpOutput (§5.6): one encoded message per datagram (udp or unixgram). Messages larger
+//! than `max_message_size` (default 65507) are dropped and counted.
+
+use super::{Output, OutputContext};
+use crate::config::{section, ConfigError, PluginSection};
+use crate::pipeline::stats::PluginStats;
+use serde::Deserialize;
+use smol::future::BoxedLocal;
+use smol::Async;
+use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct UdpOutputConfig {
+    net: String,
+    address: String,
+    local_address: String,
+    max_message_size: usize,
+}
+
+impl Default for UdpOutputConfig {
+    fn default() -> Self {
+        UdpOutputConfig {
+            net: "udp".into(),
+            address: String::new(),
+            local_address: String::new(),
+            max_message_size: 65507,
+        }
+    }
+}
+
+enum Socket {
+    Udp(UdpSocket),
+    Unix(UnixDatagram),
+}
+
+/// The UdpOutput plugin.
+pub struct UdpOutput {
+    socket: Socket,
+    max_message_size: usize,
+}
+
+pub fn build(
+    section: &PluginSection,
+    common_keys: &[&str],
+) -> Result<Box<dyn Output>, Vec<ConfigError>> {
+    let c: UdpOutputConfig = section::decode(section, common_keys)?;
+    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    if c.address.is_empty() {
+        return Err(err("address", "address is required".into()));
+    }
+    let socket = match c.net.as_str() {
+        "udp" | "udp4" | "udp6" => {
+            let local = if c.local_address.is_empty() {
+                if c.net == "udp6" {
+                    "[::]:0"
+                } else {
+                    "0.0.0.0:0"
+                }
+            } else {
+                c.local_address.as_str()
+            };
+            UdpSocket::bind(local)
+                .and_then(|s| s.connect(&c.address).map(|()| s))
+                .map(Socket::Udp)
+                .map_err(|e| err("address", format!("cannot use {}: {e}", c.address)))?
+        }
+        "unixgram" => UnixDatagram::unbound()
+            .and_then(|s| s.connect(&c.address).map(|()| s))
+            .map(Socket::Unix)
+            .map_err(|e| err("address", format!("cannot use {}: {e}", c.address)))?,
+        other => {
+            return Err(err(
+                "net",
+                format!("unsupported net {other:?} (udp, udp4, udp6, unixgram)"),
+            ))
+        }
+    };
+    Ok(Box::new(UdpOutput {
+        socket,
+        max_message_size: c.max_message_size,
+    }))
+}
+
+impl Output for UdpOutput {
+    fn run(self: Box<Self>, mut ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async move {
+            let (udp, unix) = match self.socket {
+                Socket::Udp(s) => (Some(Async::new(s).map_err(|e| e.to_string())?), None),
+                Socket::Unix(s) => (None, Some(Async::new(s).map_err(|e| e.to_string())?)),
+            };
+            let mut datagram = Vec::new();
+            while let Ok(pack) = ctx.queue.recv().await {
+                datagram.clear();
+                if !ctx.encode_into(&pack, &mut datagram) {
+                    continue;
+                }
+                if datagram.len() > self.max_message_size {
+                    PluginStats::add(&ctx.stats.drop_count, 1);
+                    log::error!(
+                        "Plugin '{}': message of {} bytes exceeds max_message_size {}; dropped",
+                        ctx.name,
+                        datagram.len(),
+                        self.max_message_size
+                    );
+                    continue;
+                }
+                let sent = match (&udp, &unix) {
+                    (Some(s), _) => s.send(&datagram).await,
+                    (_, Some(s)) => s.send(&datagram).await,
+                    _ => Ok(0),
+                };
+                match sent {
+                    Ok(_) => PluginStats::add(&ctx.stats.process_count, 1),
+                    Err(e) => {
+                        PluginStats::add(&ctx.stats.drop_count, 1);
+                        log::warn!("Plugin '{}': send failed: {e}", ctx.name);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,192 @@
+//! HekaFramingSplitter (§2.3, §2.4): finds Heka frames, resynchronising on the next
+//! record separator after garbage or a bad header, and authenticates signed frames
+//! against `[name.signer.<signer>_<version>] hmac_key`.
+
+use super::{decode, Splitter, Unframed};
+use crate::config::{ConfigError, PluginSection};
+use crate::framing::{HEADER_FRAMING_SIZE, RECORD_SEPARATOR, UNIT_SEPARATOR};
+use crate::message::wire::{Entries, LEN, VARINT};
+use crate::message::HmacHashFunction;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+#[derive(Debug, Deserialize)]
+struct SignerKey {
+    hmac_key: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FramingConfig {
+    skip_authentication: bool,
+    signer: BTreeMap<String, SignerKey>,
+}
+
+/// The HekaFramingSplitter.
+pub struct HekaFramingSplitter {
+    max_message_size: u32,
+    skip_authentication: bool,
+    /// `<signer>_<version>` ⇒ key.
+    keys: BTreeMap<String, Vec<u8>>,
+    message_bytes: bool,
+}
+
+/// A frame header read in place (no allocation).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FrameHeader<'a> {
+    pub message_length: Option<u64>,
+    pub hash: i32,
+    pub signer: Option<&'a [u8]>,
+    pub key_version: u64,
+    pub hmac: Option<&'a [u8]>,
+}
+
+impl<'a> FrameHeader<'a> {
+    /// Parses header bytes; `None` if they are not valid protobuf.
+    pub fn parse(bytes: &'a [u8]) -> Option<FrameHeader<'a>> {
+        let mut h = FrameHeader::default();
+        for entry in Entries::new(bytes) {
+            let e = entry.ok()?;
+            match (e.tag, e.wire_type) {
+                (1, VARINT) => h.message_length = Some(e.scalar),
+                (3, VARINT) => h.hash = e.scalar as i32,
+                (4, LEN) => h.signer = Some(e.data),
+                (5, VARINT) => h.key_version = e.scalar,
+                (6, LEN) => h.hmac = Some(e.data),
+                _ => {}
+            }
+        }
+        Some(h)
+    }
+}
+
+impl HekaFramingSplitter {
+    /// A splitter for messages up to `max_message_size` with no signer keys.
+    pub fn new(max_message_size: u32) -> HekaFramingSplitter {
+        HekaFramingSplitter {
+            max_message_size,
+            skip_authentication: false,
+            keys: BTreeMap::new(),
+            message_bytes: true,
+        }
+    }
+
+    /// Adds a signer key, as `[name.signer.<signer>_<version>] hmac_key` does.
+    pub fn with_key(mut self, signer_version: &str, key: &[u8]) -> Self {
+        self.keys.insert(signer_version.to_owned(), key.to_vec());
+        self
+    }
+
+    fn authenticate<'r>(
+        &self,
+        header: &FrameHeader<'r>,
+        msg: &[u8],
+    ) -> Result<Option<&'r str>, &'static str> {
+        let signer = header
+            .signer
+            .map(|s| std::str::from_utf8(s).map_err(|_| "signer name is not UTF-8"))
+            .transpose()?;
+        let Some(hmac) = header.hmac else {
+            // Heka accepts unsigned frames and (QUIRK) still reports the named signer.
+            return Ok(signer);
+        };
+        let Some(name) = signer else {
+            return Err("signed frame without a signer name");
+        };
+        let mut lookup = heapless::String::<128>::new();
+        use std::fmt::Write as _;
+        if write!(lookup, "{name}_{}", header.key_version).is_err() {
+            return Err("signer name too long");
+        }
+        let Some(key) = self.keys.get(lookup.as_str()) else {
+            return Err("unknown signer or key version");
+        };
+        let valid = crate::framing::verify_digest(
+            header.hash == HmacHashFunction::Sha1 as i32,
+            key,
+            msg,
+            hmac,
+        );
+        if valid {
+            Ok(Some(name))
+        } else {
+            Err("HMAC signature does not match")
+        }
+    }
+}
+
+pub fn from_section(
+    section: &PluginSection,
+    max_message_size: u32,
+) -> Result<Box<dyn Splitter>, Vec<ConfigError>> {
+    let (c, common): (FramingConfig, _) = decode(section, max_message_size)?;
+    let mut splitter = HekaFramingSplitter::new(max_message_size);
+    splitter.skip_authentication = c.skip_authentication;
+    splitter.message_bytes = common.use_message_bytes.unwrap_or(true);
+    for (name, key) in c.signer {
+        splitter.keys.insert(name, key.hmac_key.into_bytes());
+    }
+    Ok(Box::new(splitter))
+}
+
+impl Splitter for HekaFramingSplitter {
+    fn find_record(&mut self, window: &[u8]) -> (usize, Option<Range<usize>>) {
+        let mut from = 0;
+        loop {
+            let Some(rs) = memchr::memchr(RECORD_SEPARATOR, &window[from..]).map(|i| from + i)
+            else {
+                return (window.len(), None);
+            };
+            let Some(&hlen) = window.get(rs + 1) else {
+                return (rs, None);
+            };
+            let header_end = rs + hlen as usize + HEADER_FRAMING_SIZE;
+            if window.len() < header_end {
+                return (rs, None);
+            }
+            if window[header_end - 1] == UNIT_SEPARATOR {
+                match FrameHeader::parse(&window[rs + 2..header_end - 1]).and_then(|h| h.message_length) {
+                    Some(len) if len <= u64::from(self.max_message_size) => {
+                        let end = header_end + len as usize;
+                        if window.len() < end {
+                            return (rs, None);
+                        }
+                        return (end, Some(rs..end));
+                    }
+                    Some(len) => log::error!(
+                        "HekaFramingSplitter: message exceeds the maximum length [{} bytes] len: {len}",
+                        self.max_message_size
+                    ),
+                    None => log::debug!("HekaFramingSplitter: undecodable frame header"),
+                }
+            }
+            from = rs + 1;
+        }
+    }
+
+    fn unframe<'r>(&mut self, record: &'r [u8]) -> Unframed<'r> {
+        let hlen = record.get(1).copied().unwrap_or(0) as usize;
+        let start = (hlen + HEADER_FRAMING_SIZE).min(record.len());
+        let msg = &record[start..];
+        if self.skip_authentication || start <= 16 {
+            return Unframed::Message {
+                bytes: msg,
+                signer: None,
+            };
+        }
+        let Some(header) = FrameHeader::parse(&record[2..start - 1]) else {
+            return Unframed::Rejected {
+                reason: "undecodable frame header",
+            };
+        };
+        match self.authenticate(&header, msg) {
+            Ok(signer) => Unframed::Message { bytes: msg, signer },
+            Err(reason) => Unframed::Rejected { reason },
+        }
+    }
+
+    fn use_message_bytes(&self) -> bool {
+        self.message_bytes
+    }
+}

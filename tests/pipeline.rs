@@ -1,0 +1,361 @@
+//! End-to-end: the real hekad binary, real sockets on 127.0.0.1 and real files.
+
+mod common;
+
+use common::{frame, free_port, scratch_dir, test_message, unframe_all, Hekad};
+use hekad::message::Message;
+use prost::Message as _;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+
+fn globals(dir: &std::path::Path) -> String {
+    format!(
+        "[hekad]\nbase_dir = \"{}\"\nmaxprocs = 2\n\n",
+        dir.join("cache").display()
+    )
+}
+
+fn read_messages(path: &std::path::Path) -> Vec<Message> {
+    let data = std::fs::read(path).unwrap_or_default();
+    unframe_all(&data)
+        .iter()
+        .map(|m| Message::decode(&m[..]).expect("valid message"))
+        .collect()
+}
+
+#[test]
+fn tcp_and_udp_input_to_file_outputs_routed_by_matcher() {
+    let dir = scratch_dir("tcp-udp-file");
+    let (tcp_port, udp_port) = (free_port(), free_port());
+    let config = format!(
+        r#"{globals}
+[TcpIn]
+type = "TcpInput"
+address = "127.0.0.1:{tcp_port}"
+
+[UdpIn]
+type = "UdpInput"
+address = "127.0.0.1:{udp_port}"
+splitter = "HekaFramingSplitter"
+decoder = "ProtobufDecoder"
+
+[Alpha]
+type = "FileOutput"
+message_matcher = "Type == 'alpha'"
+path = "{alpha}"
+encoder = "ProtobufEncoder"
+flush_interval = 0
+
+[Rest]
+type = "FileOutput"
+message_matcher = "Type != 'alpha' && Fields[seq] >= 0"
+path = "{rest}"
+encoder = "ProtobufEncoder"
+flush_interval = 0
+"#,
+        globals = globals(&dir),
+        alpha = dir.join("alpha.log").display(),
+        rest = dir.join("rest.log").display(),
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let mut sent = Vec::new();
+    let mut tcp = TcpStream::connect(("127.0.0.1", tcp_port)).expect("connect");
+    for seq in 0..200 {
+        let msg = test_message(
+            if seq % 2 == 0 { "alpha" } else { "beta" },
+            &format!("line {seq}"),
+            seq,
+        );
+        tcp.write_all(&frame(&msg.encode_to_vec())).expect("send");
+        sent.push(msg);
+    }
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    for seq in 200..210 {
+        let msg = test_message("gamma", "over udp", seq);
+        udp.send_to(&frame(&msg.encode_to_vec()), ("127.0.0.1", udp_port))
+            .expect("udp send");
+        sent.push(msg);
+    }
+    drop(tcp);
+    // Wait until every message has been written, then stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read_messages(&dir.join("alpha.log")).len() + read_messages(&dir.join("rest.log")).len()
+        < sent.len()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "messages missing; stderr:\n{}",
+            hekad.stderr_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "exit status {status:?}\n{stderr}");
+    let alpha = read_messages(&dir.join("alpha.log"));
+    let rest = read_messages(&dir.join("rest.log"));
+    assert_eq!(alpha.len(), 100);
+    assert_eq!(rest.len(), 110);
+    // Field-by-field equality with what was sent (the bytes are forwarded unchanged).
+    let expected_alpha: Vec<&Message> = sent
+        .iter()
+        .filter(|m| m.r#type.as_deref() == Some(b"alpha"))
+        .collect();
+    for (got, want) in alpha.iter().zip(expected_alpha) {
+        assert_eq!(got, want);
+    }
+    let mut rest_sorted = rest.clone();
+    rest_sorted.sort_by_key(|m| m.timestamp);
+    let expected_rest: Vec<&Message> = sent
+        .iter()
+        .filter(|m| m.r#type.as_deref() != Some(b"alpha"))
+        .collect();
+    for (got, want) in rest_sorted.iter().zip(expected_rest) {
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn tcp_output_ships_framed_messages_to_a_tcp_peer() {
+    let dir = scratch_dir("tcp-output");
+    let (in_port, sink) = (free_port(), TcpListener::bind("127.0.0.1:0").expect("sink"));
+    let sink_port = sink.local_addr().expect("addr").port();
+    let config = format!(
+        r#"{globals}
+[TcpIn]
+type = "TcpInput"
+address = "127.0.0.1:{in_port}"
+
+[Ship]
+type = "TcpOutput"
+address = "127.0.0.1:{sink_port}"
+message_matcher = "TRUE"
+"#,
+        globals = globals(&dir),
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let messages: Vec<Message> = (0..50)
+        .map(|i| test_message("ship", &"x".repeat(i as usize * 10), i))
+        .collect();
+    let mut client = TcpStream::connect(("127.0.0.1", in_port)).expect("connect");
+    for m in &messages {
+        client.write_all(&frame(&m.encode_to_vec())).expect("send");
+    }
+    let (mut conn, _) = sink.accept().expect("hekad connects");
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 65536];
+    while unframe_count(&received) < messages.len() {
+        let n = conn.read(&mut buf).expect("read from hekad");
+        assert!(n > 0, "hekad closed early");
+        received.extend_from_slice(&buf[..n]);
+    }
+    let got: Vec<Message> = unframe_all(&received)
+        .iter()
+        .map(|m| Message::decode(&m[..]).expect("valid"))
+        .collect();
+    assert_eq!(got, messages);
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+}
+
+fn unframe_count(data: &[u8]) -> usize {
+    let mut count = 0;
+    let mut rest = data;
+    while rest.len() > 2 {
+        let hlen = rest[1] as usize;
+        if rest.len() < hlen + 3 {
+            break;
+        }
+        let Ok(header) = hekad::message::Header::decode(&rest[2..2 + hlen]) else {
+            break;
+        };
+        let end = hlen + 3 + header.message_length as usize;
+        if rest.len() < end {
+            break;
+        }
+        count += 1;
+        rest = &rest[end..];
+    }
+    count
+}
+
+#[test]
+fn sigterm_delivers_everything_already_sent() {
+    let dir = scratch_dir("sigterm");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let config = format!(
+        r#"{globals}
+[TcpIn]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[Out]
+type = "FileOutput"
+message_matcher = "TRUE"
+path = "{out}"
+encoder = "ProtobufEncoder"
+flush_interval = 10000
+flush_count = 100000
+"#,
+        globals = globals(&dir),
+        out = out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let total = 20_000;
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut batch = Vec::new();
+    for seq in 0..total {
+        batch.extend_from_slice(&frame(&test_message("t", "payload", seq).encode_to_vec()));
+    }
+    client.write_all(&batch).expect("send all");
+    // Once the input has counted every message it has accepted them; they now sit in
+    // queues and in the FileOutput's unflushed buffer (flush every 10 s and 100000
+    // messages). SIGTERM must drain all of it to the file.
+    hekad.wait_for_report(&format!("ProcessMessageCount: {total}"));
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+    let got = read_messages(&out);
+    assert_eq!(
+        got.len() as i64,
+        total,
+        "messages lost at shutdown; stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn garbage_truncated_and_oversized_input_is_counted_and_skipped() {
+    let dir = scratch_dir("garbage");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let config = format!(
+        r#"{globals}
+[TcpIn]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[Out]
+type = "FileOutput"
+message_matcher = "TRUE"
+path = "{out}"
+encoder = "ProtobufEncoder"
+flush_interval = 0
+"#,
+        globals = globals(&dir),
+        out = out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let good = |seq| frame(&test_message("good", "ok", seq).encode_to_vec());
+    let mut stream = Vec::new();
+    stream.extend_from_slice(&good(0));
+    stream.extend_from_slice(b"some garbage bytes \xff\xfe");
+    stream.extend_from_slice(&good(1));
+    // A frame whose message is not valid protobuf (truncated length-delimited field).
+    stream.extend_from_slice(&frame(&[0x1a, 0x40, b'a', b'b']));
+    stream.extend_from_slice(&good(2));
+    // Invalid UTF-8 inside a string header is carried, not rejected.
+    let mut bad_utf8 = test_message("good", "", 3);
+    bad_utf8.payload = Some(vec![0xff, 0xfe, b'x']);
+    stream.extend_from_slice(&frame(&bad_utf8.encode_to_vec()));
+    // A header announcing a message larger than max_message_size.
+    stream.extend_from_slice(&[0x1e, 0x04, 0x08, 0x80, 0x80, 0x10, 0x1f]);
+    stream.extend_from_slice(&good(4));
+    client.write_all(&stream).expect("send");
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read_messages(&out).len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "good messages missing; stderr:\n{}",
+            hekad.stderr_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    hekad.signal(libc::SIGUSR1);
+    hekad.wait_for_log("ProcessMessageFailures: 1");
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+    let got = read_messages(&out);
+    let seqs: Vec<i64> = got.iter().map(|m| m.fields[0].value_integer[0]).collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
+    assert_eq!(got[3].payload.as_deref(), Some(&[0xff, 0xfe, b'x'][..]));
+    assert!(stderr.contains("garbage"), "garbage is reported:\n{stderr}");
+}
+
+#[test]
+fn text_lines_become_messages_with_payload_and_log_output_prints_them() {
+    let dir = scratch_dir("token-log");
+    let port = free_port();
+    let config = format!(
+        r#"{globals}
+[Lines]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+splitter = "TokenSplitter"
+decoder = ""
+
+[PayloadEncoder]
+# The TokenSplitter keeps each line's newline; do not add a second one.
+append_newlines = false
+
+[Print]
+type = "LogOutput"
+message_matcher = "Type == 'Lines' && Logger == 'Lines'"
+encoder = "PayloadEncoder"
+"#,
+        globals = globals(&dir),
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client
+        .write_all(b"first line\nsecond line\nthird")
+        .expect("send");
+    let lines = hekad.wait_for_stdout_lines(2);
+    assert_eq!(lines, vec!["first line", "second line"]);
+    let (status, _) = hekad.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn counter_filter_injects_counter_output() {
+    let dir = scratch_dir("counter");
+    let port = free_port();
+    let config = format!(
+        r#"{globals}
+[TcpIn]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[CounterFilter]
+ticker_interval = 1
+
+[PayloadEncoder]
+
+[Counts]
+type = "LogOutput"
+message_matcher = "Type == 'heka.counter-output' && Logger == 'CounterFilter'"
+encoder = "PayloadEncoder"
+"#,
+        globals = globals(&dir),
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    for seq in 0..25 {
+        client
+            .write_all(&frame(&test_message("t", "p", seq).encode_to_vec()))
+            .expect("send");
+    }
+    let lines = hekad.wait_for_stdout_lines(1);
+    assert!(lines[0].starts_with("Got 25 messages. "), "{lines:?}");
+    assert!(lines[0].ends_with(" msg/sec"), "{lines:?}");
+    let (status, _) = hekad.terminate();
+    assert!(status.success());
+}
