@@ -190,20 +190,23 @@ mod tests {
         let clf = Layout::new("02/Jan/2006:15:04:05 -0700").expect("layout");
         assert_eq!(
             clf.parse("10/Oct/2000:13:55:36 -0700", &utc),
-            Ok(971211336_000_000_000)
+            Ok(971_211_336_000_000_000)
         );
         let rfc = Layout::new("2006-01-02T15:04:05Z07:00").expect("layout");
         assert_eq!(
             rfc.parse("2000-10-10T20:55:36+00:00", &utc),
-            Ok(971211336_000_000_000)
+            Ok(971_211_336_000_000_000)
         );
         let frac = Layout::new("2006-01-02 15:04:05.000").expect("layout");
         assert_eq!(
             frac.parse("2000-10-10 20:55:36.250", &utc),
-            Ok(971211336_250_000_000)
+            Ok(971_211_336_250_000_000)
         );
         let epoch = Layout::new("Epoch").expect("layout");
-        assert_eq!(epoch.parse("971211336.5", &utc), Ok(971211336_500_000_000));
+        assert_eq!(
+            epoch.parse("971211336.5", &utc),
+            Ok(971_211_336_500_000_000)
+        );
         assert_eq!(
             Layout::new("EpochMilli")
                 .expect("layout")

@@ -125,11 +125,9 @@ impl PluginStats {
         }
         let samples = Self::get(&self.match_samples);
         if matches!(self.category, Some(Category::Filter | Category::Output)) {
-            let avg = if samples == 0 {
-                0
-            } else {
-                Self::get(&self.match_total_ns) / samples
-            };
+            let avg = Self::get(&self.match_total_ns)
+                .checked_div(samples)
+                .unwrap_or(0);
             values.push(("MatchAvgDuration", avg));
         }
         values.push(("ProcessMessageCount", Self::get(&self.process_count)));

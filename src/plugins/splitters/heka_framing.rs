@@ -72,6 +72,12 @@ impl HekaFramingSplitter {
         }
     }
 
+    /// Accepts signed frames without checking them (tools that only read streams).
+    pub fn without_authentication(mut self) -> Self {
+        self.skip_authentication = true;
+        self
+    }
+
     /// Adds a signer key, as `[name.signer.<signer>_<version>] hmac_key` does.
     pub fn with_key(mut self, signer_version: &str, key: &[u8]) -> Self {
         self.keys.insert(signer_version.to_owned(), key.to_vec());
