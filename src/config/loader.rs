@@ -142,6 +142,7 @@ fn parse_file(file: &Path, errors: &mut Vec<ConfigError>) -> Option<toml::Table>
             return None;
         }
     };
+    let text = quote_pipe_keys(&text);
     match text.parse::<toml::Table>() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -224,6 +225,42 @@ fn load_order(sections: Vec<PluginSection>, errors: &mut Vec<ConfigError>) -> Ve
         .unwrap_or(rest.len());
     rest.splice(decoders_end..decoders_end, placed);
     rest
+}
+
+/// Heka's TOML parser accepted bare keys such as `RemoteIP|ipv4 = "%RemoteIP%"` (the
+/// documented `message_fields` form for representations); modern TOML does not, so such
+/// keys are quoted before parsing.
+fn quote_pipe_keys(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |line: &str| {
+        let trimmed = line.trim_start();
+        let Some((key, _)) = trimmed.split_once('=') else {
+            return false;
+        };
+        let key = key.trim();
+        !trimmed.starts_with(['[', '#', '"', '\''])
+            && key.contains('|')
+            && !key.contains(['"', '\'', ' ', '\t'])
+    };
+    if !text.lines().any(needs) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split_inclusive('\n') {
+        if needs(line) {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let trimmed = line.trim_start();
+            if let Some((key, rest)) = trimmed.split_once('=') {
+                out.push_str(indent);
+                out.push('"');
+                out.push_str(key.trim());
+                out.push_str("\" =");
+                out.push_str(rest);
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `\W` replaced by `_`, for names used on disk (queues, state files).
