@@ -48,7 +48,7 @@ impl PackPool {
 
     /// Waits for a free pack; `None` only if the pool was closed.
     pub async fn acquire(&self) -> Option<PooledPack> {
-        let slot = self.free_rx.recv().await.ok()?;
+        let slot = super::recv(&self.free_rx).await.ok()?;
         Some(self.claim(slot))
     }
 

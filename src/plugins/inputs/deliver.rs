@@ -281,7 +281,9 @@ async fn deliver(
         }
     }
     PluginStats::add(&shared.stats.process_count, 1);
-    shared.router.send(pack).await.map_err(|_| RouterClosed)
+    crate::pipeline::send(&shared.router, pack)
+        .await
+        .map_err(|_| RouterClosed)
 }
 
 /// Heka's `send_decode_failures`: route the original message with `decode_failure` and
