@@ -154,7 +154,24 @@ impl Output for FileOutput {
                     smol::Timer::after(wait).await;
                     None
                 };
-                let closed = match received.or(ticked).await {
+                let event = received.or(ticked).await;
+                // Rotation and SIGHUP take effect before the message that follows them.
+                let rotating = rotate_at.is_some_and(|t| Instant::now() >= t);
+                let reopening = ctx.control.reopen_generation() != reopen_seen;
+                if rotating || reopening {
+                    write_out(&mut file, &path, &mut pending, &mut pending_count, &ctx);
+                    last_flush = Instant::now();
+                    reopen_seen = ctx.control.reopen_generation();
+                    rotate_at = self.until_rotation().map(|d| Instant::now() + d);
+                    match self.open() {
+                        Ok((f, p)) => {
+                            log::info!("Plugin '{}': writing to {}", ctx.name, p.display());
+                            (file, path) = (f, p);
+                        }
+                        Err(e) => log::error!("Plugin '{}' error: {e}", ctx.name),
+                    }
+                }
+                let closed = match event {
                     Some(Some(pack)) => {
                         if ctx.encode_into(&pack, &mut pending) {
                             pending_count += 1;
@@ -176,37 +193,38 @@ impl Output for FileOutput {
                     (true, true) => count_due && interval_due,
                     (false, true) => count_due || interval_due,
                 };
-                let rotating = rotate_at.is_some_and(|t| Instant::now() >= t);
-                let reopening = ctx.control.reopen_generation() != reopen_seen;
-                if (due || closed || rotating || reopening) && !pending.is_empty() {
-                    if let Err(e) = file.write_all(&pending) {
-                        log::error!(
-                            "Plugin '{}' error: writing {}: {e}",
-                            ctx.name,
-                            path.display()
-                        );
-                        PluginStats::add(&ctx.stats.drop_count, pending_count);
-                    }
-                    pending.clear();
-                    pending_count = 0;
+                if due || closed {
+                    write_out(&mut file, &path, &mut pending, &mut pending_count, &ctx);
                     last_flush = Instant::now();
                 }
                 if closed {
                     let _ = file.flush();
                     return Ok(());
                 }
-                if rotating || reopening {
-                    reopen_seen = ctx.control.reopen_generation();
-                    rotate_at = self.until_rotation().map(|d| Instant::now() + d);
-                    match self.open() {
-                        Ok((f, p)) => {
-                            log::info!("Plugin '{}': writing to {}", ctx.name, p.display());
-                            (file, path) = (f, p);
-                        }
-                        Err(e) => log::error!("Plugin '{}' error: {e}", ctx.name),
-                    }
-                }
             }
         })
     }
+}
+
+/// Writes the pending bytes; a failed write is logged and its messages counted as dropped.
+fn write_out(
+    file: &mut File,
+    path: &std::path::Path,
+    pending: &mut Vec<u8>,
+    count: &mut u64,
+    ctx: &OutputContext,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    if let Err(e) = file.write_all(pending) {
+        log::error!(
+            "Plugin '{}' error: writing {}: {e}",
+            ctx.name,
+            path.display()
+        );
+        PluginStats::add(&ctx.stats.drop_count, *count);
+    }
+    pending.clear();
+    *count = 0;
 }
