@@ -12,6 +12,7 @@ use hekad::matcher::Matcher;
 use hekad::message::writer::Values;
 use hekad::message::{uuid, MessageWriter};
 use hekad::pipeline::pool::PackPool;
+use hekad::pipeline::ring as channel;
 use hekad::pipeline::router::{Route, Router, RouterSettings};
 use hekad::pipeline::shutdown::Control;
 use hekad::pipeline::stats::StatsRegistry;
@@ -20,7 +21,6 @@ use hekad::plugins::encoders::Encoder;
 use hekad::plugins::inputs::deliver::{Decorator, Deliverer, InputShared};
 use hekad::plugins::outputs::OutputContext;
 use hekad::plugins::splitters::Splitter;
-use smol::channel;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -165,7 +165,7 @@ fn main() {
         let output_task = ex.spawn(async {
             let mut sink = Vec::with_capacity(1 << 20);
             let mut written = 0u64;
-            while let Ok(pack) = hekad::pipeline::recv(&ctx.queue).await {
+            while let Ok(pack) = ctx.queue.recv().await {
                 if sink.len() > (1 << 20) - 70_000 {
                     sink.clear();
                 }

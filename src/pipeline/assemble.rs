@@ -4,6 +4,7 @@
 
 use super::executors::Executors;
 use super::pool::PackPool;
+use super::ring as channel;
 use super::router::{Route, Router, RouterSettings};
 use super::shutdown::Control;
 use super::stats::StatsRegistry;
@@ -22,7 +23,6 @@ use crate::plugins::inputs::InputContext;
 use crate::plugins::outputs::OutputContext;
 use crate::plugins::registry::{self, Builder, ALWAYS_REGISTERED};
 use crate::plugins::splitters::CommonSplitterConfig;
-use smol::channel;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

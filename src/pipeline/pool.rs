@@ -6,7 +6,7 @@
 //! from an empty pool waits, which is how back-pressure reaches the inputs.
 
 use super::pack::Pack;
-use smol::channel::{self, Receiver, Sender};
+use super::ring::{self as channel, Receiver, Sender};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -48,7 +48,7 @@ impl PackPool {
 
     /// Waits for a free pack; `None` only if the pool was closed.
     pub async fn acquire(&self) -> Option<PooledPack> {
-        let slot = super::recv(&self.free_rx).await.ok()?;
+        let slot = self.free_rx.recv().await.ok()?;
         Some(self.claim(slot))
     }
 

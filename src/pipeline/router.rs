@@ -12,9 +12,9 @@
 //! never wait on each other.
 
 use super::pool::{PooledPack, SharedPack};
+use super::ring::{Receiver, Sender, TrySendError};
 use super::stats::PluginStats;
 use crate::matcher::Matcher;
-use smol::channel::{Receiver, Sender, TrySendError};
 use smol::future::FutureExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -103,20 +103,6 @@ impl Router {
         let mut inputs_open = true;
         let mut filters_open = true;
         while inputs_open || filters_open {
-            // Fast path without registering a waiter (registering allocates).
-            if filters_open {
-                if let Ok(pack) = self.from_filters.try_recv() {
-                    self.route(pack).await;
-                    continue;
-                }
-            }
-            if inputs_open {
-                if let Ok(pack) = self.from_inputs.try_recv() {
-                    self.route(pack).await;
-                    continue;
-                }
-            }
-            smol::future::yield_now().await;
             let next = match (inputs_open, filters_open) {
                 (true, true) => {
                     let injected = async { (self.from_filters.recv().await.ok(), false) };
@@ -187,16 +173,6 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
     };
     if route.wedged {
         return PluginStats::add(&route.stats.drop_count, 1);
-    }
-    // Let the plugin (often on this executor) catch up before arming a timer.
-    let mut pack = pack;
-    for _ in 0..4 {
-        smol::future::yield_now().await;
-        match route.queue.try_send(pack) {
-            Ok(()) => return record_length(route),
-            Err(TrySendError::Closed(_)) => return PluginStats::add(&route.stats.drop_count, 1),
-            Err(TrySendError::Full(back)) => pack = back,
-        }
     }
     let sent = async { route.queue.send(pack).await.is_ok() };
     let timed_out = async {

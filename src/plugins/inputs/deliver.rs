@@ -6,11 +6,11 @@ use crate::config::common::CommonInput;
 use crate::message::writer::Values;
 use crate::message::{uuid, MessageWriter};
 use crate::pipeline::pool::{PackPool, PooledPack};
+use crate::pipeline::ring::Sender;
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::decoders::{Decoded, Decoder};
 use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
 use crate::plugins::splitters::{Splitter, Unframed};
-use smol::channel::Sender;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -281,9 +281,7 @@ async fn deliver(
         }
     }
     PluginStats::add(&shared.stats.process_count, 1);
-    crate::pipeline::send(&shared.router, pack)
-        .await
-        .map_err(|_| RouterClosed)
+    shared.router.send(pack).await.map_err(|_| RouterClosed)
 }
 
 /// Heka's `send_decode_failures`: route the original message with `decode_failure` and

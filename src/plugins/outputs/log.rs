@@ -27,7 +27,7 @@ impl Output for LogOutput {
     fn run(self: Box<Self>, mut ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
             let mut line = Vec::new();
-            while let Ok(pack) = crate::pipeline::recv(&ctx.queue).await {
+            while let Ok(pack) = ctx.queue.recv().await {
                 line.clear();
                 if !ctx.encode_into(&pack, &mut line) {
                     continue;

@@ -9,10 +9,10 @@ pub mod udp;
 use crate::framing;
 use crate::pipeline::pack::Pack;
 use crate::pipeline::pool::SharedPack;
+use crate::pipeline::ring::Receiver;
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::encoders::{Encoded, Encoder};
-use smol::channel::Receiver;
 use smol::future::BoxedLocal;
 use std::sync::Arc;
 

@@ -123,7 +123,7 @@ impl Output for TcpOutput {
             let mut conn: Option<TcpStream> = None;
             let mut batch = Vec::with_capacity(BATCH_BYTES);
             let mut since_connect = 0u64;
-            while let Ok(first) = crate::pipeline::recv(&ctx.queue).await {
+            while let Ok(first) = ctx.queue.recv().await {
                 batch.clear();
                 let mut count = u64::from(ctx.encode_into(&first, &mut batch));
                 drop(first);

@@ -91,7 +91,7 @@ impl Output for UdpOutput {
                 Socket::Unix(s) => (None, Some(Async::new(s).map_err(|e| e.to_string())?)),
             };
             let mut datagram = Vec::new();
-            while let Ok(pack) = crate::pipeline::recv(&ctx.queue).await {
+            while let Ok(pack) = ctx.queue.recv().await {
                 datagram.clear();
                 if !ctx.encode_into(&pack, &mut datagram) {
                     continue;

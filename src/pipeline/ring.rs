@@ -1,0 +1,267 @@
+//! Fixed-size ring queues joining pipeline stages. A ring is a preallocated array
+//! (`concurrent-queue`) plus lists of waiting tasks whose storage is reused, so neither
+//! passing an item nor waiting for one allocates in steady state (async-channel, which
+//! smol ships, allocates a listener each time a task has to wait).
+//!
+//! The API mirrors async-channel: [`bounded`] gives a [`Sender`] and a [`Receiver`], both
+//! cloneable; the ring closes when every sender or every receiver is gone.
+
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+
+/// Tasks waiting for a ring to change; the Vec keeps its capacity.
+#[derive(Default)]
+struct Waiters(Mutex<Vec<Waker>>);
+
+impl Waiters {
+    fn register(&self, waker: &Waker) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !list.iter().any(|w| w.will_wake(waker)) {
+            list.push(waker.clone());
+        }
+    }
+
+    /// Wakes every waiter (waiters that went elsewhere just poll again); draining keeps
+    /// the list's capacity, so registering stays allocation-free.
+    fn wake_all(&self) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        list.drain(..).for_each(Waker::wake);
+    }
+}
+
+struct Ring<T> {
+    queue: ConcurrentQueue<T>,
+    not_empty: Waiters,
+    not_full: Waiters,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl<T> Ring<T> {
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.not_empty.wake_all();
+        self.not_full.wake_all();
+    }
+}
+
+/// The sending side of a ring.
+pub struct Sender<T>(Arc<Ring<T>>);
+/// The receiving side of a ring.
+pub struct Receiver<T>(Arc<Ring<T>>);
+
+/// The ring is closed (all receivers gone); the item is handed back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+/// Why [`Sender::try_send`] did not send.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    Full(T),
+    Closed(T),
+}
+
+/// The ring is closed and empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvError;
+
+/// A ring of `capacity` slots (at least 1), allocated now.
+pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let ring = Arc::new(Ring {
+        queue: ConcurrentQueue::bounded(capacity.max(1)),
+        not_empty: Waiters::default(),
+        not_full: Waiters::default(),
+        senders: AtomicUsize::new(1),
+        receivers: AtomicUsize::new(1),
+        closed: AtomicBool::new(false),
+    });
+    (Sender(ring.clone()), Receiver(ring))
+}
+
+impl<T> Sender<T> {
+    /// Sends now if there is room.
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        if self.0.closed.load(Ordering::SeqCst) {
+            return Err(TrySendError::Closed(item));
+        }
+        match self.0.queue.push(item) {
+            Ok(()) => {
+                self.0.not_empty.wake_all();
+                Ok(())
+            }
+            Err(PushError::Full(item)) => Err(TrySendError::Full(item)),
+            Err(PushError::Closed(item)) => Err(TrySendError::Closed(item)),
+        }
+    }
+
+    /// Sends, waiting for room.
+    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        let mut item = Some(item);
+        poll_fn(|cx| {
+            let Some(value) = item.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            match self.try_send(value) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
+                Err(TrySendError::Full(v)) => {
+                    self.0.not_full.register(cx.waker());
+                    // Re-check: room may have appeared before we registered.
+                    match self.try_send(v) {
+                        Ok(()) => Poll::Ready(Ok(())),
+                        Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
+                        Err(TrySendError::Full(v)) => {
+                            item = Some(v);
+                            Poll::Pending
+                        }
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.queue.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.queue.is_empty()
+    }
+    pub fn capacity(&self) -> Option<usize> {
+        self.0.queue.capacity()
+    }
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Takes an item now if there is one.
+    pub fn try_recv(&self) -> Result<T, RecvError> {
+        match self.0.queue.pop() {
+            Ok(item) => {
+                self.0.not_full.wake_all();
+                Ok(item)
+            }
+            Err(PopError::Empty | PopError::Closed) => Err(RecvError),
+        }
+    }
+
+    /// Takes an item, waiting for one; `Err` once the ring is closed and drained.
+    pub async fn recv(&self) -> Result<T, RecvError> {
+        poll_fn(|cx| {
+            if let Ok(item) = self.try_recv() {
+                return Poll::Ready(Ok(item));
+            }
+            if self.0.closed.load(Ordering::SeqCst) {
+                return Poll::Ready(self.try_recv());
+            }
+            self.0.not_empty.register(cx.waker());
+            match self.try_recv() {
+                Ok(item) => Poll::Ready(Ok(item)),
+                Err(_) if self.0.closed.load(Ordering::SeqCst) => Poll::Ready(self.try_recv()),
+                Err(_) => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.queue.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.queue.is_empty()
+    }
+    pub fn capacity(&self) -> Option<usize> {
+        self.0.queue.capacity()
+    }
+    /// True once every sender is gone (items may still be queued).
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.0.senders.fetch_add(1, Ordering::SeqCst);
+        Sender(self.0.clone())
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.0.receivers.fetch_add(1, Ordering::SeqCst);
+        Receiver(self.0.clone())
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.0.senders.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.close();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.0.receivers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.close();
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sender({}/{:?})", self.len(), self.capacity())
+    }
+}
+
+impl<T> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Receiver({}/{:?})", self.len(), self.capacity())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_items_in_order_and_closes() {
+        let (tx, rx) = bounded(2);
+        assert_eq!(tx.try_send(1), Ok(()));
+        assert_eq!(tx.try_send(2), Ok(()));
+        assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+        let rx2 = rx.clone();
+        smol::block_on(async {
+            assert_eq!(rx.recv().await, Ok(1));
+            drop(tx);
+            assert_eq!(rx2.recv().await, Ok(2));
+            assert_eq!(rx.recv().await, Err(RecvError));
+        });
+    }
+
+    #[test]
+    fn a_waiting_sender_and_receiver_are_woken() {
+        let (tx, rx) = bounded::<u32>(1);
+        let ex = smol::LocalExecutor::new();
+        smol::block_on(ex.run(async {
+            let producer = ex.spawn(async move {
+                for i in 0..100 {
+                    tx.send(i).await.expect("open");
+                }
+            });
+            let mut got = Vec::new();
+            while let Ok(i) = rx.recv().await {
+                got.push(i);
+            }
+            producer.await;
+            assert_eq!(got, (0..100).collect::<Vec<_>>());
+        }));
+    }
+}
