@@ -347,3 +347,34 @@ fn shipped_example_configs_start_and_stop_cleanly() {
     }
     assert!(ran >= 3);
 }
+
+#[test]
+fn a_failing_output_is_retried_then_shuts_hekad_down_unless_it_can_exit() {
+    let dir = scratch_dir("retries");
+    let port = free_port();
+    let blocker = dir.join("not-a-dir");
+    std::fs::write(&blocker, "a file where a directory should be").expect("write");
+    let output = |can_exit: bool| {
+        format!(
+            "[Broken]\ntype = \"FileOutput\"\nmessage_matcher = \"TRUE\"\npath = \"{}\"\nencoder = \"ProtobufEncoder\"\ncan_exit = {can_exit}\n[Broken.retries]\nmax_retries = 2\ndelay = \"10ms\"\nmax_jitter = \"1ms\"\n",
+            blocker.join("out.log").display()
+        )
+    };
+    let input = format!("[TcpInput]\naddress = \"127.0.0.1:{port}\"\n");
+    let fatal = Hekad::start(
+        &dir,
+        &format!("{}\n{input}\n{}", globals(&dir, ""), output(false)),
+    );
+    let (status, stderr) = fatal.wait();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("restarting (attempt").count(), 2, "{stderr}");
+    assert!(stderr.contains("Max retries exceeded"), "{stderr}");
+    let tolerant = Hekad::start(
+        &dir,
+        &format!("{}\n{input}\n{}", globals(&dir, ""), output(true)),
+    );
+    tolerant.wait_for_log("Max retries exceeded");
+    std::net::TcpStream::connect(("127.0.0.1", port)).expect("hekad keeps running");
+    let (status, stderr) = tolerant.terminate();
+    assert!(status.success(), "{stderr}");
+}

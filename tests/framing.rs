@@ -260,3 +260,38 @@ fn random_garbage_never_panics() {
         let _ = hekad::message::MessageView::new(&r[r[1] as usize + 3..]);
     }
 }
+
+#[test]
+fn every_fixture_stream_decodes_with_prost_and_the_view() {
+    use prost::Message as _;
+    let mut total = 0;
+    for fixture in [
+        "streams/multi.dat",
+        "streams/protobuf.log",
+        "streams/matcher_test_message.framed",
+        "streams/matcher_test_message.signed_md5.framed",
+        "streams/matcher_test_message.signed_sha1.framed",
+    ] {
+        let data = common::read_fixture(fixture);
+        let mut splitter =
+            HekaFramingSplitter::new(DEFAULT_MAX_MESSAGE_SIZE).without_authentication();
+        for record in records_through_buffer(&mut splitter, &data, 8192) {
+            let Unframed::Message { bytes, .. } = splitter.unframe(&record) else {
+                panic!("{fixture}: rejected")
+            };
+            let owned =
+                hekad::message::Message::decode(bytes).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+            let view = hekad::message::MessageView::new(bytes)
+                .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+            assert_eq!(view.r#type(), owned.r#type.as_deref().unwrap_or_default());
+            assert_eq!(view.field_count(), owned.fields.len());
+            assert_eq!(
+                owned.encode_to_vec(),
+                bytes,
+                "{fixture}: re-encodes byte-identically"
+            );
+            total += 1;
+        }
+    }
+    assert_eq!(total, 50 + 7 + 3);
+}
