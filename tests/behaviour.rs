@@ -378,3 +378,20 @@ fn a_failing_output_is_retried_then_shuts_hekad_down_unless_it_can_exit() {
     let (status, stderr) = tolerant.terminate();
     assert!(status.success(), "{stderr}");
 }
+
+#[test]
+fn deliver_incomplete_final_sends_the_last_partial_line_at_end_of_stream() {
+    let dir = scratch_dir("incomplete-final");
+    let port = free_port();
+    let config = format!(
+        "{}\n[Lines]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\nsplitter = \"LastLineToo\"\ndecoder = \"\"\n\n[LastLineToo]\ntype = \"TokenSplitter\"\ndeliver_incomplete_final = true\n\n[Raw]\ntype = \"PayloadEncoder\"\nappend_newlines = false\n\n[Print]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nencoder = \"Raw\"\n",
+        globals(&dir, "")
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    send(port, [b"one\ntwo\nno newline at the end".to_vec()]);
+    let lines = hekad.wait_for_stdout_lines(3);
+    assert_eq!(lines, vec!["one", "two", "no newline at the end"]);
+    let (status, _) = hekad.terminate();
+    assert!(status.success());
+}

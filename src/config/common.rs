@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// Decodes the common keys of `section` into `T`, ignoring plugin-specific keys.
-fn decode_common<T: DeserializeOwned>(
+pub fn decode_common<T: DeserializeOwned>(
     section: &PluginSection,
     keys: &[&str],
 ) -> Result<T, Vec<ConfigError>> {

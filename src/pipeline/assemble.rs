@@ -113,16 +113,18 @@ impl Sections {
     }
 }
 
+/// The error for a section whose type no plugin registers.
+fn unregistered(section: &PluginSection) -> Vec<ConfigError> {
+    let message = format!("No registered plugin type: {}", section.type_name);
+    vec![ConfigError::in_section(section, Some("type"), message)]
+}
+
 fn splitter_factory(
     section: &PluginSection,
     max_message_size: u32,
 ) -> Result<SplitterFactory, Vec<ConfigError>> {
     let Some(Builder::Splitter(build)) = registry::lookup(&section.type_name) else {
-        return Err(vec![ConfigError::in_section(
-            section,
-            Some("type"),
-            format!("No registered plugin type: {}", section.type_name),
-        )]);
+        return Err(unregistered(section));
     };
     let build = *build;
     build(section, max_message_size)?;
@@ -191,11 +193,7 @@ fn decoder_factory(
             let section = section.clone();
             Ok(Arc::new(move || make(&section).map_err(joined)))
         }
-        _ => Err(vec![ConfigError::in_section(
-            section,
-            Some("type"),
-            format!("No registered plugin type: {}", section.type_name),
-        )]),
+        _ => Err(unregistered(section)),
     }
 }
 
@@ -203,11 +201,7 @@ type EncoderFactory = Arc<dyn Fn() -> Result<Box<dyn Encoder>, String> + Send + 
 
 fn encoder_factory(section: &PluginSection) -> Result<EncoderFactory, Vec<ConfigError>> {
     let Some(Builder::Encoder(build)) = registry::lookup(&section.type_name) else {
-        return Err(vec![ConfigError::in_section(
-            section,
-            Some("type"),
-            format!("No registered plugin type: {}", section.type_name),
-        )]);
+        return Err(unregistered(section));
     };
     let build = *build;
     build(section)?;
@@ -249,11 +243,7 @@ impl Wiring {
             frames_protobuf,
         }) = registry::lookup(&s.type_name)
         else {
-            return Err(vec![ConfigError::in_section(
-                s,
-                Some("type"),
-                format!("No registered plugin type: {}", s.type_name),
-            )]);
+            return Err(unregistered(s));
         };
         let common = CommonFilterOutput::from_section(s)?;
         let output = build(s, CommonFilterOutput::KEYS)?;
@@ -348,11 +338,7 @@ impl Wiring {
             default_ticker,
         }) = registry::lookup(&s.type_name)
         else {
-            return Err(vec![ConfigError::in_section(
-                s,
-                Some("type"),
-                format!("No registered plugin type: {}", s.type_name),
-            )]);
+            return Err(unregistered(s));
         };
         let common = CommonFilterOutput::from_section(s)?;
         let filter = build(s, CommonFilterOutput::KEYS)?;
@@ -454,11 +440,7 @@ impl Wiring {
             default_decoder,
         }) = registry::lookup(&s.type_name)
         else {
-            return Err(vec![ConfigError::in_section(
-                s,
-                Some("type"),
-                format!("No registered plugin type: {}", s.type_name),
-            )]);
+            return Err(unregistered(s));
         };
         let common = CommonInput::from_section(s)?;
         let splitter_name = common

@@ -126,52 +126,35 @@ impl Deliverer {
                         self.shared.splitter_name
                     );
                     match truncated {
-                        Some(record) => {
-                            let Deliverer {
-                                shared,
-                                splitter,
-                                buffer,
-                                decoder,
-                                decorator,
-                                stream,
-                            } = self;
-                            let bytes = &buffer.data()[record];
-                            deliver(
-                                shared,
-                                &mut **splitter,
-                                decoder.as_deref_mut(),
-                                decorator,
-                                stream,
-                                bytes,
-                            )
-                            .await?;
-                        }
+                        Some(record) => self.deliver_range(record).await?,
                         None => PluginStats::add(&self.shared.stats.drop_count, 1),
                     }
                 }
-                Next::Record(record) => {
-                    let (start, end) = (record.start, record.end);
-                    let Deliverer {
-                        shared,
-                        splitter,
-                        buffer,
-                        decoder,
-                        decorator,
-                        stream,
-                    } = self;
-                    let bytes = &buffer.data()[start..end];
-                    deliver(
-                        shared,
-                        &mut **splitter,
-                        decoder.as_deref_mut(),
-                        decorator,
-                        stream,
-                        bytes,
-                    )
-                    .await?;
-                }
+                Next::Record(record) => self.deliver_range(record).await?,
             }
         }
+    }
+
+    /// Delivers `range` of the buffer as one record.
+    async fn deliver_range(&mut self, range: std::ops::Range<usize>) -> Result<(), RouterClosed> {
+        let Deliverer {
+            shared,
+            splitter,
+            buffer,
+            decoder,
+            decorator,
+            stream,
+        } = self;
+        let bytes = &buffer.data()[range];
+        deliver(
+            shared,
+            &mut **splitter,
+            decoder.as_deref_mut(),
+            decorator,
+            stream,
+            bytes,
+        )
+        .await
     }
 
     /// End of stream: delivers the incomplete last record when the splitter asks for it.
@@ -187,27 +170,12 @@ impl Deliverer {
             }
             return Ok(());
         }
-        let Deliverer {
-            shared,
-            splitter,
-            buffer,
-            decoder,
-            decorator,
-            stream,
-        } = self;
-        let rest = buffer.remaining();
-        if !rest.is_empty() {
-            deliver(
-                shared,
-                &mut **splitter,
-                decoder.as_deref_mut(),
-                decorator,
-                stream,
-                rest,
-            )
-            .await?;
+        let start = self.buffer.offset_in_data();
+        let end = start + self.buffer.remaining().len();
+        if end > start {
+            self.deliver_range(start..end).await?;
         }
-        buffer.clear();
+        self.buffer.clear();
         Ok(())
     }
 }

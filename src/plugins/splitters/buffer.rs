@@ -154,6 +154,11 @@ impl SplitterBuffer {
         &self.data[self.start..self.end]
     }
 
+    /// Index in [`SplitterBuffer::data`] of the first unconsumed byte.
+    pub fn offset_in_data(&self) -> usize {
+        self.start
+    }
+
     /// Forgets the unconsumed bytes.
     pub fn clear(&mut self) {
         self.base += self.end as u64;

@@ -65,21 +65,7 @@ impl CommonSplitterConfig {
     ];
 
     pub fn from_section(section: &PluginSection) -> Result<Self, Vec<ConfigError>> {
-        let table: toml::Table = section
-            .table
-            .iter()
-            .filter(|(k, _)| Self::KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                vec![ConfigError::in_section(
-                    section,
-                    None,
-                    e.message().to_owned(),
-                )]
-            })
+        crate::config::common::decode_common(section, Self::KEYS)
     }
 
     /// The initial buffer size: configured, else 64 KiB for NullSplitter, 8 KiB otherwise.
