@@ -140,6 +140,7 @@ fn main() {
         deliver_incomplete_final: false,
         keep_truncated: false,
         decoder_name: Some("ProtobufDecoder".into()),
+        decoder_stats: None,
         decoder: Some(Arc::new(|| {
             hekad::plugins::decoders::protobuf::from_section(&section("ProtobufDecoder"))
                 .map_err(|_| "decoder".to_owned())

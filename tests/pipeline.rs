@@ -279,6 +279,16 @@ flush_interval = 0
     }
     hekad.signal(libc::SIGUSR1);
     hekad.wait_for_log("ProcessMessageFailures: 1");
+    let report = hekad.stderr_text();
+    let decoder_entry = report
+        .split("TcpIn-ProtobufDecoder:")
+        .nth(1)
+        .expect("decoder entry in the report");
+    assert!(decoder_entry.contains("ProcessMessageCount: 5"), "{report}");
+    assert!(
+        decoder_entry.contains("ProcessMessageFailures: 1"),
+        "{report}"
+    );
     let (status, stderr) = hekad.terminate();
     assert!(status.success(), "{stderr}");
     let got = read_messages(&out);

@@ -470,6 +470,10 @@ impl Wiring {
         };
         let input = build(s, CommonInput::KEYS)?;
         let stats = self.stats.register(&s.name, Category::Input);
+        let decoder_stats = decoder_name.as_ref().map(|d| {
+            self.stats
+                .register(&format!("{}-{d}", s.name), Category::Decoder)
+        });
         let shared = InputShared {
             input_name: s.name.clone(),
             pool: self.input_pool.clone(),
@@ -484,6 +488,7 @@ impl Wiring {
             keep_truncated: splitter_common.keep_truncated,
             decoder_name,
             decoder,
+            decoder_stats,
         };
         let policy = Policy {
             name: s.name.clone(),

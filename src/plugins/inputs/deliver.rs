@@ -35,6 +35,8 @@ pub struct InputShared {
     pub keep_truncated: bool,
     pub decoder_name: Option<String>,
     pub decoder: Option<DecoderFactory>,
+    /// The decoder's own report entry (`<input>-<decoder>`).
+    pub decoder_stats: Option<Arc<PluginStats>>,
 }
 
 /// Headers an input stamps on messages it creates from text records (Heka's pack
@@ -224,7 +226,8 @@ async fn deliver(
             w.hostname(h.as_bytes());
         }
     }
-    // Every message is validated and indexed before any decoder sees it.
+    // Every message is validated and indexed before any decoder sees it; an invalid
+    // encoding counts as a failure of the (protobuf) decoder.
     let decoded = match (pack.reindex(), decoder) {
         (Err(e), _) => Err(format!(
             "{e} (message prefix {})",
@@ -233,6 +236,14 @@ async fn deliver(
         (Ok(()), Some(decoder)) => decoder.decode(&mut pack).map_err(|e| e.0),
         (Ok(()), None) => Ok(Decoded::Keep),
     };
+    if let Some(stats) = &shared.decoder_stats {
+        let counter = if decoded.is_ok() {
+            &stats.process_count
+        } else {
+            &stats.process_failures
+        };
+        PluginStats::add(counter, 1);
+    }
     match decoded {
         Ok(Decoded::Keep) => {}
         Ok(Decoded::Drop) => return Ok(()),
