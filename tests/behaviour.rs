@@ -395,3 +395,31 @@ fn deliver_incomplete_final_sends_the_last_partial_line_at_end_of_stream() {
     let (status, _) = hekad.terminate();
     assert!(status.success());
 }
+
+#[test]
+fn unixgram_input_on_an_abstract_socket_name() {
+    use std::os::linux::net::SocketAddrExt;
+    let dir = scratch_dir("abstract");
+    let name = format!("hekad-test-{}", std::process::id());
+    let out = dir.join("out.log");
+    let config = format!(
+        "{}\n[Dgram]\ntype = \"UdpInput\"\nnet = \"unixgram\"\naddress = \"@{name}\"\nsplitter = \"HekaFramingSplitter\"\ndecoder = \"ProtobufDecoder\"\n\n[Out]\ntype = \"FileOutput\"\nmessage_matcher = \"TRUE\"\npath = \"{}\"\nencoder = \"ProtobufEncoder\"\nflush_interval = 0\n",
+        globals(&dir, ""),
+        out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let addr =
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract name");
+    let client = std::os::unix::net::UnixDatagram::unbound().expect("socket");
+    client
+        .send_to_addr(
+            &frame(&test_message("abstract", "p", 1).encode_to_vec()),
+            &addr,
+        )
+        .expect("send");
+    let got = wait_for_messages(&hekad, &out, 1);
+    let (status, _) = hekad.terminate();
+    assert!(status.success());
+    assert_eq!(got[0].r#type.as_deref(), Some(&b"abstract"[..]));
+}

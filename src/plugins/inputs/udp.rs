@@ -30,7 +30,8 @@ impl Default for UdpInputConfig {
 
 enum Socket {
     Udp(UdpSocket),
-    Unix(UnixDatagram, PathBuf),
+    /// The path is removed at exit (none for abstract names and inherited sockets).
+    Unix(UnixDatagram, Option<PathBuf>),
 }
 
 /// The UdpInput plugin.
@@ -52,29 +53,51 @@ pub fn build(
     if config.address.is_empty() {
         return Err(err("address", "address is required".into()));
     }
-    let socket = match config.net.as_str() {
-        "udp" | "udp4" | "udp6" => UdpSocket::bind(&config.address).map(Socket::Udp),
-        "unixgram" => {
-            let path = PathBuf::from(&config.address);
-            let _ = std::fs::remove_file(&path);
-            UnixDatagram::bind(&path).map(|s| {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
-                Socket::Unix(s, path)
-            })
-        }
-        other => {
-            return Err(err(
-                "net",
-                format!("unsupported net {other:?} (udp, udp4, udp6, unixgram)"),
-            ))
-        }
-    }
-    .map_err(|e| err("address", format!("cannot bind {}: {e}", config.address)))?;
+    let socket = bind(&config)
+        .map_err(|e| err("address", format!("cannot bind {}: {e}", config.address)))?;
     Ok(Box::new(UdpInput {
         socket,
         set_hostname: config.set_hostname,
     }))
+}
+
+/// Binds the socket: `ip:port` (udp), a path or `@abstract` name (unixgram), or `fd:<n>`
+/// for a socket inherited from the parent process (systemd socket activation).
+fn bind(config: &UdpInputConfig) -> std::io::Result<Socket> {
+    use std::os::fd::FromRawFd;
+    let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg);
+    if let Some(fd) = config.address.strip_prefix("fd:") {
+        let fd: i32 = fd
+            .parse()
+            .map_err(|_| invalid(format!("bad file descriptor {fd:?}")))?;
+        // SAFETY: the operator hands hekad this open socket (Heka's `fd:<n>` address); we
+        // take ownership of it once, here.
+        return Ok(match config.net.as_str() {
+            "unixgram" => Socket::Unix(unsafe { UnixDatagram::from_raw_fd(fd) }, None),
+            _ => Socket::Udp(unsafe { UdpSocket::from_raw_fd(fd) }),
+        });
+    }
+    match config.net.as_str() {
+        "udp" | "udp4" | "udp6" => UdpSocket::bind(&config.address).map(Socket::Udp),
+        "unixgram" => match config.address.strip_prefix('@') {
+            Some(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+                UnixDatagram::bind_addr(&addr).map(|s| Socket::Unix(s, None))
+            }
+            None => {
+                use std::os::unix::fs::PermissionsExt;
+                let path = PathBuf::from(&config.address);
+                let _ = std::fs::remove_file(&path);
+                let socket = UnixDatagram::bind(&path)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+                Ok(Socket::Unix(socket, Some(path)))
+            }
+        },
+        other => Err(invalid(format!(
+            "unsupported net {other:?} (udp, udp4, udp6, unixgram)"
+        ))),
+    }
 }
 
 impl Input for UdpInput {
@@ -120,7 +143,7 @@ impl Input for UdpInput {
                     break;
                 }
             }
-            if let Some((_, path)) = unix {
+            if let Some((_, Some(path))) = unix {
                 let _ = std::fs::remove_file(path);
             }
             Ok(())
