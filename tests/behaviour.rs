@@ -3,52 +3,15 @@
 
 mod common;
 
-use common::{frame, free_port, scratch_dir, test_message, unframe_all, Hekad};
+use common::{
+    frame, free_port, globals, read_messages, scratch_dir, send, test_message, wait_for_messages,
+    Hekad,
+};
 use hekad::message::Message;
 use prost::Message as _;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
-
-fn globals(dir: &std::path::Path, extra: &str) -> String {
-    format!(
-        "[hekad]\nbase_dir = \"{}\"\n{extra}\n",
-        dir.join("cache").display()
-    )
-}
-
-fn read_messages(path: &std::path::Path) -> Vec<Message> {
-    let data = std::fs::read(path).unwrap_or_default();
-    unframe_all(&data)
-        .iter()
-        .map(|m| Message::decode(&m[..]).expect("valid"))
-        .collect()
-}
-
-fn wait_for_messages(hekad: &Hekad, path: &std::path::Path, n: usize) -> Vec<Message> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = read_messages(path);
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} messages in {}; stderr:\n{}",
-            got.len(),
-            path.display(),
-            hekad.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn send(port: u16, messages: impl IntoIterator<Item = Vec<u8>>) {
-    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    for m in messages {
-        client.write_all(&m).expect("send");
-    }
-}
+use std::io::Read;
+use std::net::TcpListener;
+use std::time::Duration;
 
 #[test]
 fn a_stuck_output_is_declared_wedged_and_the_others_keep_flowing() {

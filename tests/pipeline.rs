@@ -2,26 +2,13 @@
 
 mod common;
 
-use common::{frame, free_port, scratch_dir, test_message, unframe_all, Hekad};
+use common::{
+    frame, free_port, globals, read_messages, scratch_dir, test_message, unframe_all, Hekad,
+};
 use hekad::message::Message;
 use prost::Message as _;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-
-fn globals(dir: &std::path::Path) -> String {
-    format!(
-        "[hekad]\nbase_dir = \"{}\"\nmaxprocs = 2\n\n",
-        dir.join("cache").display()
-    )
-}
-
-fn read_messages(path: &std::path::Path) -> Vec<Message> {
-    let data = std::fs::read(path).unwrap_or_default();
-    unframe_all(&data)
-        .iter()
-        .map(|m| Message::decode(&m[..]).expect("valid message"))
-        .collect()
-}
 
 #[test]
 fn tcp_and_udp_input_to_file_outputs_routed_by_matcher() {
@@ -53,7 +40,7 @@ path = "{rest}"
 encoder = "ProtobufEncoder"
 flush_interval = 0
 "#,
-        globals = globals(&dir),
+        globals = globals(&dir, "maxprocs = 2"),
         alpha = dir.join("alpha.log").display(),
         rest = dir.join("rest.log").display(),
     );
@@ -131,7 +118,7 @@ type = "TcpOutput"
 address = "127.0.0.1:{sink_port}"
 message_matcher = "TRUE"
 "#,
-        globals = globals(&dir),
+        globals = globals(&dir, "maxprocs = 2"),
     );
     let hekad = Hekad::start(&dir, &config);
     hekad.wait_for_log("Starting hekad");
@@ -201,7 +188,7 @@ encoder = "ProtobufEncoder"
 flush_interval = 10000
 flush_count = 100000
 "#,
-        globals = globals(&dir),
+        globals = globals(&dir, "maxprocs = 2"),
         out = out.display()
     );
     let hekad = Hekad::start(&dir, &config);
@@ -245,7 +232,7 @@ path = "{out}"
 encoder = "ProtobufEncoder"
 flush_interval = 0
 "#,
-        globals = globals(&dir),
+        globals = globals(&dir, "maxprocs = 2"),
         out = out.display()
     );
     let hekad = Hekad::start(&dir, &config);
@@ -319,7 +306,7 @@ type = "LogOutput"
 message_matcher = "Type == 'Lines' && Logger == 'Lines'"
 encoder = "PayloadEncoder"
 "#,
-        globals = globals(&dir),
+        globals = globals(&dir, "maxprocs = 2"),
     );
     let hekad = Hekad::start(&dir, &config);
     hekad.wait_for_log("Starting hekad");
@@ -353,7 +340,7 @@ type = "LogOutput"
 message_matcher = "Type == 'heka.counter-output' && Logger == 'CounterFilter'"
 encoder = "PayloadEncoder"
 "#,
-        globals = globals(&dir),
+        globals = globals(&dir, "maxprocs = 2"),
     );
     let hekad = Hekad::start(&dir, &config);
     hekad.wait_for_log("Starting hekad");

@@ -13,7 +13,8 @@ pub const SIGNER_CAPACITY: usize = 64;
 pub struct Pack {
     /// The encoded protobuf message. Always a valid encoding once the pack reaches the router.
     pub msg: Vec<u8>,
-    /// Header positions inside `msg` (valid after [`Pack::reindex`]).
+    /// Header positions inside `msg`. Invariant: valid for `msg` whenever a decoder, the
+    /// router or an output sees the pack (the input path calls [`Pack::reindex`]).
     pub index: HeaderIndex,
     /// Spare buffer for decoders that rebuild the message ([`Pack::commit_scratch`]).
     pub scratch: Vec<u8>,

@@ -232,3 +232,51 @@ pub fn test_message(r#type: &str, payload: &str, seq: i64) -> hekad::message::Me
         ..Default::default()
     }
 }
+
+/// `[hekad]` for a test: its own base_dir plus `extra` lines.
+pub fn globals(dir: &std::path::Path, extra: &str) -> String {
+    format!(
+        "[hekad]\nbase_dir = \"{}\"\n{extra}\n",
+        dir.join("cache").display()
+    )
+}
+
+/// Every framed message in `path` (none if it does not exist yet).
+pub fn read_messages(path: &std::path::Path) -> Vec<hekad::message::Message> {
+    let data = std::fs::read(path).unwrap_or_default();
+    unframe_all(&data)
+        .iter()
+        .map(|m| <hekad::message::Message as prost::Message>::decode(&m[..]).expect("valid"))
+        .collect()
+}
+
+/// Waits (bounded) until `path` holds at least `n` framed messages.
+pub fn wait_for_messages(
+    hekad: &Hekad,
+    path: &std::path::Path,
+    n: usize,
+) -> Vec<hekad::message::Message> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = read_messages(path);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} messages in {}; stderr:\n{}",
+            got.len(),
+            path.display(),
+            hekad.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends byte strings over one TCP connection to 127.0.0.1:`port`.
+pub fn send(port: u16, messages: impl IntoIterator<Item = Vec<u8>>) {
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    for m in messages {
+        std::io::Write::write_all(&mut client, &m).expect("send");
+    }
+}

@@ -1,5 +1,5 @@
-//! ProtobufDecoder (§5.3): the record is an encoded message; it is validated and indexed
-//! and kept as-is (never decoded into owned structures, never re-encoded).
+//! ProtobufDecoder (§5.3): the record is an encoded message, kept as-is (never decoded into
+//! owned structures, never re-encoded). Validation happens once, in the input path.
 
 use super::{DecodeError, Decoded, Decoder};
 use crate::config::{section, ConfigError, PluginSection};
@@ -19,10 +19,10 @@ pub fn from_section(section: &PluginSection) -> Result<Box<dyn Decoder>, Vec<Con
 }
 
 impl Decoder for ProtobufDecoder {
-    fn decode(&mut self, pack: &mut Pack) -> Result<Decoded, DecodeError> {
-        // The input path validates and indexes every message before decoders run; this
-        // confirms it for callers that did not.
-        pack.reindex().map_err(|e| DecodeError(e.to_string()))?;
+    /// The input path validates and indexes every message in one pass before any decoder
+    /// runs (and rewriting decoders re-index what they write), so the bytes are already
+    /// known good here: nothing to do, and no second scan on the hot path.
+    fn decode(&mut self, _pack: &mut Pack) -> Result<Decoded, DecodeError> {
         Ok(Decoded::Keep)
     }
 }
