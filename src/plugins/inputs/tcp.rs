@@ -87,73 +87,71 @@ pub fn build(
 impl Input for TcpInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
-            let mut connections = Vec::new();
             match self.listener {
                 Listener::Tcp(l) => {
                     let listener = Async::new(l).map_err(|e| e.to_string())?;
-                    loop {
-                        let accepted = async { Some(listener.accept().await) };
-                        let stopped = async {
-                            ctx.control.stopped().await;
-                            None
-                        };
-                        let Some(result) = accepted.or(stopped).await else {
-                            break;
-                        };
-                        let (stream, peer) = match result {
-                            Ok(conn) => conn,
-                            Err(e) => {
-                                log::error!("Input '{}' error: accept: {e}", ctx.shared.input_name);
-                                continue;
-                            }
-                        };
-                        if self.keep_alive {
+                    let keep_alive = self.keep_alive;
+                    let listener = &listener;
+                    accept_until_stopped(&ctx, move || async move {
+                        let (stream, peer) = listener.accept().await?;
+                        if keep_alive {
                             set_keep_alive(&stream);
                         }
-                        let decorator = Decorator {
-                            r#type: Some(ctx.shared.input_name.clone()),
-                            hostname: Some(peer.to_string()),
-                        };
-                        connections.retain(|t: &smol::Task<()>| !t.is_finished());
-                        match Deliverer::new(&ctx.shared, Some(&peer.ip().to_string()), decorator) {
-                            Ok(d) => {
-                                connections.push(spawn_local(serve(stream, d, ctx.control.clone())))
-                            }
-                            Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
-                        }
-                    }
+                        Ok((stream, Some(peer)))
+                    })
+                    .await
                 }
                 Listener::Unix(l) => {
                     let listener = Async::new(l).map_err(|e| e.to_string())?;
-                    loop {
-                        let accepted = async { Some(listener.accept().await) };
-                        let stopped = async {
-                            ctx.control.stopped().await;
-                            None
-                        };
-                        let Some(result) = accepted.or(stopped).await else {
-                            break;
-                        };
-                        let Ok((stream, _)) = result else { continue };
-                        let decorator = Decorator {
-                            r#type: Some(ctx.shared.input_name.clone()),
-                            hostname: None,
-                        };
-                        connections.retain(|t: &smol::Task<()>| !t.is_finished());
-                        match Deliverer::new(&ctx.shared, None, decorator) {
-                            Ok(d) => {
-                                connections.push(spawn_local(serve(stream, d, ctx.control.clone())))
-                            }
-                            Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
-                        }
-                    }
+                    let listener = &listener;
+                    accept_until_stopped(&ctx, move || async move {
+                        Ok((listener.accept().await?.0, None))
+                    })
+                    .await
                 }
-            }
-            for connection in connections {
-                connection.await;
             }
             Ok(())
         })
+    }
+}
+
+/// Accepts connections until shutdown, serving each in its own task (its own splitter and
+/// decoder; Type = input name, Hostname = peer address), then waits for them to finish.
+async fn accept_until_stopped<S, Fut>(ctx: &InputContext, accept: impl Fn() -> Fut)
+where
+    S: smol::io::AsyncRead + Unpin + 'static,
+    Fut: std::future::Future<Output = std::io::Result<(S, Option<std::net::SocketAddr>)>>,
+{
+    let mut connections: Vec<smol::Task<()>> = Vec::new();
+    loop {
+        let accepted = async { Some(accept().await) };
+        let stopped = async {
+            ctx.control.stopped().await;
+            None
+        };
+        let Some(result) = accepted.or(stopped).await else {
+            break;
+        };
+        let (stream, peer) = match result {
+            Ok(conn) => conn,
+            Err(e) => {
+                log::error!("Input '{}' error: accept: {e}", ctx.shared.input_name);
+                continue;
+            }
+        };
+        let decorator = Decorator {
+            r#type: Some(ctx.shared.input_name.clone()),
+            hostname: peer.map(|p| p.to_string()),
+        };
+        let token = peer.map(|p| p.ip().to_string());
+        connections.retain(|t| !t.is_finished());
+        match Deliverer::new(&ctx.shared, token.as_deref(), decorator) {
+            Ok(d) => connections.push(spawn_local(serve(stream, d, ctx.control.clone()))),
+            Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
+        }
+    }
+    for connection in connections {
+        connection.await;
     }
 }
 
