@@ -267,7 +267,7 @@ fn quote_pipe_keys(text: &str) -> std::borrow::Cow<'_, str> {
 pub fn sanitize_name(name: &str) -> String {
     name.chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '_' {
+            if c.is_ascii_alphanumeric() || c == '_' {
                 c
             } else {
                 '_'
