@@ -152,7 +152,7 @@ fn main() {
             .expect("encoder");
     let mut ctx = OutputContext::new(
         "Out".into(),
-        output_queue,
+        hekad::pipeline::inbox::Inbox::Memory(output_queue),
         Some(encoder),
         true,
         DEFAULT_MAX_MESSAGE_SIZE,

@@ -28,6 +28,7 @@ address = "127.0.0.1:{port}"
 type = "TcpOutput"
 address = "127.0.0.1:{dead_port}"
 message_matcher = "TRUE"
+use_buffering = false
 
 [Good]
 type = "FileOutput"

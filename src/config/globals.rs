@@ -25,6 +25,10 @@ pub struct Globals {
     pub max_message_size: u32,
     pub log_flags: u32,
     pub full_buffer_max_retries: u32,
+    /// hekad extension: how often disk queues, their checkpoints and Logstreamer journals
+    /// are fsync'd; zero never fsyncs (survives kill -9 but not power loss). See
+    /// docs/DELIVERY.md.
+    pub fsync_interval: Duration,
 }
 
 /// Raw `[hekad]` keys as written; every key optional.
@@ -47,6 +51,7 @@ struct RawGlobals {
     max_message_size: Option<i64>,
     log_flags: Option<i64>,
     full_buffer_max_retries: Option<i64>,
+    fsync_interval: Option<String>,
     cpuprof: Option<String>,
     memprof: Option<String>,
 }
@@ -73,6 +78,7 @@ impl Default for Globals {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             log_flags: 3,
             full_buffer_max_retries: 10,
+            fsync_interval: Duration::from_secs(1),
         }
     }
 }
@@ -158,6 +164,12 @@ impl Globals {
                 ));
             } else if size != 0 {
                 g.max_message_size = size as u32;
+            }
+        }
+        if let Some(interval) = raw.fsync_interval {
+            match duration::parse(&interval) {
+                Ok(d) => g.fsync_interval = d,
+                Err(e) => errors.push((Some("fsync_interval".into()), e)),
             }
         }
         if let Some(idle) = raw.max_pack_idle {

@@ -3,14 +3,20 @@
 //! Heka's order (outputs, filters, router, inputs) and waits for the graceful shutdown.
 
 use super::executors::Executors;
-use super::pool::PackPool;
+use super::inbox::Inbox;
+use super::pool::{PackPool, SharedPack};
+use super::queue::reader::QueueReader;
+use super::queue::writer::QueueWriter;
+use super::queue::{Queue, QueueSettings};
 use super::ring as channel;
 use super::router::{Route, Router, RouterSettings};
 use super::shutdown::Control;
+use super::stats::PluginStats;
 use super::stats::StatsRegistry;
 use super::supervise::{supervise, Attempt, Policy};
-use crate::config::common::{CommonFilterOutput, CommonInput};
+use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
 use crate::config::globals::Globals;
+use crate::config::loader::sanitize_name;
 use crate::config::loader::Config;
 use crate::config::{Category, ConfigError, PluginSection};
 use crate::framing;
@@ -215,6 +221,67 @@ fn compile_matcher(section: &PluginSection, expr: &str) -> Result<Matcher, Confi
     })
 }
 
+/// How a filter or output receives what the router sends it.
+enum PluginQueue {
+    Memory(channel::Receiver<SharedPack>),
+    /// `use_buffering`: the router's queue feeds a disk queue writer; the plugin reads the
+    /// disk queue.
+    Disk {
+        queue: Arc<Queue>,
+        writer: Box<QueueWriter>,
+        from_router: channel::Receiver<SharedPack>,
+        written: channel::Receiver<()>,
+    },
+}
+
+/// What a plugin attempt reads from; the writer task, if any, is already split off.
+#[derive(Clone)]
+enum InboxSource {
+    Memory(channel::Receiver<SharedPack>),
+    Disk {
+        queue: Arc<Queue>,
+        written: channel::Receiver<()>,
+        in_flight: usize,
+    },
+}
+
+impl InboxSource {
+    fn open(&self) -> Result<Inbox, String> {
+        match self {
+            InboxSource::Memory(rx) => Ok(Inbox::Memory(rx.clone())),
+            InboxSource::Disk {
+                queue,
+                written,
+                in_flight,
+            } => QueueReader::open(queue.clone(), written.clone(), *in_flight)
+                .map(|r| Inbox::Disk(Box::new(r)))
+                .map_err(|e| format!("opening disk queue {}: {e}", queue.settings.dir.display())),
+        }
+    }
+}
+
+impl PluginQueue {
+    /// Spawns the disk queue writer (if any) and returns what each attempt reads from.
+    fn start(self, ex: &Executors, in_flight: usize) -> InboxSource {
+        match self {
+            PluginQueue::Memory(rx) => InboxSource::Memory(rx),
+            PluginQueue::Disk {
+                queue,
+                writer,
+                from_router,
+                written,
+            } => {
+                ex.spawn(move || writer.run(from_router));
+                InboxSource::Disk {
+                    queue,
+                    written,
+                    in_flight,
+                }
+            }
+        }
+    }
+}
+
 /// Everything plugins are wired to while the pipeline is built.
 struct Wiring {
     globals: Globals,
@@ -230,6 +297,69 @@ struct Wiring {
 impl Wiring {
     fn chansize(&self) -> usize {
         self.globals.plugin_chansize.max(1)
+    }
+
+    /// The router's queue to plugin `s`, and the disk queue behind it when buffered
+    /// (§4.6; TcpOutput buffers by default with its own defaults).
+    fn plugin_queue(
+        &self,
+        s: &PluginSection,
+        common: &CommonFilterOutput,
+        stats: &Arc<PluginStats>,
+    ) -> Result<(channel::Sender<SharedPack>, PluginQueue), Vec<ConfigError>> {
+        let (tx, rx) = channel::bounded(self.chansize());
+        let plugin_default = s.type_name == "TcpOutput";
+        if !common.use_buffering.unwrap_or(plugin_default) {
+            return Ok((tx, PluginQueue::Memory(rx)));
+        }
+        let b = match &common.buffering {
+            Some(b) => b.clone(),
+            None if plugin_default => BufferingConfig {
+                max_file_size: 134_217_728,
+                cursor_update_count: 50,
+                ..BufferingConfig::default()
+            },
+            None => BufferingConfig::default(),
+        };
+        let defaults = BufferingConfig::default();
+        let dir = self
+            .globals
+            .base_dir
+            .join("output_queue")
+            .join(sanitize_name(&s.name));
+        let settings = QueueSettings::new(
+            dir.clone(),
+            if b.max_file_size == 0 {
+                defaults.max_file_size
+            } else {
+                b.max_file_size
+            },
+            b.max_buffer_size,
+            b.full_action,
+            b.cursor_update_count,
+            self.globals.fsync_interval,
+            self.globals.max_message_size,
+        );
+        let err = |e: std::io::Error| {
+            vec![ConfigError::in_section(
+                s,
+                Some("use_buffering"),
+                format!("cannot open disk queue {}: {e}", dir.display()),
+            )]
+        };
+        let queue =
+            Queue::open(&s.name, settings, stats.clone(), self.control.clone()).map_err(err)?;
+        let (notify, written) = channel::bounded(1);
+        let writer = Box::new(QueueWriter::open(queue.clone(), notify).map_err(err)?);
+        Ok((
+            tx,
+            PluginQueue::Disk {
+                queue,
+                writer,
+                from_router: rx,
+                written,
+            },
+        ))
     }
 
     fn build_output(
@@ -282,11 +412,9 @@ impl Wiring {
         let use_framing = common
             .use_framing
             .unwrap_or(frames_protobuf && encoder_section.type_name == "ProtobufEncoder");
-        if common.use_buffering.unwrap_or(s.type_name == "TcpOutput") {
-            log::warn!("Output '{}': disk buffering (use_buffering) is not implemented yet; messages wait in the bounded in-memory queue", s.name);
-        }
         let stats = self.stats.register(&s.name, Category::Output);
-        let (tx, rx) = channel::bounded(self.chansize());
+        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats)?;
+        let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
         self.routes.push(Route::new(
             s.name.clone(),
@@ -307,6 +435,7 @@ impl Wiring {
         let max_message_size = self.globals.max_message_size;
         let mut first = Some(output);
         Ok(Box::new(move |ex: &Executors| {
+            let source = plugin_queue.start(ex, in_flight);
             ex.spawn(move || {
                 let supervisor = control.clone();
                 let attempt: Attempt = Box::new(move |_| {
@@ -317,7 +446,7 @@ impl Wiring {
                     let encoder = Some(encoders()?);
                     let ctx = OutputContext::new(
                         section.name.clone(),
-                        rx.clone(),
+                        source.open()?,
                         encoder,
                         use_framing,
                         max_message_size,
@@ -372,7 +501,8 @@ impl Wiring {
         };
         let ticker = (ticker_secs > 0).then(|| Duration::from_secs(ticker_secs));
         let stats = self.stats.register(&s.name, Category::Filter);
-        let (tx, rx) = channel::bounded(self.chansize());
+        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats)?;
+        let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
         self.routes.push(Route::new(
             s.name.clone(),
@@ -405,6 +535,7 @@ impl Wiring {
         let control = self.control.clone();
         let mut first = Some((filter, injector));
         Ok(Box::new(move |ex: &Executors| {
+            let source = plugin_queue.start(ex, in_flight);
             ex.spawn(move || {
                 let supervisor = control.clone();
                 let attempt: Attempt = Box::new(move |_| {
@@ -416,7 +547,7 @@ impl Wiring {
                     let name = stats.name.clone();
                     let ctx = FilterContext {
                         name,
-                        queue: rx.clone(),
+                        queue: source.open()?,
                         injector,
                         ticker,
                         control: control.clone(),

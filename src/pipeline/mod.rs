@@ -1,10 +1,13 @@
 //! The runtime: packs and their pool, per-core executors, the router, plugin runners,
 //! counters and shutdown. See `docs/ARCHITECTURE.md`.
 
+pub mod ack;
 pub mod assemble;
 pub mod executors;
+pub mod inbox;
 pub mod pack;
 pub mod pool;
+pub mod queue;
 pub mod ring;
 pub mod router;
 pub mod shutdown;

@@ -5,17 +5,33 @@
 //! [`SharedPack`] for fan-out, and the last holder to drop it sends it home. Taking a pack
 //! from an empty pool waits, which is how back-pressure reaches the inputs.
 
+use super::ack::AckToken;
 use super::pack::Pack;
 use super::ring::{self as channel, Receiver, Sender};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A pool slot: the pack plus the count of its current shared holders.
 #[derive(Debug, Default)]
 pub struct Slot {
     pack: Pack,
     holders: AtomicUsize,
+    /// Completes the message at its source when the pack is recycled (see `ack.rs`).
+    ack: Mutex<Option<AckToken>>,
+}
+
+impl Slot {
+    fn ack(&self) -> std::sync::MutexGuard<'_, Option<AckToken>> {
+        self.ack.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Returns the slot to its pool, completing its acknowledgement first.
+    fn recycle(slot: Arc<Slot>, home: &Sender<Arc<Slot>>) {
+        let token = slot.ack().take();
+        drop(token);
+        let _ = home.try_send(slot);
+    }
 }
 
 /// A fixed set of recycled packs.
@@ -35,6 +51,7 @@ impl PackPool {
             let slot = Arc::new(Slot {
                 pack: Pack::with_capacity(buffer_capacity),
                 holders: AtomicUsize::new(0),
+                ack: Mutex::new(None),
             });
             // The channel has room for exactly `size` slots.
             let _ = free_tx.try_send(slot);
@@ -93,6 +110,13 @@ pub struct PooledPack {
 }
 
 impl PooledPack {
+    /// Attaches the source's acknowledgement: it completes when the pack is recycled.
+    pub fn set_ack(&mut self, token: AckToken) {
+        if let Some(slot) = &self.slot {
+            *slot.ack() = Some(token);
+        }
+    }
+
     /// Hands the pack to one or more readers; see [`SharedPack`].
     pub fn into_shared(mut self) -> SharedPack {
         let slot = self.slot.take();
@@ -128,8 +152,22 @@ impl DerefMut for PooledPack {
 impl Drop for PooledPack {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            let _ = self.home.try_send(slot);
+            Slot::recycle(slot, &self.home);
         }
+    }
+}
+
+impl SharedPack {
+    /// Takes over the acknowledgement: the caller completes it (by dropping the token)
+    /// when the message is really delivered, e.g. acknowledged by a TCP peer.
+    pub fn take_ack(&self) -> Option<AckToken> {
+        self.slot.as_ref().and_then(|slot| slot.ack().take())
+    }
+
+    /// A second hold on the acknowledgement: the message completes at its source only when
+    /// this clone is dropped too (a disk queue keeps one until its fsync).
+    pub fn clone_ack(&self) -> Option<AckToken> {
+        self.slot.as_ref().and_then(|slot| slot.ack().clone())
     }
 }
 
@@ -167,7 +205,7 @@ impl Drop for SharedPack {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
             if slot.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let _ = self.home.try_send(slot);
+                Slot::recycle(slot, &self.home);
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::config::Category;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Counters of one plugin instance.
@@ -28,6 +28,12 @@ pub struct PluginStats {
     pub match_total_ns: AtomicU64,
     /// Bytes of garbage skipped while splitting (inputs).
     pub garbage_bytes: AtomicU64,
+    /// Whether the plugin has a disk queue (`use_buffering`).
+    pub buffered: AtomicBool,
+    /// Bytes in the plugin's disk queue segments.
+    pub queue_bytes: AtomicU64,
+    /// Bytes of damaged disk queue data skipped (torn writes, flipped bits).
+    pub queue_corrupt_bytes: AtomicU64,
 }
 
 impl PluginStats {
@@ -138,6 +144,10 @@ impl PluginStats {
         values.push(("DropMessageCount", Self::get(&self.drop_count)));
         if self.category == Some(Category::Input) {
             values.push(("GarbageBytes", Self::get(&self.garbage_bytes)));
+        }
+        if self.buffered.load(Ordering::Relaxed) {
+            values.push(("QueueBytes", Self::get(&self.queue_bytes)));
+            values.push(("QueueCorruptBytes", Self::get(&self.queue_corrupt_bytes)));
         }
         values
     }

@@ -4,8 +4,9 @@ pub mod counter;
 
 use crate::matcher::Matcher;
 use crate::message::{uuid, MessageWriter};
-use crate::pipeline::pool::{PackPool, PooledPack, SharedPack};
-use crate::pipeline::ring::{Receiver, Sender, TrySendError};
+use crate::pipeline::inbox::Inbox;
+use crate::pipeline::pool::{PackPool, PooledPack};
+use crate::pipeline::ring::{Sender, TrySendError};
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use smol::future::BoxedLocal;
@@ -16,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct FilterContext {
     pub name: String,
     /// Packs routed to this filter; closed at shutdown once the inputs are done.
-    pub queue: Receiver<SharedPack>,
+    pub queue: Inbox,
     pub injector: Injector,
     /// `ticker_interval`; `None` when 0.
     pub ticker: Option<Duration>,

@@ -119,7 +119,7 @@ impl Input for TcpInput {
 /// decoder; Type = input name, Hostname = peer address), then waits for them to finish.
 async fn accept_until_stopped<S, Fut>(ctx: &InputContext, accept: impl Fn() -> Fut)
 where
-    S: smol::io::AsyncRead + Unpin + 'static,
+    S: smol::io::AsyncRead + HalfClose + Unpin + 'static,
     Fut: std::future::Future<Output = std::io::Result<(S, Option<std::net::SocketAddr>)>>,
 {
     let mut connections: Vec<smol::Task<()>> = Vec::new();
@@ -156,7 +156,7 @@ where
 }
 
 /// Reads one connection until EOF or shutdown; every record already read is delivered.
-async fn serve<S: smol::io::AsyncRead + Unpin>(
+async fn serve<S: smol::io::AsyncRead + HalfClose + Unpin>(
     mut stream: S,
     mut deliverer: Deliverer,
     control: Control,
@@ -169,15 +169,29 @@ async fn serve<S: smol::io::AsyncRead + Unpin>(
         };
         let n = match read.or(stopped).await {
             None => {
-                // Shutdown: deliver what the peer already sent and is waiting in the
-                // socket buffer, then stop.
-                while let Some(Ok(n)) =
-                    smol::future::poll_once(stream.read(deliverer.spare())).await
-                {
-                    if n == 0 || deliverer.filled(n).await.is_err() {
-                        break;
+                // Shutdown: tell the peer we are closing (FIN) and deliver everything it
+                // sends until it closes its side too. A hekad TcpOutput stops writing,
+                // waits for its bytes to be acknowledged and closes, so nothing it sent is
+                // lost; a peer that keeps writing is cut off after a grace period.
+                stream.half_close();
+                let deadline = smol::Timer::after(SHUTDOWN_GRACE);
+                let drained = async {
+                    loop {
+                        match stream.read(deliverer.spare()).await {
+                            Ok(n) if n > 0 => {
+                                if deliverer.filled(n).await.is_err() {
+                                    break;
+                                }
+                            }
+                            _ => break,
+                        }
                     }
-                }
+                };
+                drained
+                    .or(async {
+                        deadline.await;
+                    })
+                    .await;
                 break;
             }
             Some(Ok(0)) => break,
@@ -192,6 +206,26 @@ async fn serve<S: smol::io::AsyncRead + Unpin>(
         }
     }
     let _ = deliverer.finish().await;
+}
+
+/// How long a peer gets to finish sending after we announced shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Connections that can announce the end of our side (send FIN) and keep reading.
+trait HalfClose {
+    fn half_close(&self);
+}
+
+impl HalfClose for Async<std::net::TcpStream> {
+    fn half_close(&self) {
+        let _ = self.get_ref().shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl HalfClose for Async<std::os::unix::net::UnixStream> {
+    fn half_close(&self) {
+        let _ = self.get_ref().shutdown(std::net::Shutdown::Write);
+    }
 }
 
 pub(crate) fn set_keep_alive<T: std::os::fd::AsRawFd>(socket: &T) {

@@ -7,9 +7,8 @@ pub mod tcp;
 pub mod udp;
 
 use crate::framing;
+use crate::pipeline::inbox::Inbox;
 use crate::pipeline::pack::Pack;
-use crate::pipeline::pool::SharedPack;
-use crate::pipeline::ring::Receiver;
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::encoders::{Encoded, Encoder};
@@ -19,8 +18,9 @@ use std::sync::Arc;
 /// What a running output gets from the pipeline.
 pub struct OutputContext {
     pub name: String,
-    /// Packs routed to this output; closed when the pipeline shuts down.
-    pub queue: Receiver<SharedPack>,
+    /// Packs routed to this output (from memory or its disk queue); closed when the
+    /// pipeline shuts down.
+    pub queue: Inbox,
     pub encoder: Option<Box<dyn Encoder>>,
     /// Wrap encoder output in Heka stream framing (§2).
     pub use_framing: bool,
@@ -33,7 +33,7 @@ pub struct OutputContext {
 impl OutputContext {
     pub fn new(
         name: String,
-        queue: Receiver<SharedPack>,
+        queue: Inbox,
         encoder: Option<Box<dyn Encoder>>,
         use_framing: bool,
         max_message_size: u32,

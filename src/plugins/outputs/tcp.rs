@@ -1,16 +1,27 @@
 //! TcpOutput (§5.6): ships encoded (by default framed protobuf) messages to a TCP peer,
 //! typically another hekad's TcpInput. Connects lazily; on a connect or write failure it
-//! closes, backs off (250 ms doubling to 30 s, with jitter) and resends the same batch, so
-//! delivery is at-least-once while hekad runs. Disk buffering (`use_buffering`) is the
-//! next milestone; until then the queue is in memory and bounded by `plugin_chansize`.
+//! closes, backs off (250 ms doubling to 30 s, with jitter) and tries again.
+//!
+//! With its disk queue (`use_buffering`, on by default) delivery is at-least-once across
+//! restarts and kill -9: a message leaves the queue only once the peer's TCP stack has
+//! acknowledged its bytes (the socket's unacknowledged byte count, `SIOCOUTQ`, tells us).
+//! A write into a connection the peer already closed "succeeds" locally (Heka #1354); here
+//! those bytes are never acknowledged, so after the reconnect they are sent again. Without
+//! buffering, a failed batch is resent, but bytes the kernel accepted before the failure
+//! cannot be.
 
 use super::{Output, OutputContext};
 use crate::config::{section, ConfigError, PluginSection};
+use crate::pipeline::ack::AckToken;
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
+use smol::Async;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +51,7 @@ impl Default for TcpOutputConfig {
 /// The TcpOutput plugin.
 pub struct TcpOutput {
     address: String,
+    local_address: Option<SocketAddr>,
     keep_alive: bool,
     reconnect_after: u64,
 }
@@ -48,113 +60,485 @@ pub struct TcpOutput {
 const BATCH_BYTES: usize = 64 * 1024;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often unacknowledged bytes are checked while the queue is idle.
+const ACK_POLL: Duration = Duration::from_millis(10);
+/// How long a peer that closed its side gets to acknowledge what we sent.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: TcpOutputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: &str| vec![ConfigError::in_section(section, Some(key), msg)];
+    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
     if c.use_tls {
-        return Err(err("use_tls", "TLS is not supported yet"));
+        return Err(err("use_tls", "TLS is not supported yet".into()));
     }
-    if !c.local_address.is_empty() {
-        return Err(err("local_address", "local_address is not supported yet"));
-    }
+    let local_address = match c.local_address.as_str() {
+        "" => None,
+        text => Some(text.parse::<SocketAddr>().map_err(|e| {
+            err(
+                "local_address",
+                format!("{text:?} is not an ip:port address: {e}"),
+            )
+        })?),
+    };
     let _ = c.keep_alive_period;
     Ok(Box::new(TcpOutput {
         address: c.address,
+        local_address,
         keep_alive: c.keep_alive,
         reconnect_after: c.reconnect_after,
     }))
 }
 
-impl TcpOutput {
-    /// Writes `batch`, reconnecting and retrying until it is written. Gives up only once
-    /// shutdown has begun and the peer is unreachable; returns false then.
-    async fn send(&self, ctx: &OutputContext, conn: &mut Option<TcpStream>, batch: &[u8]) -> bool {
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            if conn.is_none() {
-                match TcpStream::connect(self.address.as_str()).await {
-                    Ok(stream) => {
-                        if self.keep_alive {
-                            crate::plugins::inputs::tcp::enable_keep_alive(&stream);
-                        }
-                        let _ = stream.set_nodelay(true);
-                        *conn = Some(stream);
-                    }
-                    Err(e) => log::warn!(
-                        "Plugin '{}': cannot connect to {}: {e}",
-                        ctx.name,
-                        self.address
-                    ),
-                }
-            }
-            if let Some(stream) = conn.as_mut() {
-                match stream.write_all(batch).await {
-                    Ok(()) => return true,
-                    Err(e) => {
-                        log::warn!(
-                            "Plugin '{}': write to {} failed: {e}; reconnecting",
-                            ctx.name,
-                            self.address
-                        );
-                        *conn = None;
-                    }
-                }
-            }
-            if ctx.control.is_stopping() && ctx.queue.is_closed() {
-                return false;
-            }
-            let jitter = Duration::from_millis(fastrand::u64(0..250));
-            let slept = async {
-                smol::Timer::after(backoff + jitter).await;
-            };
-            slept.or(async { ctx.control.stopped().await }).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+/// One connection and the bytes written to it that the peer has not acknowledged yet.
+struct Connection {
+    stream: TcpStream,
+    /// Bytes written on this connection.
+    written: u64,
+    /// Messages written since connecting (for `reconnect_after`).
+    messages: u64,
+    /// Source acknowledgements, each with the connection byte count ending its message.
+    unacked: VecDeque<(u64, AckToken)>,
+}
+
+/// What the kernel says about a connection.
+enum Health {
+    /// Established; this many written bytes are not acknowledged yet.
+    Open {
+        unacked: u64,
+    },
+    /// The peer closed its side (it may still read and acknowledge).
+    PeerClosed {
+        unacked: u64,
+    },
+    Broken,
+}
+
+impl Connection {
+    fn health(&self) -> Health {
+        let fd = self.stream.as_raw_fd();
+        let mut info = [0u8; 256];
+        let mut len = info.len() as libc::socklen_t;
+        let mut outq: libc::c_int = 0;
+        // SAFETY: getsockopt and ioctl on a socket fd we own, writing into live buffers of
+        // the sizes given; tcpi_state is the first byte of struct tcp_info.
+        let ok = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            ) == 0
+                && libc::ioctl(fd, libc::TIOCOUTQ as _, &mut outq) == 0
+        };
+        if !ok || outq < 0 {
+            return Health::Broken;
+        }
+        let unacked = outq as u64;
+        match info[0] as i32 {
+            1 => Health::Open { unacked },
+            // CLOSE_WAIT: the peer sent FIN (a hekad TcpInput shutting down does).
+            8 => Health::PeerClosed { unacked },
+            _ => Health::Broken,
+        }
+    }
+
+    /// Completes the messages whose bytes the peer acknowledged.
+    fn release_acknowledged(&mut self, unacked: u64) {
+        let acked = self.written.saturating_sub(unacked);
+        while self.unacked.front().is_some_and(|(end, _)| *end <= acked) {
+            self.unacked.pop_front();
         }
     }
 }
 
-impl Output for TcpOutput {
-    fn run(self: Box<Self>, mut ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
-        Box::pin(async move {
-            let mut conn: Option<TcpStream> = None;
-            let mut batch = Vec::with_capacity(BATCH_BYTES);
-            let mut since_connect = 0u64;
-            while let Ok(first) = ctx.queue.recv().await {
-                batch.clear();
-                let mut count = u64::from(ctx.encode_into(&first, &mut batch));
-                drop(first);
-                while batch.len() < BATCH_BYTES {
-                    let Ok(next) = ctx.queue.try_recv() else {
+impl TcpOutput {
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        let stream = match self.local_address {
+            None => TcpStream::connect(self.address.as_str()).await?,
+            Some(local) => {
+                let mut last = None;
+                let mut found = None;
+                for remote in smol::net::resolve(self.address.as_str()).await? {
+                    if remote.is_ipv4() != local.is_ipv4() {
+                        continue;
+                    }
+                    match connect_from(local, remote).await {
+                        Ok(s) => {
+                            found = Some(s);
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                match found {
+                    Some(s) => s,
+                    None => {
+                        return Err(last.unwrap_or_else(|| {
+                            std::io::Error::other("no address of the same family as local_address")
+                        }))
+                    }
+                }
+            }
+        };
+        if self.keep_alive {
+            crate::plugins::inputs::tcp::enable_keep_alive(&stream);
+        }
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    async fn backoff(ctx: &OutputContext, delay: &mut Duration) {
+        let jitter = Duration::from_millis(fastrand::u64(0..250));
+        let slept = async {
+            smol::Timer::after(*delay + jitter).await;
+        };
+        slept.or(async { ctx.control.stopped().await }).await;
+        *delay = (*delay * 2).min(MAX_BACKOFF);
+    }
+
+    /// Disk-queued delivery: messages complete only when acknowledged by the peer; any
+    /// failure rewinds the queue to the first unacknowledged message.
+    async fn run_durable(&self, ctx: &mut OutputContext) {
+        let mut conn: Option<Connection> = None;
+        let mut batch = Vec::with_capacity(BATCH_BYTES);
+        let mut tokens: Vec<(u64, AckToken)> = Vec::new();
+        let mut delay = FIRST_BACKOFF;
+        loop {
+            // Wait for the next message, checking acknowledgements while some are due.
+            let waiting_for_acks = conn.as_ref().is_some_and(|c| !c.unacked.is_empty());
+            let first = match waiting_for_acks {
+                true => {
+                    let next = async { Some(ctx.queue.recv().await) }
+                        .or(async {
+                            smol::Timer::after(ACK_POLL).await;
+                            None
+                        })
+                        .await;
+                    if next.is_none() && !self.settle(ctx, &mut conn).await {
+                        Self::backoff(ctx, &mut delay).await;
+                    }
+                    match next {
+                        None => continue,
+                        Some(n) => n,
+                    }
+                }
+                false => ctx.queue.recv().await,
+            };
+            let Ok(first) = first else {
+                break;
+            };
+            batch.clear();
+            tokens.clear();
+            let mut pack = Some(first);
+            let mut count = 0u64;
+            while let Some(p) = pack.take() {
+                if ctx.encode_into(&p, &mut batch) {
+                    count += 1;
+                }
+                if let Some(token) = p.take_ack() {
+                    tokens.push((batch.len() as u64, token));
+                }
+                drop(p);
+                if batch.len() < BATCH_BYTES {
+                    pack = ctx.queue.try_recv();
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            if conn.is_none() {
+                match self.connect().await {
+                    Ok(stream) => {
+                        conn = Some(Connection {
+                            stream,
+                            written: 0,
+                            messages: 0,
+                            unacked: VecDeque::new(),
+                        })
+                    }
+                    Err(e) => {
+                        log::warn!(
+                            "Plugin '{}': cannot connect to {}: {e}",
+                            ctx.name,
+                            self.address
+                        );
+                        self.rewind(ctx, &mut conn, &mut tokens);
+                        if self.give_up(ctx) {
+                            break;
+                        }
+                        Self::backoff(ctx, &mut delay).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            if let Err(e) = c.stream.write_all(&batch).await {
+                log::warn!(
+                    "Plugin '{}': write to {} failed: {e}; reconnecting",
+                    ctx.name,
+                    self.address
+                );
+                self.rewind(ctx, &mut conn, &mut tokens);
+                if self.give_up(ctx) {
+                    break;
+                }
+                Self::backoff(ctx, &mut delay).await;
+                continue;
+            }
+            delay = FIRST_BACKOFF;
+            let base = c.written;
+            c.unacked
+                .extend(tokens.drain(..).map(|(end, t)| (base + end, t)));
+            c.written += batch.len() as u64;
+            c.messages += count;
+            PluginStats::add(&ctx.stats.process_count, count);
+            if !self.settle_now(ctx, &mut conn) {
+                continue;
+            }
+            if self.reconnect_after > 0 {
+                if let Some(c) = conn.as_mut() {
+                    if c.messages >= self.reconnect_after && self.drain_acks(ctx, &mut conn).await {
+                        conn = None;
+                    }
+                }
+            }
+        }
+        // Shutdown: give the peer a moment to acknowledge what was sent; the rest stays
+        // queued for the next start.
+        if conn.is_some() {
+            self.drain_acks(ctx, &mut conn).await;
+        }
+        if let Some(c) = &conn {
+            if !c.unacked.is_empty() {
+                self.rewind(ctx, &mut conn, &mut tokens);
+            }
+        }
+    }
+
+    /// Checks acknowledgements now; returns false when the connection failed (the queue
+    /// was rewound).
+    fn settle_now(&self, ctx: &OutputContext, conn: &mut Option<Connection>) -> bool {
+        let Some(c) = conn.as_mut() else {
+            return true;
+        };
+        match c.health() {
+            Health::Open { unacked } => {
+                c.release_acknowledged(unacked);
+                true
+            }
+            Health::PeerClosed { unacked } => {
+                // Settled by `settle`, which can wait; count what is acknowledged.
+                c.release_acknowledged(unacked);
+                true
+            }
+            Health::Broken => {
+                log::warn!(
+                    "Plugin '{}': connection to {} broke with {} messages unacknowledged; resending them",
+                    ctx.name,
+                    self.address,
+                    c.unacked.len()
+                );
+                self.rewind(ctx, conn, &mut Vec::new());
+                false
+            }
+        }
+    }
+
+    /// Like `settle_now`, and when the peer is closing: stop writing, wait for it to
+    /// acknowledge, then drop the connection. Returns false if messages must be resent.
+    async fn settle(&self, ctx: &OutputContext, conn: &mut Option<Connection>) -> bool {
+        if !self.settle_now(ctx, conn) {
+            return false;
+        }
+        let closing = matches!(
+            conn.as_ref().map(Connection::health),
+            Some(Health::PeerClosed { .. })
+        );
+        if closing {
+            log::info!(
+                "Plugin '{}': {} is closing the connection",
+                ctx.name,
+                self.address
+            );
+            self.drain_acks(ctx, conn).await;
+            if conn.as_ref().is_some_and(|c| !c.unacked.is_empty()) {
+                self.rewind(ctx, conn, &mut Vec::new());
+                return false;
+            }
+            *conn = None;
+        }
+        true
+    }
+
+    /// Half-closes and waits (up to `CLOSE_GRACE`) for every byte to be acknowledged.
+    /// Returns true when all were.
+    async fn drain_acks(&self, ctx: &OutputContext, conn: &mut Option<Connection>) -> bool {
+        let Some(c) = conn.as_mut() else {
+            return true;
+        };
+        let _ = c.stream.flush().await;
+        let _ = c.stream.shutdown(std::net::Shutdown::Write);
+        let deadline = std::time::Instant::now() + CLOSE_GRACE;
+        while std::time::Instant::now() < deadline {
+            match c.health() {
+                Health::Open { unacked } | Health::PeerClosed { unacked } => {
+                    c.release_acknowledged(unacked);
+                    if unacked == 0 {
                         break;
-                    };
-                    count += u64::from(ctx.encode_into(&next, &mut batch));
+                    }
                 }
-                if batch.is_empty() {
-                    continue;
+                Health::Broken => break,
+            }
+            smol::Timer::after(ACK_POLL).await;
+        }
+        let done = c.unacked.is_empty();
+        if !done {
+            log::warn!(
+                "Plugin '{}': {} messages to {} not acknowledged",
+                ctx.name,
+                c.unacked.len(),
+                self.address
+            );
+        }
+        done
+    }
+
+    /// Drops the connection and re-reads the queue from the first unacknowledged message.
+    fn rewind(
+        &self,
+        ctx: &OutputContext,
+        conn: &mut Option<Connection>,
+        tokens: &mut Vec<(u64, AckToken)>,
+    ) {
+        // Order matters: the queue forgets its in-flight messages first, so dropping their
+        // tokens completes nothing.
+        ctx.queue.rewind();
+        tokens.clear();
+        *conn = None;
+    }
+
+    /// During shutdown an unreachable peer ends the run: the queue keeps the messages.
+    fn give_up(&self, ctx: &OutputContext) -> bool {
+        if ctx.control.is_stopping() {
+            log::warn!(
+                "Plugin '{}': shutting down with {} unreachable; undelivered messages stay in the disk queue",
+                ctx.name,
+                self.address
+            );
+            return true;
+        }
+        false
+    }
+
+    /// In-memory delivery (`use_buffering = false`): writes each batch, reconnecting and
+    /// retrying until it is written. During shutdown an unreachable peer loses the rest
+    /// (counted).
+    async fn run_in_memory(&self, ctx: &mut OutputContext) {
+        let mut conn: Option<TcpStream> = None;
+        let mut batch = Vec::with_capacity(BATCH_BYTES);
+        let mut since_connect = 0u64;
+        while let Ok(first) = ctx.queue.recv().await {
+            batch.clear();
+            let mut count = u64::from(ctx.encode_into(&first, &mut batch));
+            drop(first);
+            while batch.len() < BATCH_BYTES {
+                let Some(next) = ctx.queue.try_recv() else {
+                    break;
+                };
+                count += u64::from(ctx.encode_into(&next, &mut batch));
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let mut delay = FIRST_BACKOFF;
+            loop {
+                if conn.is_none() {
+                    match self.connect().await {
+                        Ok(s) => conn = Some(s),
+                        Err(e) => log::warn!(
+                            "Plugin '{}': cannot connect to {}: {e}",
+                            ctx.name,
+                            self.address
+                        ),
+                    }
                 }
-                if !self.send(&ctx, &mut conn, &batch).await {
-                    let lost = count + ctx.queue.len() as u64;
+                if let Some(stream) = conn.as_mut() {
+                    match stream.write_all(&batch).await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            log::warn!(
+                                "Plugin '{}': write to {} failed: {e}; reconnecting",
+                                ctx.name,
+                                self.address
+                            );
+                            conn = None;
+                        }
+                    }
+                }
+                if ctx.control.is_stopping() && ctx.queue.is_closed() {
+                    let lost = count + ctx.queue.waiting() as u64;
                     PluginStats::add(&ctx.stats.drop_count, lost);
                     log::error!(
                         "Plugin '{}': shutting down with {} unreachable; {lost} messages not delivered",
                         ctx.name,
                         self.address
                     );
-                    return Ok(());
+                    return;
                 }
-                PluginStats::add(&ctx.stats.process_count, count);
-                since_connect += count;
-                if self.reconnect_after > 0 && since_connect >= self.reconnect_after {
-                    conn = None;
-                    since_connect = 0;
-                }
+                Self::backoff(ctx, &mut delay).await;
             }
-            if let Some(mut stream) = conn {
-                let _ = stream.flush().await;
+            PluginStats::add(&ctx.stats.process_count, count);
+            since_connect += count;
+            if self.reconnect_after > 0 && since_connect >= self.reconnect_after {
+                conn = None;
+                since_connect = 0;
+            }
+        }
+        if let Some(mut stream) = conn {
+            let _ = stream.flush().await;
+        }
+    }
+}
+
+/// Connects from `local` (TcpOutput's `local_address`) to `remote`.
+async fn connect_from(local: SocketAddr, remote: SocketAddr) -> std::io::Result<TcpStream> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let family = if local.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    rustix::net::bind(&fd, &local)?;
+    match rustix::net::connect(&fd, &remote) {
+        Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let stream = Async::new(std::net::TcpStream::from(fd))?;
+    stream.writable().await?;
+    if let Some(e) = stream.get_ref().take_error()? {
+        return Err(e);
+    }
+    Ok(TcpStream::from(stream))
+}
+
+impl Output for TcpOutput {
+    fn run(self: Box<Self>, mut ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async move {
+            if ctx.queue.is_durable() {
+                self.run_durable(&mut ctx).await;
+            } else {
+                self.run_in_memory(&mut ctx).await;
             }
             Ok(())
         })

@@ -159,6 +159,14 @@ impl SplitterBuffer {
         self.start
     }
 
+    /// Empties the buffer for a stream that continues at absolute offset `offset` (after
+    /// a seek).
+    pub fn restart_at(&mut self, offset: u64) {
+        self.base = offset;
+        self.start = 0;
+        self.end = 0;
+    }
+
     /// Forgets the unconsumed bytes.
     pub fn clear(&mut self) {
         self.base += self.end as u64;

@@ -1,0 +1,177 @@
+//! End-to-end acknowledgement of messages, so a source may only checkpoint what the rest of
+//! the pipeline has finished with.
+//!
+//! A source that can replay (a tailed file, a disk queue) registers each message's resume
+//! position with its [`AckTracker`] and attaches the returned [`AckToken`] to the pack. The
+//! token completes when the pack returns to its pool, that is when the router and every
+//! plugin it was routed to are done with it (for a disk-buffered plugin: once the message is
+//! in the queue file). The source then checkpoints [`AckTracker::committed`]: the position
+//! after the longest prefix of completed messages. A kill -9 can therefore never lose a
+//! message that sat in a queue in memory; it only replays what was not yet committed.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A resume position: `(file or segment identity, byte offset after the message)`.
+pub type Position = (u64, u64);
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// Sequence number of `pending[0]`.
+    first_seq: u64,
+    /// Positions in delivery order, each with the number of live tokens (0 = complete).
+    pending: VecDeque<(Position, u32)>,
+}
+
+/// Tracks the messages one source has in flight. Bounded: a source can only have as many
+/// messages in flight as the pack pool holds, and consecutive completed entries fold into
+/// one.
+#[derive(Debug, Default)]
+pub struct AckTracker {
+    entries: Mutex<Entries>,
+}
+
+/// Completes its message in the tracker when dropped (normally when its pack is recycled).
+/// A clone (no allocation) holds the message open too: a disk queue writer keeps one until
+/// its fsync, so the source cannot checkpoint past data a power loss could still take.
+#[derive(Debug)]
+pub struct AckToken {
+    tracker: Arc<AckTracker>,
+    seq: u64,
+}
+
+impl AckTracker {
+    /// A tracker with room for `in_flight` messages before it needs to grow.
+    pub fn new(in_flight: usize) -> Arc<AckTracker> {
+        Arc::new(AckTracker {
+            entries: Mutex::new(Entries {
+                first_seq: 0,
+                pending: VecDeque::with_capacity(in_flight * 2 + 2),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // A panic while holding the lock cannot leave the entries inconsistent.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a message that resumes at `position`; the token completes it.
+    pub fn register(self: &Arc<Self>, position: Position) -> AckToken {
+        let mut e = self.lock();
+        e.pending.push_back((position, 1));
+        let seq = e.first_seq + e.pending.len() as u64 - 1;
+        AckToken {
+            tracker: self.clone(),
+            seq,
+        }
+    }
+
+    /// Records that everything up to `position` was consumed without a message in flight
+    /// (a record dropped by the splitter or decoder).
+    pub fn consumed(&self, position: Position) {
+        let mut e = self.lock();
+        match e.pending.back_mut() {
+            Some((last, 0)) => *last = position,
+            _ => e.pending.push_back((position, 0)),
+        }
+    }
+
+    /// Adjusts the live-token count of `seq`; tokens of entries forgotten by
+    /// [`AckTracker::reset`] change nothing.
+    fn adjust(&self, seq: u64, add: bool) {
+        let mut e = self.lock();
+        if let Some(index) = seq.checked_sub(e.first_seq) {
+            if let Some((_, refs)) = e.pending.get_mut(index as usize) {
+                *refs = if add {
+                    refs.saturating_add(1)
+                } else {
+                    refs.saturating_sub(1)
+                };
+            }
+        }
+    }
+
+    /// The position after the longest completed prefix, if it moved since the last call.
+    pub fn committed(&self) -> Option<Position> {
+        let mut e = self.lock();
+        let mut last = None;
+        while let Some(&(position, 0)) = e.pending.front() {
+            e.pending.pop_front();
+            e.first_seq += 1;
+            last = Some(position);
+        }
+        last
+    }
+
+    /// Messages registered and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.lock()
+            .pending
+            .iter()
+            .filter(|(_, refs)| *refs > 0)
+            .count()
+    }
+
+    /// Forgets every pending entry: the source re-reads from its last commit, and tokens
+    /// still held for the forgotten entries complete nothing when they drop.
+    pub fn reset(&self) {
+        let mut e = self.lock();
+        let n = e.pending.len() as u64;
+        e.first_seq += n;
+        e.pending.clear();
+    }
+}
+
+impl Clone for AckToken {
+    fn clone(&self) -> AckToken {
+        self.tracker.adjust(self.seq, true);
+        AckToken {
+            tracker: self.tracker.clone(),
+            seq: self.seq,
+        }
+    }
+}
+
+impl Drop for AckToken {
+    fn drop(&mut self) {
+        self.tracker.adjust(self.seq, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_only_the_completed_prefix() {
+        let t = AckTracker::new(4);
+        let a = t.register((1, 10));
+        let b = t.register((1, 20));
+        t.consumed((1, 25));
+        let c = t.register((1, 30));
+        assert_eq!(t.committed(), None);
+        drop(b);
+        assert_eq!(t.committed(), None, "a is still in flight");
+        let held = a.clone();
+        drop(a);
+        assert_eq!(t.committed(), None, "a clone holds the message open");
+        drop(held);
+        assert_eq!(t.committed(), Some((1, 25)));
+        drop(c);
+        assert_eq!(t.committed(), Some((1, 30)));
+        assert_eq!(t.committed(), None);
+    }
+
+    #[test]
+    fn reset_forgets_in_flight_messages() {
+        let t = AckTracker::new(4);
+        let a = t.register((2, 10));
+        t.reset();
+        drop(a);
+        assert_eq!(t.committed(), None);
+        let b = t.register((2, 5));
+        drop(b);
+        assert_eq!(t.committed(), Some((2, 5)));
+    }
+}

@@ -1,0 +1,68 @@
+//! Where a filter or output takes its messages from: its router queue in memory, or its
+//! disk queue when `use_buffering` is on. Plugins read both the same way.
+
+use super::pool::SharedPack;
+use super::queue::reader::QueueReader;
+use super::ring::Receiver;
+
+/// The plugin's queue has closed and is drained: the plugin should stop.
+#[derive(Debug)]
+pub struct Closed;
+
+/// A plugin's source of routed messages.
+pub enum Inbox {
+    Memory(Receiver<SharedPack>),
+    Disk(Box<QueueReader>),
+}
+
+impl Inbox {
+    /// The next message; `Err` once the pipeline is shutting down and the queue is drained.
+    pub async fn recv(&self) -> Result<SharedPack, Closed> {
+        match self {
+            Inbox::Memory(rx) => rx.recv().await.map_err(|_| Closed),
+            Inbox::Disk(reader) => reader.recv().await.map_err(|_| Closed),
+        }
+    }
+
+    /// The next message if one is ready now.
+    pub fn try_recv(&self) -> Option<SharedPack> {
+        match self {
+            Inbox::Memory(rx) => rx.try_recv().ok(),
+            Inbox::Disk(reader) => reader.try_recv(),
+        }
+    }
+
+    /// Whether the queue takes no more messages (memory: the router closed it; disk: the
+    /// writer stopped and everything was read).
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Inbox::Memory(rx) => rx.is_closed(),
+            Inbox::Disk(reader) => reader.is_closed(),
+        }
+    }
+
+    /// Messages waiting in memory (a disk queue reports its size in bytes elsewhere).
+    pub fn waiting(&self) -> usize {
+        match self {
+            Inbox::Memory(rx) => rx.len(),
+            Inbox::Disk(_) => 0,
+        }
+    }
+
+    /// Whether undelivered messages survive a restart (they wait on disk).
+    pub fn is_durable(&self) -> bool {
+        matches!(self, Inbox::Disk(_))
+    }
+
+    /// Re-delivers everything handed out since the last completed message, when the
+    /// messages are on disk; returns false for a memory queue (nothing to go back to).
+    pub fn rewind(&self) -> bool {
+        match self {
+            Inbox::Memory(_) => false,
+            Inbox::Disk(reader) => {
+                reader.rewind();
+                true
+            }
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! The reading side of a disk queue: feeds the plugin from the checkpointed position, moves
+//! the checkpoint as the plugin finishes with messages (`cursor_update_count`), deletes
+//! segments once the checkpoint has left them, and survives damage: a missing or garbled
+//! checkpoint replays from the oldest segment (duplicates, never loss), a checkpoint past
+//! the end of a shortened segment moves on, and torn or flipped frames are skipped, logged
+//! with their segment and offset, and counted in `QueueCorruptBytes`.
+
+use super::{segments, Queue, QUEUE_SIGNER};
+use crate::pipeline::ack::{AckTracker, Position};
+use crate::pipeline::pool::{PackPool, PooledPack, SharedPack};
+use crate::pipeline::ring::Receiver;
+use crate::pipeline::stats::PluginStats;
+use crate::plugins::inputs::deliver::escaped_prefix;
+use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
+use crate::plugins::splitters::heka_framing::HekaFramingSplitter;
+use crate::plugins::splitters::{Splitter, Unframed};
+use smol::future::FutureExt;
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest wait for the writer before looking at the segment files again.
+const POLL: Duration = Duration::from_millis(500);
+const READ_BUFFER: usize = 64 * 1024;
+
+/// The reader has delivered everything and the writer has stopped.
+#[derive(Debug)]
+pub struct Closed;
+
+/// Reads a queue for its plugin.
+pub struct QueueReader {
+    queue: Arc<Queue>,
+    pool: PackPool,
+    tracker: Arc<AckTracker>,
+    writer: Receiver<()>,
+    state: RefCell<ReadState>,
+}
+
+struct ReadState {
+    id: u64,
+    file: Option<File>,
+    buffer: SplitterBuffer,
+    splitter: HekaFramingSplitter,
+    /// The position `checkpoint.txt` holds.
+    checkpoint: Position,
+    /// The committed position (everything before it was delivered).
+    committed: Position,
+    /// Cursor advances since the checkpoint was written.
+    advances: u64,
+}
+
+enum Fill {
+    Filled,
+    Empty,
+    Closed,
+}
+
+impl QueueReader {
+    /// Opens the queue at its checkpoint. `in_flight` packs can be out with the plugin.
+    pub fn open(
+        queue: Arc<Queue>,
+        writer: Receiver<()>,
+        in_flight: usize,
+    ) -> io::Result<QueueReader> {
+        let dir = queue.settings.dir.clone();
+        let list = segments::list(&dir)?;
+        let oldest = list.first().map_or(1, |s| s.0);
+        let start = match segments::read_checkpoint(&dir) {
+            Ok(position) => position,
+            Err(segments::CheckpointError::Missing) if list.len() <= 1 => (oldest, 0),
+            Err(e) => {
+                let why = match e {
+                    segments::CheckpointError::Missing => "checkpoint.txt is missing".to_owned(),
+                    segments::CheckpointError::Unreadable(why) => why,
+                };
+                log::warn!(
+                    "Plugin '{}' queue: {why}; replaying from the oldest segment ({oldest}.log), so some messages may be delivered twice",
+                    queue.name
+                );
+                (oldest, 0)
+            }
+        };
+        // Resume in the checkpointed segment, or the first one after it that exists.
+        let (id, offset) = match list.iter().find(|s| s.0 >= start.0) {
+            Some(&(id, len)) if id == start.0 => {
+                if start.1 > len {
+                    log::warn!(
+                        "Plugin '{}' queue: checkpoint offset {} is past the end of {id}.log ({len} bytes); continuing after it",
+                        queue.name,
+                        start.1
+                    );
+                }
+                (id, start.1.min(len))
+            }
+            Some(&(id, _)) => (id, 0),
+            None => (start.0, 0),
+        };
+        let max = queue.settings.max_message_size;
+        let splitter = HekaFramingSplitter::new(max).with_key(
+            &format!("{QUEUE_SIGNER}_{}", super::QUEUE_KEY_VERSION),
+            super::QUEUE_KEY.as_bytes(),
+        );
+        let record = crate::framing::max_record_size(max);
+        let reader = QueueReader {
+            pool: PackPool::new(in_flight, 0),
+            tracker: AckTracker::new(in_flight),
+            writer,
+            state: RefCell::new(ReadState {
+                id,
+                file: None,
+                buffer: SplitterBuffer::new(READ_BUFFER.min(record), record, false),
+                splitter,
+                checkpoint: (id, offset),
+                committed: (id, offset),
+                advances: 0,
+            }),
+            queue,
+        };
+        reader.delete_before(id);
+        reader.seek((id, offset))?;
+        Ok(reader)
+    }
+
+    fn seek(&self, (id, offset): Position) -> io::Result<()> {
+        let mut st = self.state.borrow_mut();
+        st.id = id;
+        st.file = None;
+        st.buffer.restart_at(offset);
+        let path = segments::segment_path(&self.queue.settings.dir, id);
+        match File::open(&path) {
+            Ok(mut file) => {
+                file.seek(SeekFrom::Start(offset))?;
+                st.file = Some(file);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// The next message, waiting for the writer when the queue is empty.
+    pub async fn recv(&self) -> Result<SharedPack, Closed> {
+        let Some(mut pack) = self.pool.acquire().await else {
+            return Err(Closed);
+        };
+        loop {
+            match self.fill(&mut pack) {
+                Fill::Filled => return Ok(pack.into_shared()),
+                Fill::Closed => return Err(Closed),
+                Fill::Empty => {
+                    self.commit(true);
+                    let woken = async {
+                        let _ = self.writer.recv().await;
+                    };
+                    woken.or(smol::Timer::after(POLL).map_unit()).await;
+                }
+            }
+        }
+    }
+
+    /// The next message if one is ready now.
+    pub fn try_recv(&self) -> Option<SharedPack> {
+        let mut pack = self.pool.try_acquire()?;
+        match self.fill(&mut pack) {
+            Fill::Filled => Some(pack.into_shared()),
+            _ => None,
+        }
+    }
+
+    /// Whether the writer has stopped and everything was read.
+    pub fn is_closed(&self) -> bool {
+        self.writer.is_closed() && self.at_end()
+    }
+
+    /// Bytes queued on disk.
+    pub fn len_bytes(&self) -> u64 {
+        self.queue.size()
+    }
+
+    /// Forgets messages handed out but not completed and reads again from the committed
+    /// position (a TcpOutput whose connection failed before the peer acknowledged them).
+    pub fn rewind(&self) {
+        self.commit(false);
+        self.tracker.reset();
+        let committed = self.state.borrow().committed;
+        if let Err(e) = self.seek(committed) {
+            log::error!("Plugin '{}' queue: rewinding: {e}", self.queue.name);
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        let st = self.state.borrow();
+        st.buffer.remaining().is_empty() && self.next_segment(st.id).is_none() && {
+            let path = segments::segment_path(&self.queue.settings.dir, st.id);
+            let len = std::fs::metadata(path).map_or(0, |m| m.len());
+            st.buffer.offset() >= len
+        }
+    }
+
+    fn next_segment(&self, id: u64) -> Option<u64> {
+        let dir = &self.queue.settings.dir;
+        if segments::segment_path(dir, id + 1).exists() {
+            return Some(id + 1);
+        }
+        segments::list(dir)
+            .ok()?
+            .into_iter()
+            .map(|s| s.0)
+            .find(|&n| n > id)
+    }
+
+    /// Reads the next intact record into `pack`.
+    fn fill(&self, pack: &mut PooledPack) -> Fill {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        loop {
+            let garbage_before = st.buffer.garbage_bytes();
+            let next = st.buffer.next_record(&mut st.splitter);
+            let garbage = st.buffer.garbage_bytes() - garbage_before;
+            if garbage > 0 {
+                self.corrupt(st.id, st.buffer.offset(), garbage, "bytes between frames");
+            }
+            match next {
+                Next::Record(range) => {
+                    let end = st.buffer.offset();
+                    let record = &st.buffer.data()[range];
+                    let msg = match st.splitter.unframe(record) {
+                        Unframed::Message { bytes, .. } => bytes,
+                        Unframed::Rejected { reason } => {
+                            self.corrupt(st.id, end, record.len() as u64, reason);
+                            self.tracker.consumed((st.id, end));
+                            continue;
+                        }
+                    };
+                    pack.msg.clear();
+                    pack.msg.extend_from_slice(msg);
+                    if let Err(e) = pack.reindex() {
+                        let why = format!("invalid message ({e}): {}", escaped_prefix(msg));
+                        self.corrupt(st.id, end, record.len() as u64, &why);
+                        self.tracker.consumed((st.id, end));
+                        continue;
+                    }
+                    pack.set_ack(self.tracker.register((st.id, end)));
+                    return Fill::Filled;
+                }
+                Next::Oversized { error, .. } => {
+                    self.corrupt(st.id, st.buffer.offset(), 0, &error);
+                    continue;
+                }
+                Next::NeedData => {}
+            }
+            let writer_done = self.writer.is_closed();
+            match read_into(st) {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    log::error!(
+                        "Plugin '{}' queue: reading segment {}: {e}",
+                        self.queue.name,
+                        st.id
+                    );
+                    return Fill::Empty;
+                }
+            }
+            // End of this segment. A newer one exists only once this one is complete.
+            let Some(next) = self.next_segment(st.id) else {
+                return if writer_done {
+                    Fill::Closed
+                } else {
+                    Fill::Empty
+                };
+            };
+            if matches!(read_into(st), Ok(n) if n > 0) {
+                continue;
+            }
+            let torn = st.buffer.remaining().len() as u64;
+            if torn > 0 {
+                self.corrupt(
+                    st.id,
+                    st.buffer.offset(),
+                    torn,
+                    "incomplete frame at end of segment",
+                );
+            }
+            st.id = next;
+            st.buffer.restart_at(0);
+            st.file = File::open(segments::segment_path(&self.queue.settings.dir, next)).ok();
+            self.tracker.consumed((next, 0));
+        }
+    }
+
+    fn corrupt(&self, id: u64, offset: u64, bytes: u64, why: &str) {
+        PluginStats::add(&self.queue.stats.queue_corrupt_bytes, bytes);
+        log::error!(
+            "Plugin '{}' queue: skipped {bytes} damaged bytes in segment {id}.log before offset {offset}: {why}",
+            self.queue.name
+        );
+    }
+
+    /// Moves the checkpoint to what the plugin completed; writes `checkpoint.txt` every
+    /// `cursor_update_count` advances, on a segment change, and when `idle`.
+    fn commit(&self, idle: bool) {
+        let mut st = self.state.borrow_mut();
+        if let Some(position) = self.tracker.committed() {
+            st.committed = position;
+            st.advances += 1;
+        }
+        let committed = st.committed;
+        if committed == st.checkpoint {
+            return;
+        }
+        let segment_changed = committed.0 != st.checkpoint.0;
+        if !(idle || segment_changed || st.advances >= self.queue.settings.cursor_update_count) {
+            return;
+        }
+        let sync = !self.queue.settings.fsync_interval.is_zero();
+        match segments::write_checkpoint(&self.queue.settings.dir, committed, sync) {
+            Ok(()) => {
+                st.checkpoint = committed;
+                st.advances = 0;
+            }
+            Err(e) => log::error!(
+                "Plugin '{}' queue: writing checkpoint: {e}",
+                self.queue.name
+            ),
+        }
+        drop(st);
+        if segment_changed {
+            self.delete_before(committed.0);
+        }
+    }
+
+    /// Deletes the segments older than `id`: everything in them was delivered.
+    fn delete_before(&self, id: u64) {
+        let dir = &self.queue.settings.dir;
+        for (old, len) in segments::list(dir).unwrap_or_default() {
+            if old >= id {
+                break;
+            }
+            match std::fs::remove_file(segments::segment_path(dir, old)) {
+                Ok(()) => self.queue.shrank(len),
+                Err(e) => log::error!(
+                    "Plugin '{}' queue: deleting {old}.log: {e}",
+                    self.queue.name
+                ),
+            }
+        }
+    }
+}
+
+fn read_into(st: &mut ReadState) -> io::Result<usize> {
+    let Some(file) = st.file.as_mut() else {
+        return Ok(0);
+    };
+    let n = file.read(st.buffer.spare())?;
+    st.buffer.filled(n);
+    Ok(n)
+}
+
+impl Drop for QueueReader {
+    /// The current cursor is always checkpointed on stop (§4.6).
+    fn drop(&mut self) {
+        self.commit(true);
+    }
+}
+
+trait MapUnit: std::future::Future + Sized {
+    fn map_unit(self) -> impl std::future::Future<Output = ()> {
+        async {
+            self.await;
+        }
+    }
+}
+
+impl<F: std::future::Future> MapUnit for F {}

@@ -1,0 +1,271 @@
+//! The writing side of a disk queue: a task that appends every pack routed to a buffered
+//! plugin to the newest segment, applies `full_action` when the queue is full and rolls
+//! segments. It starts a fresh segment on every start, so a torn frame a kill -9 left at the
+//! end of the previous one is never written after.
+
+use super::{queue_signer, segments, Queue};
+use crate::config::common::FullAction;
+use crate::framing::{self, SignerConfig};
+use crate::pipeline::ack::AckToken;
+use crate::pipeline::pool::SharedPack;
+use crate::pipeline::ring::{Receiver, Sender};
+use crate::pipeline::stats::PluginStats;
+use smol::future::FutureExt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes gathered before one write(2).
+const WRITE_BATCH: usize = 64 * 1024;
+/// Source acknowledgements held for one fsync before it is forced.
+const MAX_HELD_ACKS: usize = 4096;
+
+/// Appends routed packs to a queue.
+pub struct QueueWriter {
+    queue: Arc<Queue>,
+    signer: SignerConfig,
+    file: File,
+    id: u64,
+    /// Bytes in the current segment, including `pending`.
+    segment_len: u64,
+    pending: Vec<u8>,
+    frame: Vec<u8>,
+    /// Acknowledgements released at the next fsync (only with `fsync_interval` > 0).
+    held: Vec<AckToken>,
+    unsynced: bool,
+    last_sync: Instant,
+    notify: Sender<()>,
+    /// `full_action = shutdown` already triggered.
+    shut_down: bool,
+}
+
+impl QueueWriter {
+    /// Opens a new segment after every existing one (and after the checkpointed one).
+    pub fn open(queue: Arc<Queue>, notify: Sender<()>) -> io::Result<QueueWriter> {
+        let dir = &queue.settings.dir;
+        let newest = segments::list(dir)?.last().map_or(0, |s| s.0);
+        let checkpointed = segments::read_checkpoint(dir).map_or(0, |c| c.0);
+        let id = newest.max(checkpointed) + 1;
+        let file = create_segment(&queue, id)?;
+        Ok(QueueWriter {
+            signer: queue_signer(),
+            queue,
+            file,
+            id,
+            segment_len: 0,
+            pending: Vec::with_capacity(WRITE_BATCH * 2),
+            frame: Vec::new(),
+            held: Vec::new(),
+            unsynced: false,
+            last_sync: Instant::now(),
+            notify,
+            shut_down: false,
+        })
+    }
+
+    /// Writes everything routed to the plugin until the router closes its queue.
+    pub async fn run(mut self, from_router: Receiver<SharedPack>) {
+        let interval = self.queue.settings.fsync_interval;
+        loop {
+            let wait_for_sync = !interval.is_zero() && self.unsynced;
+            let next = if wait_for_sync {
+                let due = interval.saturating_sub(self.last_sync.elapsed());
+                let timeout = async {
+                    smol::Timer::after(due.max(Duration::from_millis(1))).await;
+                    None
+                };
+                async { Some(from_router.recv().await) }.or(timeout).await
+            } else {
+                Some(from_router.recv().await)
+            };
+            let pack = match next {
+                None => {
+                    self.sync();
+                    continue;
+                }
+                Some(Err(_)) => break,
+                Some(Ok(pack)) => pack,
+            };
+            self.append(&pack).await;
+            drop(pack);
+            while self.pending.len() < WRITE_BATCH {
+                let Ok(pack) = from_router.try_recv() else {
+                    break;
+                };
+                self.append(&pack).await;
+            }
+            self.flush();
+            if !interval.is_zero()
+                && (self.last_sync.elapsed() >= interval || self.held.len() >= MAX_HELD_ACKS)
+            {
+                self.sync();
+            }
+        }
+        self.flush();
+        self.sync();
+    }
+
+    /// Frames `pack` into the write batch, after checking space and segment size.
+    async fn append(&mut self, pack: &SharedPack) {
+        self.frame.clear();
+        let max = self.queue.settings.max_message_size;
+        if let Err(e) = framing::write_frame(
+            pack.view().bytes(),
+            Some(&self.signer),
+            max,
+            &mut self.frame,
+        ) {
+            PluginStats::add(&self.queue.stats.drop_count, 1);
+            log::error!("Plugin '{}' queue: message dropped: {e}", self.queue.name);
+            return;
+        }
+        let len = self.frame.len() as u64;
+        if !self.make_room(len).await {
+            PluginStats::add(&self.queue.stats.drop_count, 1);
+            return;
+        }
+        if self.segment_len > 0 && self.segment_len + len > self.queue.settings.segment_size {
+            self.flush();
+            self.roll();
+        }
+        self.pending.extend_from_slice(&self.frame);
+        self.segment_len += len;
+        if !self.queue.settings.fsync_interval.is_zero() {
+            if let Some(token) = pack.clone_ack() {
+                self.held.push(token);
+            }
+        }
+        if self.pending.len() >= WRITE_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Applies `full_action` while adding `len` bytes would exceed `max_buffer_size`.
+    /// Returns false when the record must be dropped.
+    async fn make_room(&mut self, len: u64) -> bool {
+        let max = self.queue.settings.max_buffer_size;
+        let fits = |q: &Queue, pending: usize| max == 0 || q.size() + pending as u64 + len <= max;
+        if fits(&self.queue, self.pending.len()) {
+            return true;
+        }
+        match self.queue.settings.full_action {
+            FullAction::Drop => false,
+            FullAction::Shutdown => {
+                if !self.shut_down {
+                    self.shut_down = true;
+                    log::error!(
+                        "Plugin '{}' queue is full ({} bytes, max_buffer_size {max}): shutting down (full_action = \"shutdown\")",
+                        self.queue.name,
+                        self.queue.size()
+                    );
+                    self.queue.control.shutdown(true);
+                }
+                false
+            }
+            FullAction::Block => {
+                self.flush();
+                let mut delay = Duration::from_millis(50);
+                log::warn!(
+                    "Plugin '{}' queue is full ({} bytes): blocking until the plugin catches up",
+                    self.queue.name,
+                    self.queue.size()
+                );
+                while !fits(&self.queue, 0) {
+                    if self.queue.control.is_stopping() {
+                        return false;
+                    }
+                    let jitter =
+                        Duration::from_millis(fastrand::u64(0..=delay.as_millis() as u64 / 4));
+                    smol::Timer::after(delay + jitter).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                true
+            }
+        }
+    }
+
+    /// Writes the batch to the segment. A failed write is retried (disk full, I/O error)
+    /// after truncating back, so the segment never holds a torn frame we go on after.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let written = self.pending.len() as u64;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.file.write_all(&self.pending) {
+                Ok(()) => break,
+                Err(e) => {
+                    log::error!(
+                        "Plugin '{}' queue: writing segment {}: {e}; retrying",
+                        self.queue.name,
+                        self.id
+                    );
+                    let keep = self.segment_len - written;
+                    let _ = self.file.set_len(keep);
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                    if self.queue.control.is_stopping() && delay >= Duration::from_secs(1) {
+                        PluginStats::add(&self.queue.stats.drop_count, 1);
+                        self.segment_len = keep;
+                        self.pending.clear();
+                        return;
+                    }
+                }
+            }
+        }
+        self.pending.clear();
+        self.queue.grew(written);
+        self.unsynced = true;
+        if self.queue.settings.fsync_interval.is_zero() {
+            self.unsynced = false;
+        }
+        let _ = self.notify.try_send(());
+    }
+
+    /// fsyncs the segment and releases the acknowledgements it makes durable.
+    fn sync(&mut self) {
+        if self.unsynced {
+            if let Err(e) = self.file.sync_data() {
+                log::error!("Plugin '{}' queue: fsync: {e}", self.queue.name);
+            }
+            self.unsynced = false;
+        }
+        self.last_sync = Instant::now();
+        self.held.clear();
+    }
+
+    fn roll(&mut self) {
+        self.sync();
+        let next = self.id + 1;
+        match create_segment(&self.queue, next) {
+            Ok(file) => {
+                self.file = file;
+                self.id = next;
+                self.segment_len = 0;
+                let _ = self.notify.try_send(());
+            }
+            Err(e) => log::error!(
+                "Plugin '{}' queue: cannot start segment {next}: {e}; continuing in segment {}",
+                self.queue.name,
+                self.id
+            ),
+        }
+    }
+}
+
+fn create_segment(queue: &Queue, id: u64) -> io::Result<File> {
+    let path = segments::segment_path(&queue.settings.dir, id);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    if !queue.settings.fsync_interval.is_zero() {
+        if let Ok(dir) = File::open(&queue.settings.dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(file)
+}
