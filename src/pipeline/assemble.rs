@@ -629,6 +629,7 @@ impl Wiring {
             stops_with_queue: false,
         };
         let (section, control) = (s.clone(), self.control.clone());
+        let globals = Arc::new(self.globals.clone());
         let mut first = Some(input);
         Ok(Box::new(move |ex: &Executors| {
             ex.spawn(move || {
@@ -641,6 +642,7 @@ impl Wiring {
                     Ok(input.run(InputContext {
                         shared: shared.clone(),
                         control: control.clone(),
+                        globals: globals.clone(),
                     }))
                 });
                 supervise(policy, supervisor, attempt)

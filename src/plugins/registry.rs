@@ -47,6 +47,14 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "LogstreamerInput",
+        Builder::Input {
+            build: inputs::logstreamer::build,
+            default_splitter: "TokenSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
         "UdpInput",
         Builder::Input {
             build: inputs::udp::build,

@@ -5,6 +5,7 @@
 use crate::config::common::CommonInput;
 use crate::message::writer::Values;
 use crate::message::{uuid, MessageWriter};
+use crate::pipeline::ack::AckTracker;
 use crate::pipeline::pool::{PackPool, PooledPack};
 use crate::pipeline::ring::Sender;
 use crate::pipeline::stats::PluginStats;
@@ -45,6 +46,8 @@ pub struct InputShared {
 pub struct Decorator {
     pub r#type: Option<String>,
     pub hostname: Option<String>,
+    /// Logger (default: the input name); LogstreamerInput sets the stream name.
+    pub logger: Option<String>,
 }
 
 /// The router has gone away: the input should stop.
@@ -60,6 +63,9 @@ pub struct Deliverer {
     decorator: Decorator,
     /// Name used in log lines: `<input>` or `<input>-<token>`.
     stream: String,
+    /// For replayable sources: the tracker that learns when each record's messages are
+    /// done, and the identity of the file being read (see `pipeline/ack.rs`).
+    ack: Option<(Arc<AckTracker>, u64)>,
 }
 
 impl Deliverer {
@@ -90,7 +96,31 @@ impl Deliverer {
             decoder,
             decorator,
             stream,
+            ack: None,
         })
+    }
+
+    /// Makes every record acknowledged through `tracker` at `(file, offset after it)`.
+    pub fn track(&mut self, tracker: Arc<AckTracker>, file: u64) {
+        self.ack = Some((tracker, file));
+    }
+
+    /// Continues the stream in another file (or the same one from another offset).
+    pub fn restart_at(&mut self, file: u64, offset: u64) {
+        if let Some((_, current)) = &mut self.ack {
+            *current = file;
+        }
+        self.buffer.restart_at(offset);
+    }
+
+    /// Absolute offset after the last record delivered.
+    pub fn offset(&self) -> u64 {
+        self.buffer.offset()
+    }
+
+    /// Bytes read but not yet delivered (an incomplete last line).
+    pub fn pending_bytes(&self) -> usize {
+        self.buffer.remaining().len()
     }
 
     /// Free space to read the next bytes of the stream into.
@@ -129,7 +159,12 @@ impl Deliverer {
                     );
                     match truncated {
                         Some(record) => self.deliver_range(record).await?,
-                        None => PluginStats::add(&self.shared.stats.drop_count, 1),
+                        None => {
+                            PluginStats::add(&self.shared.stats.drop_count, 1);
+                            if let Some((tracker, file)) = &self.ack {
+                                tracker.consumed((*file, self.buffer.offset()));
+                            }
+                        }
                     }
                 }
                 Next::Record(record) => self.deliver_range(record).await?,
@@ -146,9 +181,10 @@ impl Deliverer {
             decoder,
             decorator,
             stream,
+            ack,
         } = self;
         let bytes = &buffer.data()[range];
-        deliver(
+        let pack = prepare(
             shared,
             &mut **splitter,
             decoder.as_deref_mut(),
@@ -156,7 +192,34 @@ impl Deliverer {
             stream,
             bytes,
         )
-        .await
+        .await?;
+        let position = ack.as_ref().map(|(t, file)| (t, (*file, buffer.offset())));
+        match (pack, position) {
+            (Some(mut pack), Some((tracker, at))) => {
+                pack.set_ack(tracker.register(at));
+                shared.router.send(pack).await.map_err(|_| RouterClosed)
+            }
+            (Some(pack), None) => shared.router.send(pack).await.map_err(|_| RouterClosed),
+            (None, Some((tracker, at))) => {
+                tracker.consumed(at);
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// Delivers the buffered incomplete record as a whole record (the end of a rotated
+    /// file ends its last line).
+    pub async fn flush_incomplete(&mut self) -> Result<(), RouterClosed> {
+        self.drain().await?;
+        let start = self.buffer.offset_in_data();
+        let end = start + self.buffer.remaining().len();
+        // Consumed first, so the record's position is its end; the bytes stay in place.
+        self.buffer.clear();
+        if end > start {
+            self.deliver_range(start..end).await?;
+        }
+        Ok(())
     }
 
     /// End of stream: delivers the incomplete last record when the splitter asks for it.
@@ -189,20 +252,22 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-async fn deliver(
+/// Turns one record into a pack ready for the router, or `None` when the record yields
+/// no message (rejected frame, decoder drop or failure; counted and logged).
+async fn prepare(
     shared: &InputShared,
     splitter: &mut dyn Splitter,
     decoder: Option<&mut (dyn Decoder + 'static)>,
     decorator: &Decorator,
     stream: &str,
     record: &[u8],
-) -> Result<(), RouterClosed> {
+) -> Result<Option<PooledPack>, RouterClosed> {
     let (bytes, signer) = match splitter.unframe(record) {
         Unframed::Message { bytes, signer } => (bytes, signer),
         Unframed::Rejected { reason } => {
             PluginStats::add(&shared.stats.process_failures, 1);
             log::warn!("Input '{stream}': frame rejected: {reason}");
-            return Ok(());
+            return Ok(None);
         }
     };
     let Some(mut pack) = shared.pool.acquire().await else {
@@ -219,9 +284,15 @@ async fn deliver(
         if let Some(t) = &decorator.r#type {
             w.r#type(t.as_bytes());
         }
-        w.logger(shared.input_name.as_bytes())
-            .severity(crate::message::DEFAULT_SEVERITY)
-            .payload(bytes);
+        w.logger(
+            decorator
+                .logger
+                .as_deref()
+                .unwrap_or(&shared.input_name)
+                .as_bytes(),
+        )
+        .severity(crate::message::DEFAULT_SEVERITY)
+        .payload(bytes);
         if let Some(h) = &decorator.hostname {
             w.hostname(h.as_bytes());
         }
@@ -246,7 +317,7 @@ async fn deliver(
     }
     match decoded {
         Ok(Decoded::Keep) => {}
-        Ok(Decoded::Drop) => return Ok(()),
+        Ok(Decoded::Drop) => return Ok(None),
         Err(error) => {
             PluginStats::add(&shared.stats.process_failures, 1);
             if shared.common.log_decode_failures {
@@ -255,12 +326,12 @@ async fn deliver(
             }
             if !shared.common.send_decode_failures || tag_decode_failure(&mut pack, &error).is_err()
             {
-                return Ok(());
+                return Ok(None);
             }
         }
     }
     PluginStats::add(&shared.stats.process_count, 1);
-    shared.router.send(pack).await.map_err(|_| RouterClosed)
+    Ok(Some(pack))
 }
 
 /// Heka's `send_decode_failures`: route the original message with `decode_failure` and

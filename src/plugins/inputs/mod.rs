@@ -1,6 +1,7 @@
 //! Inputs (spec §5.1): bring bytes in from the outside and hand them to a [`Deliverer`].
 
 pub mod deliver;
+pub mod logstreamer;
 pub mod tcp;
 pub mod udp;
 
@@ -13,6 +14,8 @@ use smol::future::BoxedLocal;
 pub struct InputContext {
     pub shared: InputShared,
     pub control: Control,
+    /// `[hekad]` settings some inputs need (base_dir, hostname, fsync_interval).
+    pub globals: std::sync::Arc<crate::config::globals::Globals>,
 }
 
 /// A configured input. Sockets are bound when the input is built (so a bad address is a

@@ -142,6 +142,7 @@ where
         let decorator = Decorator {
             r#type: Some(ctx.shared.input_name.clone()),
             hostname: peer.map(|p| p.to_string()),
+            logger: None,
         };
         let token = peer.map(|p| p.ip().to_string());
         connections.retain(|t| !t.is_finished());

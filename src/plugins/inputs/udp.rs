@@ -106,6 +106,7 @@ impl Input for UdpInput {
             let decorator = Decorator {
                 r#type: Some(ctx.shared.input_name.clone()),
                 hostname: None,
+                logger: None,
             };
             let mut deliverer = Deliverer::new(&ctx.shared, None, decorator)?;
             let mut datagram = vec![0u8; MAX_DATAGRAM];

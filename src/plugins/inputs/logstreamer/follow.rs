@@ -1,0 +1,503 @@
+//! Following one stream (§6.3, §6.4): resume from the journal, read the current file to its
+//! end, and move on when it was rotated.
+//!
+//! - rename+create and delete+recreate: the old file is read to a second end of file (so a
+//!   writer still holding it has finished), then the next newer file is opened at 0;
+//! - copytruncate and truncate in place: the file shrank under us. The last 500 bytes read
+//!   are hashed and the stream's other files searched for the same bytes at the same offset
+//!   (the copy); reading continues there without losing or repeating a line, then moves to
+//!   the truncated file at 0. With no copy, the file is read again from its start.
+//! - gzip files (magic 1F 8B) are read through a decompressor; offsets count decompressed
+//!   bytes.
+
+use super::discovery::Discovery;
+use super::journal::{self, Journal, HASH_WINDOW};
+use super::StreamFiles;
+use crate::pipeline::ack::{AckTracker, Position};
+use crate::pipeline::shutdown::Control;
+use crate::plugins::inputs::{Decorator, Deliverer, InputShared, RouterClosed};
+use flate2::read::MultiGzDecoder;
+use smol::future::FutureExt;
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Reads per wake-up before the journal is saved and other tasks get a turn.
+const READS_PER_TURN: usize = 64;
+/// How long shutdown waits for in-flight lines to be acknowledged before the last save.
+const FINAL_ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// One follower's settings.
+pub struct Settings {
+    pub stream: String,
+    pub hostname: String,
+    pub journal_dir: PathBuf,
+    pub check_interval: Duration,
+    pub fsync_interval: Duration,
+    pub initial_tail: bool,
+}
+
+/// An open log file, plain or gzip.
+enum Reader {
+    Plain(File),
+    Gzip(Box<MultiGzDecoder<File>>),
+}
+
+impl Reader {
+    fn open(path: &Path) -> io::Result<Reader> {
+        let mut file = File::open(path)?;
+        let mut magic = [0u8; 2];
+        let n = file.read(&mut magic)?;
+        file.seek(SeekFrom::Start(0))?;
+        if n == 2 && magic == [0x1F, 0x8B] {
+            return Ok(Reader::Gzip(Box::new(MultiGzDecoder::new(file))));
+        }
+        Ok(Reader::Plain(file))
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Reader::Plain(f) => f.read(buf),
+            Reader::Gzip(g) => g.read(buf),
+        }
+    }
+
+    /// Moves to `offset` (gzip: by reading and discarding). False if the file is shorter.
+    fn seek_to(&mut self, offset: u64) -> io::Result<bool> {
+        match self {
+            Reader::Plain(f) => {
+                let len = f.metadata()?.len();
+                f.seek(SeekFrom::Start(offset.min(len)))?;
+                Ok(offset <= len)
+            }
+            Reader::Gzip(g) => Ok(io::copy(&mut g.take(offset), &mut io::sink())? == offset),
+        }
+    }
+
+    fn plain(&self) -> Option<&File> {
+        match self {
+            Reader::Plain(f) => Some(f),
+            Reader::Gzip(_) => None,
+        }
+    }
+}
+
+/// The hash of the 500 bytes of `path` ending at `seek`, for any kind of file.
+fn hash_of(path: &Path, seek: u64) -> Option<String> {
+    match Reader::open(path).ok()? {
+        Reader::Plain(f) => journal::hash_at(&f, seek).ok().flatten(),
+        Reader::Gzip(g) => journal::hash_of_stream(g, seek).ok().flatten(),
+    }
+}
+
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+struct Current {
+    file_id: u64,
+    path: PathBuf,
+    reader: Reader,
+    identity: (u64, u64),
+    /// Offset of the next byte to read.
+    read_pos: u64,
+    /// The last (up to 500) bytes read, ending at `read_pos`.
+    window: Vec<u8>,
+    eofs: u32,
+}
+
+/// Follows one stream.
+pub struct Follower {
+    s: Settings,
+    deliverer: Deliverer,
+    tracker: Arc<AckTracker>,
+    files: Rc<RefCell<StreamFiles>>,
+    discovery: Arc<Discovery>,
+    control: Control,
+    current: Option<Current>,
+    next_file_id: u64,
+    /// Files that positions still in flight refer to: (id, path, open plain file).
+    known: Vec<(u64, PathBuf, Option<File>)>,
+    committed: Option<Position>,
+    saved: Option<Position>,
+    last_sync: Instant,
+}
+
+impl Follower {
+    pub fn new(
+        s: Settings,
+        shared: &InputShared,
+        files: Rc<RefCell<StreamFiles>>,
+        discovery: Arc<Discovery>,
+        control: Control,
+    ) -> Result<Follower, String> {
+        let decorator = Decorator {
+            r#type: Some("logfile".into()),
+            hostname: Some(s.hostname.clone()),
+            logger: Some(s.stream.clone()),
+        };
+        let mut deliverer = Deliverer::new(shared, Some(&s.stream), decorator)?;
+        let tracker = AckTracker::new(shared.pool.size());
+        deliverer.track(tracker.clone(), 0);
+        Ok(Follower {
+            s,
+            deliverer,
+            tracker,
+            files,
+            discovery,
+            control,
+            current: None,
+            next_file_id: 0,
+            known: Vec::new(),
+            committed: None,
+            saved: None,
+            last_sync: Instant::now(),
+        })
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.s.journal_dir.join(self.s.stream.replace('/', "_"))
+    }
+
+    /// Reads the stream until shutdown.
+    pub async fn run(mut self) {
+        self.resume();
+        loop {
+            if self.control.is_stopping() {
+                break;
+            }
+            let read = match self.read_available().await {
+                Ok(n) => n,
+                Err(RouterClosed) => break,
+            };
+            self.save_journal(false);
+            if read > 0 {
+                smol::future::yield_now().await;
+                continue;
+            }
+            if self.at_end_of_file().await.is_err() {
+                break;
+            }
+            let stopped = async {
+                self.control.stopped().await;
+            };
+            stopped
+                .or(async {
+                    smol::Timer::after(self.s.check_interval).await;
+                })
+                .await;
+        }
+        let deadline = Instant::now() + FINAL_ACK_WAIT;
+        while self.tracker.in_flight() > 0 && Instant::now() < deadline {
+            smol::Timer::after(Duration::from_millis(10)).await;
+        }
+        self.save_journal(true);
+    }
+
+    /// Opens the file and offset the journal names (§6.3), or the oldest file (or the
+    /// end of the newest with `initial_tail`).
+    fn resume(&mut self) {
+        let files = self.files.borrow().files.clone();
+        let name = &self.s.stream;
+        let start = match journal::read(&self.journal_path()) {
+            Ok(Some(j)) => match locate(&j, &files) {
+                Some(found) => Some(found),
+                None => {
+                    log::warn!(
+                        "Logstreamer '{name}': journal position {} in {} not found in any file of the stream; reading it from its oldest file",
+                        j.seek,
+                        j.file_name.display()
+                    );
+                    None
+                }
+            },
+            Ok(None) if self.s.initial_tail => files.last().map(|tip| {
+                let len = std::fs::metadata(tip).map_or(0, |m| m.len());
+                (tip.clone(), len)
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                log::warn!("Logstreamer '{name}': {e}; reading the stream from its oldest file");
+                None
+            }
+        };
+        let (path, offset) = match start {
+            Some(s) => s,
+            None => match files.first() {
+                Some(oldest) => (oldest.clone(), 0),
+                None => return,
+            },
+        };
+        self.open(&path, offset, true);
+    }
+
+    /// Makes `path` at `offset` the current file. `restart` empties the line buffer (a
+    /// new stream position); otherwise the buffered partial line continues in this file.
+    fn open(&mut self, path: &Path, offset: u64, restart: bool) -> bool {
+        let opened = Reader::open(path).and_then(|mut reader| {
+            let meta = std::fs::metadata(path)?;
+            let reached = reader.seek_to(offset)?;
+            Ok((reader, identity(&meta), reached))
+        });
+        let (reader, identity, reached) = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                log::error!("Logstreamer '{}': {}: {e}", self.s.stream, path.display());
+                return false;
+            }
+        };
+        let offset = if reached { offset } else { 0 };
+        let file_id = self.next_file_id;
+        self.next_file_id += 1;
+        let window = match &reader {
+            Reader::Plain(f) => {
+                let start = offset.saturating_sub(HASH_WINDOW);
+                let mut w = vec![0u8; (offset - start) as usize];
+                use std::os::unix::fs::FileExt;
+                if f.read_exact_at(&mut w, start).is_err() {
+                    w.clear();
+                }
+                w
+            }
+            Reader::Gzip(_) => Vec::new(),
+        };
+        let plain = reader.plain().and_then(|f| f.try_clone().ok());
+        self.known.push((file_id, path.to_path_buf(), plain));
+        if restart {
+            self.deliverer.restart_at(file_id, offset);
+        } else {
+            self.deliverer.track(self.tracker.clone(), file_id);
+        }
+        self.current = Some(Current {
+            file_id,
+            path: path.to_path_buf(),
+            reader,
+            identity,
+            read_pos: offset,
+            window,
+            eofs: 0,
+        });
+        true
+    }
+
+    /// Reads and delivers what the current file has; returns the bytes read.
+    async fn read_available(&mut self) -> Result<u64, RouterClosed> {
+        let mut total = 0u64;
+        for _ in 0..READS_PER_TURN {
+            let Some(cur) = self.current.as_mut() else {
+                break;
+            };
+            let spare = self.deliverer.spare();
+            let n = match cur.reader.read(spare) {
+                Ok(n) => n,
+                Err(e) => {
+                    log::error!(
+                        "Logstreamer '{}': reading {}: {e}",
+                        self.s.stream,
+                        cur.path.display()
+                    );
+                    0
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            let data = &spare[..n];
+            let keep = HASH_WINDOW as usize;
+            if n >= keep {
+                cur.window.clear();
+                cur.window.extend_from_slice(&data[n - keep..]);
+            } else {
+                cur.window.extend_from_slice(data);
+                let excess = cur.window.len().saturating_sub(keep);
+                cur.window.drain(..excess);
+            }
+            cur.read_pos += n as u64;
+            cur.eofs = 0;
+            total += n as u64;
+            self.deliverer.filled(n).await?;
+        }
+        Ok(total)
+    }
+
+    /// At the end of the current file: detect truncation and rotation (§6.4).
+    async fn at_end_of_file(&mut self) -> Result<(), RouterClosed> {
+        let Some(cur) = self.current.as_mut() else {
+            // Nothing open yet (the stream's files were unreadable): try again.
+            self.resume();
+            return Ok(());
+        };
+        cur.eofs += 1;
+        if let Some(file) = cur.reader.plain() {
+            if file.metadata().is_ok_and(|m| m.len() < cur.read_pos) {
+                self.relocate_after_truncation();
+                return Ok(());
+            }
+        }
+        if cur.eofs < 2 {
+            return Ok(());
+        }
+        let at_path = std::fs::metadata(&cur.path).map(|m| identity(&m)).ok();
+        let replaced = at_path != Some(cur.identity);
+        let is_tip = self.files.borrow().files.last() == Some(&cur.path);
+        if !replaced && is_tip {
+            return Ok(());
+        }
+        if replaced {
+            self.rescan();
+        }
+        match self.newer_file() {
+            Some(next) => self.switch_to(&next).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Refreshes this stream's file list now (a rotation was seen).
+    fn rescan(&mut self) {
+        let (streams, _) = self.discovery.scan(SystemTime::now());
+        if let Some(found) = streams.into_iter().find(|s| s.name == self.s.stream) {
+            let mut f = self.files.borrow_mut();
+            if f.files != found.files {
+                f.files = found.files;
+                f.generation += 1;
+            }
+        }
+    }
+
+    /// The file to read after the current one, if there is one yet.
+    fn newer_file(&self) -> Option<PathBuf> {
+        let cur = self.current.as_ref()?;
+        let files = self.files.borrow();
+        let ours = files
+            .files
+            .iter()
+            .position(|f| std::fs::metadata(f).is_ok_and(|m| identity(&m) == cur.identity));
+        match ours {
+            Some(i) => files.files.get(i + 1).cloned(),
+            // Our file was deleted or renamed out of the stream: its successor is the new
+            // file at the same path.
+            None => files
+                .files
+                .iter()
+                .find(|f| **f == cur.path)
+                .or(files.files.last())
+                .filter(|f| std::fs::metadata(f).is_ok_and(|m| identity(&m) != cur.identity))
+                .cloned(),
+        }
+    }
+
+    /// Moves to the start of the next file, delivering a last line that had no newline.
+    async fn switch_to(&mut self, next: &Path) -> Result<(), RouterClosed> {
+        let pending = self.deliverer.pending_bytes();
+        if pending > 0 {
+            log::debug!(
+                "Logstreamer '{}': {pending} bytes without a final newline at the end of a rotated file",
+                self.s.stream
+            );
+        }
+        // Lines are records only once complete; a rotated file ends its last one.
+        self.deliverer.flush_incomplete().await?;
+        self.open(next, 0, true);
+        Ok(())
+    }
+
+    /// The current file shrank: find the copy holding what we have not read, or start over.
+    fn relocate_after_truncation(&mut self) {
+        let Some(cur) = self.current.as_ref() else {
+            return;
+        };
+        let (read_pos, ours, path) = (cur.read_pos, cur.identity, cur.path.clone());
+        let hash = journal::hash_window(&cur.window);
+        self.rescan();
+        let files = self.files.borrow().files.clone();
+        for candidate in files.iter().rev() {
+            let same = std::fs::metadata(candidate).is_ok_and(|m| identity(&m) == ours);
+            if same {
+                continue;
+            }
+            if hash_of(candidate, read_pos).as_deref() == Some(hash.as_str()) {
+                log::info!(
+                    "Logstreamer '{}': {} was truncated; continuing in its copy {} at offset {read_pos}",
+                    self.s.stream,
+                    path.display(),
+                    candidate.display()
+                );
+                self.open(candidate, read_pos, false);
+                return;
+            }
+        }
+        log::warn!(
+            "Logstreamer '{}': {} was truncated and no copy was found; reading it again from the start",
+            self.s.stream,
+            path.display()
+        );
+        self.open(&path, 0, true);
+    }
+
+    /// Writes the journal for the committed position (changed, or `force` on stop).
+    fn save_journal(&mut self, force: bool) {
+        if let Some(p) = self.tracker.committed() {
+            self.committed = Some(p);
+        }
+        let Some((file_id, seek)) = self.committed else {
+            return;
+        };
+        if self.saved == Some((file_id, seek)) {
+            return;
+        }
+        let Some((_, path, plain)) = self.known.iter().find(|k| k.0 == file_id) else {
+            return;
+        };
+        let hash = match plain {
+            Some(f) => journal::hash_at(f, seek).ok().flatten(),
+            // Re-reading a compressed file is costly: only at shutdown.
+            None if force => hash_of(path, seek),
+            None => None,
+        };
+        let Some(last_hash) = hash else {
+            return;
+        };
+        let entry = Journal {
+            seek: seek as i64,
+            file_name: path.clone(),
+            last_hash,
+        };
+        let interval = self.s.fsync_interval;
+        let sync = !interval.is_zero() && (force || self.last_sync.elapsed() >= interval);
+        let stream = self.s.stream.replace('/', "_");
+        match journal::write(&self.s.journal_dir, &stream, &entry, sync) {
+            Ok(()) => {
+                self.saved = Some((file_id, seek));
+                if sync {
+                    self.last_sync = Instant::now();
+                }
+                let current = self.current.as_ref().map(|c| c.file_id);
+                self.known
+                    .retain(|k| k.0 >= file_id || Some(k.0) == current);
+            }
+            Err(e) => log::error!(
+                "Logstreamer '{}': writing journal {}: {e}",
+                self.s.stream,
+                self.journal_path().display()
+            ),
+        }
+    }
+}
+
+/// Where a journal's position is now (§6.3): the named file if its hash still matches,
+/// else any file of the stream, newest first, with the same bytes before that offset.
+fn locate(j: &Journal, files: &[PathBuf]) -> Option<(PathBuf, u64)> {
+    let seek = u64::try_from(j.seek).ok()?;
+    let named = files.iter().filter(|f| **f == j.file_name);
+    for path in named.chain(files.iter().rev()) {
+        if hash_of(path, seek).as_deref() == Some(j.last_hash.as_str()) {
+            return Some((path.clone(), seek));
+        }
+    }
+    None
+}
