@@ -36,7 +36,8 @@ pub struct AckTracker {
 /// its fsync, so the source cannot checkpoint past data a power loss could still take.
 #[derive(Debug)]
 pub struct AckToken {
-    tracker: Arc<AckTracker>,
+    /// `None` once abandoned.
+    tracker: Option<Arc<AckTracker>>,
     seq: u64,
 }
 
@@ -62,7 +63,7 @@ impl AckTracker {
         e.pending.push_back((position, 1));
         let seq = e.first_seq + e.pending.len() as u64 - 1;
         AckToken {
-            tracker: self.clone(),
+            tracker: Some(self.clone()),
             seq,
         }
     }
@@ -92,14 +93,17 @@ impl AckTracker {
         }
     }
 
-    /// The position after the longest completed prefix, if it moved since the last call.
-    pub fn committed(&self) -> Option<Position> {
+    /// The position after the longest completed prefix and how many entries it moved
+    /// past, if it moved since the last call.
+    pub fn committed(&self) -> Option<(Position, u64)> {
         let mut e = self.lock();
         let mut last = None;
+        let mut moved = 0;
         while let Some(&(position, 0)) = e.pending.front() {
             e.pending.pop_front();
             e.first_seq += 1;
-            last = Some(position);
+            moved += 1;
+            last = Some((position, moved));
         }
         last
     }
@@ -123,9 +127,20 @@ impl AckTracker {
     }
 }
 
+impl AckToken {
+    /// Gives the message up without completing it: the source will never checkpoint past
+    /// it in this run, so it is read again after a restart (a message hekad could not
+    /// queue while shutting down).
+    pub fn abandon(mut self) {
+        self.tracker = None;
+    }
+}
+
 impl Clone for AckToken {
     fn clone(&self) -> AckToken {
-        self.tracker.adjust(self.seq, true);
+        if let Some(t) = &self.tracker {
+            t.adjust(self.seq, true);
+        }
         AckToken {
             tracker: self.tracker.clone(),
             seq: self.seq,
@@ -135,7 +150,9 @@ impl Clone for AckToken {
 
 impl Drop for AckToken {
     fn drop(&mut self) {
-        self.tracker.adjust(self.seq, false);
+        if let Some(t) = &self.tracker {
+            t.adjust(self.seq, false);
+        }
     }
 }
 
@@ -157,9 +174,9 @@ mod tests {
         drop(a);
         assert_eq!(t.committed(), None, "a clone holds the message open");
         drop(held);
-        assert_eq!(t.committed(), Some((1, 25)));
+        assert_eq!(t.committed(), Some(((1, 25), 3)));
         drop(c);
-        assert_eq!(t.committed(), Some((1, 30)));
+        assert_eq!(t.committed(), Some(((1, 30), 1)));
         assert_eq!(t.committed(), None);
     }
 
@@ -172,6 +189,9 @@ mod tests {
         assert_eq!(t.committed(), None);
         let b = t.register((2, 5));
         drop(b);
-        assert_eq!(t.committed(), Some((2, 5)));
+        assert_eq!(t.committed(), Some(((2, 5), 1)));
+        let c = t.register((2, 9));
+        c.abandon();
+        assert_eq!(t.committed(), None, "an abandoned message is never committed");
     }
 }

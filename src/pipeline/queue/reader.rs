@@ -303,9 +303,9 @@ impl QueueReader {
     /// `cursor_update_count` advances, on a segment change, and when `idle`.
     fn commit(&self, idle: bool) {
         let mut st = self.state.borrow_mut();
-        if let Some(position) = self.tracker.committed() {
+        if let Some((position, moved)) = self.tracker.committed() {
             st.committed = position;
-            st.advances += 1;
+            st.advances += moved;
         }
         let committed = st.committed;
         if committed == st.checkpoint {

@@ -21,6 +21,16 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Source acknowledgements held for one fsync before it is forced.
 const MAX_HELD_ACKS: usize = 4096;
 
+/// What `full_action` decided for a record that did not fit.
+enum Room {
+    Made,
+    /// `drop`: discarded on purpose (counted).
+    Dropped,
+    /// `shutdown`, or `block` while stopping: not queued; the source must not consider it
+    /// delivered.
+    Refused,
+}
+
 /// Appends routed packs to a queue.
 pub struct QueueWriter {
     queue: Arc<Queue>,
@@ -121,9 +131,20 @@ impl QueueWriter {
             return;
         }
         let len = self.frame.len() as u64;
-        if !self.make_room(len).await {
-            PluginStats::add(&self.queue.stats.drop_count, 1);
-            return;
+        match self.make_room(len).await {
+            Room::Made => {}
+            Room::Dropped => {
+                PluginStats::add(&self.queue.stats.drop_count, 1);
+                return;
+            }
+            Room::Refused => {
+                // Not queued and not counted as delivered: the source reads it again
+                // after the restart.
+                if let Some(token) = pack.take_ack() {
+                    token.abandon();
+                }
+                return;
+            }
         }
         if self.segment_len > 0 && self.segment_len + len > self.queue.settings.segment_size {
             self.flush();
@@ -142,15 +163,14 @@ impl QueueWriter {
     }
 
     /// Applies `full_action` while adding `len` bytes would exceed `max_buffer_size`.
-    /// Returns false when the record must be dropped.
-    async fn make_room(&mut self, len: u64) -> bool {
+    async fn make_room(&mut self, len: u64) -> Room {
         let max = self.queue.settings.max_buffer_size;
         let fits = |q: &Queue, pending: usize| max == 0 || q.size() + pending as u64 + len <= max;
         if fits(&self.queue, self.pending.len()) {
-            return true;
+            return Room::Made;
         }
         match self.queue.settings.full_action {
-            FullAction::Drop => false,
+            FullAction::Drop => Room::Dropped,
             FullAction::Shutdown => {
                 if !self.shut_down {
                     self.shut_down = true;
@@ -161,7 +181,7 @@ impl QueueWriter {
                     );
                     self.queue.control.shutdown(true);
                 }
-                false
+                Room::Refused
             }
             FullAction::Block => {
                 self.flush();
@@ -173,14 +193,14 @@ impl QueueWriter {
                 );
                 while !fits(&self.queue, 0) {
                     if self.queue.control.is_stopping() {
-                        return false;
+                        return Room::Refused;
                     }
                     let jitter =
                         Duration::from_millis(fastrand::u64(0..=delay.as_millis() as u64 / 4));
                     smol::Timer::after(delay + jitter).await;
                     delay = (delay * 2).min(Duration::from_secs(1));
                 }
-                true
+                Room::Made
             }
         }
     }

@@ -441,7 +441,7 @@ impl Follower {
 
     /// Writes the journal for the committed position (changed, or `force` on stop).
     fn save_journal(&mut self, force: bool) {
-        if let Some(p) = self.tracker.committed() {
+        if let Some((p, _)) = self.tracker.committed() {
             self.committed = Some(p);
         }
         let Some((file_id, seek)) = self.committed else {

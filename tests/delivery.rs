@@ -1,0 +1,524 @@
+//! Fault tests of log shipping (issue 3): a numbered-line generator writes a log file, a
+//! shipping hekad (LogstreamerInput -> disk-buffered TcpOutput) sends it to a receiving
+//! hekad (TcpInput -> FileOutput), and a checker counts missing and duplicated line ids.
+//! Every scenario must end with zero lines missing; duplicates are printed per scenario
+//! (`scripts/test` runs this file with --nocapture) and recorded in docs/DELIVERY.md.
+
+mod common;
+
+use common::{free_port, scratch_dir, Hekad};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the generator rotates the log while it writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Rotation {
+    None,
+    /// rename app.log -> app.log.N, then create a new app.log (logrotate's default).
+    Create,
+    /// copy app.log to app.log.N, then truncate app.log with the writer's fd still open.
+    CopyTruncate,
+}
+
+/// Writes `line <id>` lines to `<dir>/logs/app.log` from a thread.
+struct Generator {
+    written: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const PAD: &str = "lorem ipsum dolor sit amet consectetur adipiscing elit";
+
+impl Generator {
+    /// Writes `total` lines in bursts of `burst` with `pause` between bursts, rotating
+    /// every `rotate_every` lines.
+    fn start(
+        logs: &Path,
+        total: u64,
+        burst: u64,
+        pause: Duration,
+        rotation: Rotation,
+        rotate_every: u64,
+    ) -> Generator {
+        std::fs::create_dir_all(logs).expect("logs dir");
+        let path = logs.join("app.log");
+        let written = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let (w, d) = (written.clone(), done.clone());
+        let logs = logs.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            let open = || {
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .expect("open log")
+            };
+            let mut file = open();
+            let mut rotations = 0u64;
+            let mut out = Vec::new();
+            for id in 0..total {
+                writeln!(out, "line {id:08} {PAD}").expect("format");
+                let end_of_burst = (id + 1) % burst == 0 || id + 1 == total;
+                let rotate = rotation != Rotation::None && (id + 1) % rotate_every == 0;
+                if end_of_burst || rotate {
+                    file.write_all(&out).expect("write log");
+                    out.clear();
+                    w.store(id + 1, Ordering::SeqCst);
+                }
+                if rotate {
+                    rotations += 1;
+                    let rotated = logs.join(format!("app.log.{rotations}"));
+                    match rotation {
+                        Rotation::Create => {
+                            std::fs::rename(&path, &rotated).expect("rename");
+                            file = open();
+                        }
+                        Rotation::CopyTruncate => {
+                            std::fs::copy(&path, &rotated).expect("copy");
+                            file.set_len(0).expect("truncate");
+                        }
+                        Rotation::None => {}
+                    }
+                }
+                if end_of_burst {
+                    std::thread::sleep(pause);
+                }
+            }
+            d.store(true, Ordering::SeqCst);
+        });
+        Generator {
+            written,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        if let Some(t) = self.thread.take() {
+            t.join().expect("generator");
+        }
+        assert!(self.done.load(Ordering::SeqCst));
+        self.written.load(Ordering::SeqCst)
+    }
+}
+
+/// Missing and duplicated ids among `0..total` in the receiver's output.
+#[derive(Debug)]
+struct Check {
+    received: u64,
+    missing: Vec<u64>,
+    duplicates: u64,
+}
+
+fn check(received: &Path, total: u64) -> Check {
+    let text = std::fs::read_to_string(received).unwrap_or_default();
+    let mut seen = vec![0u32; total as usize];
+    let mut lines = 0;
+    for line in text.lines() {
+        let Some(id) = line
+            .strip_prefix("line ")
+            .and_then(|l| l.get(..8))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        lines += 1;
+        if let Some(count) = seen.get_mut(id as usize) {
+            *count += 1;
+        }
+    }
+    Check {
+        received: lines,
+        missing: (0..total).filter(|&i| seen[i as usize] == 0).collect(),
+        duplicates: seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum(),
+    }
+}
+
+/// Waits until every id arrived (bounded), then a moment more so duplicates land too.
+fn wait_for_all(received: &Path, total: u64, timeout: Duration, logs: &[&Hekad]) -> Check {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let c = check(received, total);
+        if c.missing.is_empty() {
+            std::thread::sleep(Duration::from_millis(500));
+            return check(received, total);
+        }
+        if Instant::now() > deadline {
+            let stderr: Vec<String> = logs.iter().map(|h| h.stderr_text()).collect();
+            panic!(
+                "{} of {total} lines missing (first {:?}); logs:\n{}",
+                c.missing.len(),
+                &c.missing[..c.missing.len().min(10)],
+                stderr.join("\n-----\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn report(scenario: &str, total: u64, c: &Check) {
+    println!(
+        "DELIVERY {scenario}: lines {total}, received {}, missing {}, duplicates {}",
+        c.received,
+        c.missing.len(),
+        c.duplicates
+    );
+}
+
+/// The two hekads of one scenario.
+struct Setup {
+    dir: PathBuf,
+    port: u16,
+    logs: PathBuf,
+    received: PathBuf,
+}
+
+impl Setup {
+    fn new(name: &str) -> Setup {
+        let dir = scratch_dir(name);
+        Setup {
+            port: free_port(),
+            logs: dir.join("logs"),
+            received: dir.join("received.log"),
+            dir,
+        }
+    }
+
+    fn shipper_config(&self, buffering: &str) -> String {
+        format!(
+            r#"[hekad]
+base_dir = "{base}"
+maxprocs = 2
+
+[Logs]
+type = "LogstreamerInput"
+log_directory = "{logs}"
+file_match = 'app\.log(\.(?P<Seq>\d+))?'
+priority = ["^Seq"]
+rescan_interval = "100ms"
+check_data_interval = "20ms"
+
+[Ship]
+type = "TcpOutput"
+address = "127.0.0.1:{port}"
+message_matcher = "Type == 'logfile'"
+{buffering}
+"#,
+            base = self.dir.join("ship-cache").display(),
+            logs = self.logs.display(),
+            port = self.port,
+        )
+    }
+
+    fn shipper(&self, buffering: &str) -> Hekad {
+        let dir = self.dir.join("ship");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let h = Hekad::start(&dir, &self.shipper_config(buffering));
+        h.wait_for_log("Starting hekad");
+        h
+    }
+
+    fn receiver(&self) -> Hekad {
+        let dir = self.dir.join("receive");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let config = format!(
+            r#"[hekad]
+base_dir = "{base}"
+
+[In]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[Lines]
+type = "PayloadEncoder"
+
+[Out]
+type = "FileOutput"
+path = "{received}"
+message_matcher = "Type == 'logfile'"
+encoder = "Lines"
+flush_interval = 0
+"#,
+            base = self.dir.join("receive-cache").display(),
+            port = self.port,
+            received = self.received.display(),
+        );
+        let h = Hekad::start(&dir, &config);
+        h.wait_for_log("Starting hekad");
+        h
+    }
+
+    fn queue_dir(&self) -> PathBuf {
+        self.dir.join("ship-cache/output_queue/Ship")
+    }
+}
+
+fn kill9(mut h: Hekad) {
+    let _ = h.child.kill();
+    let _ = h.child.wait();
+}
+
+#[test]
+fn fault_kill_9_of_the_shipper_loses_nothing() {
+    let s = Setup::new("kill9");
+    let receiver = s.receiver();
+    let total = 20_000;
+    let generator = Generator::start(&s.logs, total, 200, Duration::from_millis(10), Rotation::None, 0);
+    for round in 0..6u64 {
+        let shipper = s.shipper("");
+        std::thread::sleep(Duration::from_millis(150 + fastrand::u64(0..400) + round * 20));
+        kill9(shipper);
+    }
+    generator.finish();
+    let shipper = s.shipper("");
+    let c = wait_for_all(&s.received, total, Duration::from_secs(60), &[&shipper, &receiver]);
+    report("kill -9 of the shipper, 6 times", total, &c);
+    assert!(c.missing.is_empty());
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+fn rotation_scenario(name: &str, rotation: Rotation) {
+    let s = Setup::new(name);
+    let receiver = s.receiver();
+    let shipper = s.shipper("");
+    let total = 30_000;
+    let generator = Generator::start(&s.logs, total, 500, Duration::from_millis(2), rotation, 4_000);
+    generator.finish();
+    let c = wait_for_all(&s.received, total, Duration::from_secs(60), &[&shipper, &receiver]);
+    report(name, total, &c);
+    assert!(c.missing.is_empty());
+    assert_eq!(c.duplicates, 0, "rotation alone must not duplicate lines");
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let _ = receiver.terminate();
+}
+
+#[test]
+fn fault_rotation_by_rename_and_create_at_full_speed() {
+    rotation_scenario("rotation by create", Rotation::Create);
+}
+
+#[test]
+fn fault_rotation_by_copytruncate_at_full_speed() {
+    rotation_scenario("rotation by copytruncate", Rotation::CopyTruncate);
+}
+
+#[test]
+fn fault_receiver_down_and_shipper_restarted_meanwhile() {
+    let s = Setup::new("receiver-down");
+    let total = 12_000;
+    let receiver = s.receiver();
+    let shipper = s.shipper("");
+    let generator = Generator::start(&s.logs, total, 200, Duration::from_millis(5), Rotation::None, 0);
+    std::thread::sleep(Duration::from_millis(150));
+    let (status, stderr) = receiver.terminate();
+    assert!(status.success(), "{stderr}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let shipper = s.shipper("");
+    generator.finish();
+    std::thread::sleep(Duration::from_millis(300));
+    let receiver = s.receiver();
+    let c = wait_for_all(&s.received, total, Duration::from_secs(60), &[&shipper, &receiver]);
+    report("receiver down, shipper restarted meanwhile", total, &c);
+    assert!(c.missing.is_empty());
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn fault_stalled_receiver_keeps_memory_bounded() {
+    let s = Setup::new("stalled");
+    let receiver = s.receiver();
+    let shipper = s.shipper("");
+    receiver.signal(libc::SIGSTOP);
+    let total = 60_000;
+    let generator = Generator::start(&s.logs, total, 2_000, Duration::from_millis(1), Rotation::None, 0);
+    let mut peak = 0;
+    while !generator.done.load(Ordering::SeqCst) {
+        peak = peak.max(rss_kib(shipper.child.id()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    generator.finish();
+    std::thread::sleep(Duration::from_millis(500));
+    peak = peak.max(rss_kib(shipper.child.id()));
+    receiver.signal(libc::SIGCONT);
+    let c = wait_for_all(&s.received, total, Duration::from_secs(60), &[&shipper, &receiver]);
+    report("receiver stalled by SIGSTOP", total, &c);
+    println!("DELIVERY receiver stalled by SIGSTOP: shipper peak RSS {peak} KiB while {total} lines ({} KiB) waited", total * 74 / 1024);
+    assert!(c.missing.is_empty());
+    assert!(peak < 24 * 1024, "shipper RSS grew to {peak} KiB while the receiver was stalled");
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+/// Largest segment file of a queue.
+fn largest_segment(queue: &Path) -> PathBuf {
+    std::fs::read_dir(queue)
+        .expect("queue dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .max_by_key(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .expect("a segment")
+}
+
+/// Waits until the shipper's journal covers `bytes` of app.log.
+fn wait_for_journal(s: &Setup, bytes: u64, h: &Hekad) {
+    let journal = s.dir.join("ship-cache/logstreamer/Logs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let seek = text
+            .split("\"seek\":")
+            .nth(1)
+            .and_then(|t| t.split([',', '}']).next())
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if seek >= bytes {
+            return;
+        }
+        assert!(Instant::now() < deadline, "journal at {seek} of {bytes}; {}", h.stderr_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn fault_damaged_queue_at_start_up_skips_only_the_damage() {
+    let s = Setup::new("damaged");
+    let total = 5_000;
+    let generator = Generator::start(&s.logs, total, 5_000, Duration::ZERO, Rotation::None, 0);
+    generator.finish();
+    let size = std::fs::metadata(s.logs.join("app.log")).expect("log").len();
+    // No receiver: everything waits in the queue.
+    let shipper = s.shipper("");
+    wait_for_journal(&s, size, &shipper);
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    // Damage it: flip bytes inside a frame, tear the tail, lose the checkpoint.
+    let segment = largest_segment(&s.queue_dir());
+    let mut data = std::fs::read(&segment).expect("segment");
+    let middle = data.len() / 2;
+    for b in &mut data[middle..middle + 4] {
+        *b ^= 0x5A;
+    }
+    data.extend_from_slice(&data[..40].to_vec());
+    std::fs::write(&segment, &data).expect("damage");
+    let _ = std::fs::remove_file(s.queue_dir().join("checkpoint.txt"));
+    let receiver = s.receiver();
+    let shipper = s.shipper("");
+    // Everything but the damaged record(s) arrives.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut c = check(&s.received, total);
+    while c.missing.len() > 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        c = check(&s.received, total);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    c = check(&s.received, total);
+    report("damaged queue segment at start-up", total, &c);
+    assert!(
+        (1..=2).contains(&c.missing.len()),
+        "only the record(s) under the flipped bytes may be missing: {:?}; {}",
+        &c.missing[..c.missing.len().min(10)],
+        shipper.stderr_text()
+    );
+    shipper.wait_for_log("damaged bytes in segment");
+    shipper.wait_for_report("QueueCorruptBytes: ");
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+/// A queue limited to 256 KiB while the receiver is down and 1.4 MB of lines arrive.
+const SMALL_QUEUE: &str = "[Ship.buffering]\nmax_buffer_size = 262144\n";
+
+#[test]
+fn fault_full_queue_with_shutdown_stops_hekad_and_loses_nothing() {
+    let s = Setup::new("full-shutdown");
+    let total = 20_000;
+    let generator = Generator::start(&s.logs, total, 20_000, Duration::ZERO, Rotation::None, 0);
+    generator.finish();
+    let shipper = s.shipper(&format!("{SMALL_QUEUE}full_action = \"shutdown\"\n"));
+    let (status, stderr) = shipper.wait();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("queue is full"), "{stderr}");
+    let receiver = s.receiver();
+    let shipper = s.shipper("");
+    let c = wait_for_all(&s.received, total, Duration::from_secs(60), &[&shipper, &receiver]);
+    report("queue full, full_action = shutdown, then restarted", total, &c);
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+#[test]
+fn fault_full_queue_with_block_pauses_the_input() {
+    let s = Setup::new("full-block");
+    let total = 20_000;
+    let generator = Generator::start(&s.logs, total, 20_000, Duration::ZERO, Rotation::None, 0);
+    generator.finish();
+    let shipper = s.shipper(&format!("{SMALL_QUEUE}full_action = \"block\"\n"));
+    shipper.wait_for_log("blocking until the plugin catches up");
+    let receiver = s.receiver();
+    let c = wait_for_all(&s.received, total, Duration::from_secs(60), &[&shipper, &receiver]);
+    report("queue full, full_action = block", total, &c);
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+#[test]
+fn fault_full_queue_with_drop_counts_every_dropped_line() {
+    let s = Setup::new("full-drop");
+    let total = 20_000;
+    let generator = Generator::start(&s.logs, total, 20_000, Duration::ZERO, Rotation::None, 0);
+    generator.finish();
+    let size = std::fs::metadata(s.logs.join("app.log")).expect("log").len();
+    let shipper = s.shipper(&format!("{SMALL_QUEUE}full_action = \"drop\"\n"));
+    wait_for_journal(&s, size, &shipper);
+    let receiver = s.receiver();
+    // Wait until the queue drained: the receiver's count stops growing.
+    let mut last = u64::MAX;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = check(&s.received, total).received;
+        if now == last || Instant::now() > deadline {
+            break;
+        }
+        last = now;
+    }
+    let c = check(&s.received, total);
+    shipper.signal(libc::SIGUSR1);
+    shipper.wait_for_log("DropMessageCount");
+    std::thread::sleep(Duration::from_millis(200));
+    let stderr = shipper.stderr_text();
+    let dropped: u64 = stderr
+        .split("Ship:")
+        .nth(1)
+        .and_then(|t| t.split("DropMessageCount:").nth(1))
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no DropMessageCount for Ship in:\n{stderr}"));
+    report("queue full, full_action = drop", total, &c);
+    println!("DELIVERY queue full, full_action = drop: {dropped} dropped on purpose and counted");
+    assert!(dropped > 0);
+    assert_eq!(c.missing.len() as u64, dropped, "every missing line is a counted drop");
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
