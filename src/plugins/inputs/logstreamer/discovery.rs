@@ -306,14 +306,24 @@ mod tests {
             Some("2010/07/error.log.2")
         );
         assert_eq!(error.last().map(String::as_str), Some("2013/08/error.log"));
-        assert_eq!(
-            &error[..3],
-            [
-                "2010/07/error.log.2",
-                "2010/07/error.log.1",
-                "2010/07/error.log"
-            ]
-        );
+        // Year and Month ascending, Seq descending (the bare file, Seq = -1, is newest).
+        let mut expected = Vec::new();
+        for (dir, top) in [
+            ("2010/07", 2),
+            ("2010/08", 3),
+            ("2012/04", 1),
+            ("2012/09", 5),
+            ("2013/01", 3),
+            ("2013/04", 1),
+            ("2013/08", 4),
+        ] {
+            for seq in (1..=top).rev() {
+                expected.push(format!("{dir}/error.log.{seq}"));
+            }
+            expected.push(format!("{dir}/error.log"));
+        }
+        assert_eq!(error, expected);
+        assert_eq!(access.len(), 26);
         assert!(!access.iter().any(|f| f.starts_with("subdir")));
     }
 
@@ -443,8 +453,12 @@ mod tests {
         );
         assert_eq!(errors.len(), 1);
         assert!(errors[0].starts_with("Found multiple logfiles without Priority to sort on"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
-        let bad = temp_tree("badmonth", &["Foo.log"]);
+    #[test]
+    fn bad_month_name_skips_the_file_with_hekas_error() {
+        let bad = temp_tree("badmonth", &["Foo.log", "Feb.log"]);
         let d = Discovery::new(DiscoverySettings {
             log_directory: bad.clone(),
             file_match: r"(?P<MonthName>\w+)\.log".into(),
@@ -453,12 +467,33 @@ mod tests {
             ..Default::default()
         })
         .expect("valid");
-        let (_, errors) = d.scan(SystemTime::now());
+        let (streams, errors) = d.scan(SystemTime::now());
+        assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             errors[0].ends_with("Unable to locate month name: Foo"),
             "{errors:?}"
         );
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(relative(d.root(), &streams[0].files), ["Feb.log"]);
         let _ = std::fs::remove_dir_all(bad);
+    }
+
+    #[test]
+    fn bad_settings_are_rejected() {
+        let settings = |file_match: &str, priority: &str| DiscoverySettings {
+            log_directory: PathBuf::from("/nonexistent-hekad-dir"),
+            file_match: file_match.into(),
+            priority: vec![priority.into()],
+            ..Default::default()
+        };
+        assert!(Discovery::new(settings(r"(?P<Seq>\d+", "Seq")).is_err());
+        assert!(Discovery::new(settings(r"(?P<Seq>\d+)", "^Other")).is_err());
+        assert!(Discovery::new(settings(r"(?P<Seq>\d+)", "^Seq")).is_ok());
+        let d = Discovery::new(settings(r"(?P<Seq>\w+)", "Seq")).expect("valid");
+        assert_eq!(
+            d.score("Seq", "abc"),
+            Err("Unable to convert 'abc' to an integer for 'Seq'".to_owned())
+        );
+        assert_eq!(d.score("Seq", "42"), Ok(42));
+        assert_eq!(d.score("Seq", ""), Ok(-1));
     }
 }
