@@ -192,6 +192,10 @@ mod tests {
         assert_eq!(t.committed(), Some(((2, 5), 1)));
         let c = t.register((2, 9));
         c.abandon();
-        assert_eq!(t.committed(), None, "an abandoned message is never committed");
+        assert_eq!(
+            t.committed(),
+            None,
+            "an abandoned message is never committed"
+        );
     }
 }
