@@ -247,6 +247,7 @@ address = "127.0.0.1:{port}"
 
 [Lines]
 type = "PayloadEncoder"
+append_newlines = false
 
 [Out]
 type = "FileOutput"

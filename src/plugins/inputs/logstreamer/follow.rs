@@ -111,6 +111,24 @@ struct Current {
     eofs: u32,
 }
 
+impl Current {
+    /// Whether the file shrank, or was rewritten past our position with other content
+    /// (truncated and refilled between two looks): the bytes before our position changed.
+    fn changed_under_us(&self) -> bool {
+        let Some(file) = self.reader.plain() else {
+            return false;
+        };
+        if file.metadata().is_ok_and(|m| m.len() < self.read_pos) {
+            return true;
+        }
+        self.read_pos > 0
+            && journal::hash_at(file, self.read_pos)
+                .ok()
+                .flatten()
+                .is_some_and(|h| h != journal::hash_window(&self.window))
+    }
+}
+
 /// Follows one stream.
 pub struct Follower {
     s: Settings,
@@ -288,6 +306,14 @@ impl Follower {
     /// Reads and delivers what the current file has; returns the bytes read.
     async fn read_available(&mut self) -> Result<u64, RouterClosed> {
         let mut total = 0u64;
+        // Data after an end of file may belong to a file truncated and rewritten since.
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.eofs > 0 && c.changed_under_us())
+        {
+            self.relocate_after_truncation();
+        }
         for _ in 0..READS_PER_TURN {
             let Some(cur) = self.current.as_mut() else {
                 break;
@@ -333,11 +359,9 @@ impl Follower {
             return Ok(());
         };
         cur.eofs += 1;
-        if let Some(file) = cur.reader.plain() {
-            if file.metadata().is_ok_and(|m| m.len() < cur.read_pos) {
-                self.relocate_after_truncation();
-                return Ok(());
-            }
+        if cur.changed_under_us() {
+            self.relocate_after_truncation();
+            return Ok(());
         }
         if cur.eofs < 2 {
             return Ok(());
