@@ -230,3 +230,60 @@ fn config_errors_name_the_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_shipping_example_configs_deliver_a_log_file() {
+    let dir = scratch_dir("ls-example-configs");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    append(&logs.join("syslog.log"), "one\ntwo\n");
+    let port = common::free_port().to_string();
+    let load = |name: &str| {
+        let text = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("config")
+                .join(name),
+        )
+        .expect("example config");
+        text.replace("/var/cache/", &format!("{}/", dir.display()))
+            .replace(
+                "log_directory = \"/var/log\"",
+                &format!("log_directory = \"{}\"", logs.display()),
+            )
+            .replace("5580", &port)
+    };
+    let aggregator_dir = dir.join("aggregator");
+    let shipper_dir = dir.join("shipper");
+    std::fs::create_dir_all(&aggregator_dir).expect("dir");
+    std::fs::create_dir_all(&shipper_dir).expect("dir");
+    let aggregator = Hekad::start(&aggregator_dir, &load("aggregator.toml"));
+    aggregator.wait_for_log("Starting hekad");
+    let shipper = Hekad::start(&shipper_dir, &load("ship-logs.toml"));
+    shipper.wait_for_log("Starting hekad");
+    append(&logs.join("syslog.log"), "three\n");
+    let out_dir = dir.join("hekad-aggregator/logs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let read = || -> String {
+        std::fs::read_dir(&out_dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    while read() != "one\ntwo\nthree\n" {
+        assert!(
+            Instant::now() < deadline,
+            "got {:?}\n{}\n{}",
+            read(),
+            shipper.stderr_text(),
+            aggregator.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let (status, stderr) = aggregator.terminate();
+    assert!(status.success(), "{stderr}");
+}
