@@ -624,3 +624,49 @@ fn fault_full_queue_with_drop_counts_every_dropped_line() {
     let _ = shipper.terminate();
     let _ = receiver.terminate();
 }
+
+#[test]
+fn tcp_output_connects_from_its_local_address() {
+    let dir = scratch_dir("local-address");
+    let (port, local, udp) = (free_port(), free_port(), free_port());
+    let out = dir.join("out.log");
+    let receiver_dir = dir.join("receiver");
+    std::fs::create_dir_all(&receiver_dir).expect("dir");
+    // A text receiver stamps each message with the sender's address.
+    let receiver = Hekad::start(
+        &receiver_dir,
+        &format!(
+            "{}\n[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\nsplitter = \"TokenSplitter\"\ndecoder = \"\"\n\n[Out]\ntype = \"FileOutput\"\npath = \"{}\"\nmessage_matcher = \"TRUE\"\nencoder = \"ProtobufEncoder\"\nflush_interval = 0\n",
+            common::globals(&receiver_dir, ""),
+            out.display()
+        ),
+    );
+    receiver.wait_for_log("Starting hekad");
+    let sender_dir = dir.join("sender");
+    std::fs::create_dir_all(&sender_dir).expect("dir");
+    let sender = Hekad::start(
+        &sender_dir,
+        &format!(
+            "{}\n[Text]\ntype = \"PayloadEncoder\"\n\n[In]\ntype = \"UdpInput\"\naddress = \"127.0.0.1:{udp}\"\n\n[Ship]\ntype = \"TcpOutput\"\naddress = \"127.0.0.1:{port}\"\nlocal_address = \"127.0.0.1:{local}\"\nmessage_matcher = \"TRUE\"\nencoder = \"Text\"\n",
+            common::globals(&sender_dir, ""),
+        ),
+    );
+    sender.wait_for_log("Starting hekad");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    socket
+        .send_to(b"hello", ("127.0.0.1", port + 1))
+        .expect("send");
+    let got = common::wait_for_messages(&receiver, &out, 1);
+    assert_eq!(
+        got[0]
+            .hostname
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .as_deref(),
+        Some(format!("127.0.0.1:{local}").as_str()),
+        "{}",
+        sender.stderr_text()
+    );
+    let _ = sender.terminate();
+    let _ = receiver.terminate();
+}

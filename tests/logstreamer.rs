@@ -27,9 +27,14 @@ impl Tail {
     }
 
     fn start(&self, file_match: &str, extra: &str) -> Hekad {
+        self.start_with(file_match, extra, "")
+    }
+
+    fn start_with(&self, file_match: &str, extra: &str, globals: &str) -> Hekad {
         let config = format!(
             r#"[hekad]
 base_dir = "{base}"
+{globals}
 
 [Logs]
 type = "LogstreamerInput"
@@ -286,4 +291,16 @@ fn the_shipping_example_configs_deliver_a_log_file() {
     assert!(status.success(), "{stderr}");
     let (status, stderr) = aggregator.terminate();
     assert!(status.success(), "{stderr}");
+}
+
+#[test]
+fn an_oversized_line_is_dropped_whole_and_counted() {
+    let t = Tail::new("ls-oversized");
+    let long = "x".repeat(5000);
+    append(&t.logs.join("app.log"), &format!("before\n{long}\nafter\n"));
+    let h = t.start_with(r"app\.log", "", "max_message_size = 2048");
+    assert_eq!(t.wait_for(2, &h), ["before", "after"]);
+    h.wait_for_log("record exceeded MAX_RECORD_SIZE");
+    h.wait_for_report("DropMessageCount: 2");
+    let _ = h.terminate();
 }

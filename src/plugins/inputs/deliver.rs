@@ -66,6 +66,10 @@ pub struct Deliverer {
     /// For replayable sources: the tracker that learns when each record's messages are
     /// done, and the identity of the file being read (see `pipeline/ack.rs`).
     ack: Option<(Arc<AckTracker>, u64)>,
+    /// Drop the record after an oversized one (it is the oversized line's tail); set by
+    /// LogstreamerInput, as Heka does.
+    skip_oversized_tails: bool,
+    skipping_tail: bool,
 }
 
 impl Deliverer {
@@ -97,7 +101,15 @@ impl Deliverer {
             decorator,
             stream,
             ack: None,
+            skip_oversized_tails: false,
+            skipping_tail: false,
         })
+    }
+
+    /// After a record over MAX_RECORD_SIZE is dropped, also drop the next record: for
+    /// line-oriented files it is the rest of the same line, not a line of its own.
+    pub fn skip_oversized_tails(&mut self) {
+        self.skip_oversized_tails = true;
     }
 
     /// Makes every record acknowledged through `tracker` at `(file, offset after it)`.
@@ -161,10 +173,17 @@ impl Deliverer {
                         Some(record) => self.deliver_range(record).await?,
                         None => {
                             PluginStats::add(&self.shared.stats.drop_count, 1);
+                            self.skipping_tail = self.skip_oversized_tails;
                             if let Some((tracker, file)) = &self.ack {
                                 tracker.consumed((*file, self.buffer.offset()));
                             }
                         }
+                    }
+                }
+                Next::Record(_) if self.skipping_tail => {
+                    self.skipping_tail = false;
+                    if let Some((tracker, file)) = &self.ack {
+                        tracker.consumed((*file, self.buffer.offset()));
                     }
                 }
                 Next::Record(record) => self.deliver_range(record).await?,
@@ -182,6 +201,7 @@ impl Deliverer {
             decorator,
             stream,
             ack,
+            ..
         } = self;
         let bytes = &buffer.data()[range];
         let pack = prepare(

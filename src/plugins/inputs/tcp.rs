@@ -42,7 +42,8 @@ enum Listener {
 /// The TcpInput plugin.
 pub struct TcpInput {
     listener: Listener,
-    keep_alive: bool,
+    /// `Some(keep_alive_period)` when keep-alive is on.
+    keep_alive: Option<u64>,
 }
 
 /// Builds a TcpInput and binds its socket.
@@ -77,10 +78,9 @@ pub fn build(
             format!("cannot listen on {}: {e}", config.address),
         )
     })?;
-    let _ = config.keep_alive_period;
     Ok(Box::new(TcpInput {
         listener,
-        keep_alive: config.keep_alive,
+        keep_alive: config.keep_alive.then_some(config.keep_alive_period),
     }))
 }
 
@@ -94,8 +94,8 @@ impl Input for TcpInput {
                     let listener = &listener;
                     accept_until_stopped(&ctx, move || async move {
                         let (stream, peer) = listener.accept().await?;
-                        if keep_alive {
-                            set_keep_alive(&stream);
+                        if let Some(period) = keep_alive {
+                            set_keep_alive(&stream, period);
                         }
                         Ok((stream, Some(peer)))
                     })
@@ -229,18 +229,25 @@ impl HalfClose for Async<std::os::unix::net::UnixStream> {
     }
 }
 
-pub(crate) fn set_keep_alive<T: std::os::fd::AsRawFd>(socket: &T) {
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt on a socket fd we own, with a pointer to a live c_int.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            &on as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
+/// Turns on TCP keep-alive; `period_secs` > 0 sets the idle time before the first probe
+/// and the interval between probes (Heka's `keep_alive_period`; 0 keeps the OS default).
+pub(crate) fn set_keep_alive<T: std::os::fd::AsRawFd>(socket: &T, period_secs: u64) {
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: setsockopt on a socket fd we own, with a pointer to a live c_int.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                &value as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    if period_secs > 0 {
+        let period = period_secs.min(i32::MAX as u64) as libc::c_int;
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, period);
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, period);
     }
 }
-
-pub(crate) use self::set_keep_alive as enable_keep_alive;

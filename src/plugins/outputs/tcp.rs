@@ -52,7 +52,8 @@ impl Default for TcpOutputConfig {
 pub struct TcpOutput {
     address: String,
     local_address: Option<SocketAddr>,
-    keep_alive: bool,
+    /// `Some(keep_alive_period)` when keep-alive is on.
+    keep_alive: Option<u64>,
     reconnect_after: u64,
 }
 
@@ -83,11 +84,10 @@ pub fn build(
             )
         })?),
     };
-    let _ = c.keep_alive_period;
     Ok(Box::new(TcpOutput {
         address: c.address,
         local_address,
-        keep_alive: c.keep_alive,
+        keep_alive: c.keep_alive.then_some(c.keep_alive_period),
         reconnect_after: c.reconnect_after,
     }))
 }
@@ -184,8 +184,8 @@ impl TcpOutput {
                 }
             }
         };
-        if self.keep_alive {
-            crate::plugins::inputs::tcp::enable_keep_alive(&stream);
+        if let Some(period) = self.keep_alive {
+            crate::plugins::inputs::tcp::set_keep_alive(&stream, period);
         }
         let _ = stream.set_nodelay(true);
         Ok(stream)

@@ -162,6 +162,7 @@ impl Follower {
         let mut deliverer = Deliverer::new(shared, Some(&s.stream), decorator)?;
         let tracker = AckTracker::new(shared.pool.size());
         deliverer.track(tracker.clone(), 0);
+        deliverer.skip_oversized_tails();
         Ok(Follower {
             s,
             deliverer,
