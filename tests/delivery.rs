@@ -653,9 +653,7 @@ fn tcp_output_connects_from_its_local_address() {
     );
     sender.wait_for_log("Starting hekad");
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
-    socket
-        .send_to(b"hello", ("127.0.0.1", port + 1))
-        .expect("send");
+    socket.send_to(b"hello", ("127.0.0.1", udp)).expect("send");
     let got = common::wait_for_messages(&receiver, &out, 1);
     assert_eq!(
         got[0]

@@ -19,11 +19,13 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest wait for the writer before looking at the segment files again.
 const POLL: Duration = Duration::from_millis(500);
 const READ_BUFFER: usize = 64 * 1024;
+/// Shortest time between two checkpoint writes made only because the queue went idle.
+const IDLE_CHECKPOINT: Duration = Duration::from_millis(100);
 
 /// The reader has delivered everything and the writer has stopped.
 #[derive(Debug)]
@@ -49,6 +51,19 @@ struct ReadState {
     committed: Position,
     /// Cursor advances since the checkpoint was written.
     advances: u64,
+    last_write: Instant,
+    last_sync: Instant,
+}
+
+/// Why the checkpoint is being considered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// While messages flow: every `cursor_update_count` advances or on a segment change.
+    Busy,
+    /// The queue is empty: also when the last write is a moment old.
+    Idle,
+    /// The reader stops: always.
+    Final,
 }
 
 enum Fill {
@@ -115,6 +130,8 @@ impl QueueReader {
                 checkpoint: (id, offset),
                 committed: (id, offset),
                 advances: 0,
+                last_write: Instant::now(),
+                last_sync: Instant::now(),
             }),
             queue,
         };
@@ -150,7 +167,7 @@ impl QueueReader {
                 Fill::Filled => return Ok(pack.into_shared()),
                 Fill::Closed => return Err(Closed),
                 Fill::Empty => {
-                    self.commit(true);
+                    self.commit(Commit::Idle);
                     let woken = async {
                         let _ = self.writer.recv().await;
                     };
@@ -182,7 +199,7 @@ impl QueueReader {
     /// Forgets messages handed out but not completed and reads again from the committed
     /// position (a TcpOutput whose connection failed before the peer acknowledged them).
     pub fn rewind(&self) {
-        self.commit(false);
+        self.commit(Commit::Busy);
         self.tracker.reset();
         let committed = self.state.borrow().committed;
         if let Err(e) = self.seek(committed) {
@@ -301,7 +318,8 @@ impl QueueReader {
 
     /// Moves the checkpoint to what the plugin completed; writes `checkpoint.txt` every
     /// `cursor_update_count` advances, on a segment change, and when `idle`.
-    fn commit(&self, idle: bool) {
+    fn commit(&self, when: Commit) {
+        let idle = when != Commit::Busy;
         let mut st = self.state.borrow_mut();
         if let Some((position, moved)) = self.tracker.committed() {
             st.committed = position;
@@ -312,14 +330,25 @@ impl QueueReader {
             return;
         }
         let segment_changed = committed.0 != st.checkpoint.0;
-        if !(idle || segment_changed || st.advances >= self.queue.settings.cursor_update_count) {
+        let idle_write =
+            when == Commit::Final || (idle && st.last_write.elapsed() >= IDLE_CHECKPOINT);
+        if !(idle_write
+            || segment_changed
+            || st.advances >= self.queue.settings.cursor_update_count)
+        {
             return;
         }
-        let sync = !self.queue.settings.fsync_interval.is_zero();
+        let interval = self.queue.settings.fsync_interval;
+        let sync =
+            !interval.is_zero() && (when == Commit::Final || st.last_sync.elapsed() >= interval);
         match segments::write_checkpoint(&self.queue.settings.dir, committed, sync) {
             Ok(()) => {
                 st.checkpoint = committed;
                 st.advances = 0;
+                st.last_write = Instant::now();
+                if sync {
+                    st.last_sync = st.last_write;
+                }
             }
             Err(e) => log::error!(
                 "Plugin '{}' queue: writing checkpoint: {e}",
@@ -362,7 +391,7 @@ fn read_into(st: &mut ReadState) -> io::Result<usize> {
 impl Drop for QueueReader {
     /// The current cursor is always checkpointed on stop (§4.6).
     fn drop(&mut self) {
-        self.commit(true);
+        self.commit(Commit::Final);
     }
 }
 
