@@ -84,7 +84,12 @@ impl QueueReader {
         let oldest = list.first().map_or(1, |s| s.0);
         let start = match segments::read_checkpoint(&dir) {
             Ok(position) => position,
-            Err(segments::CheckpointError::Missing) if list.len() <= 1 => (oldest, 0),
+            // No checkpoint and nothing queued before this run: a fresh queue.
+            Err(segments::CheckpointError::Missing)
+                if list.iter().rev().skip(1).all(|s| s.1 == 0) =>
+            {
+                (oldest, 0)
+            }
             Err(e) => {
                 let why = match e {
                     segments::CheckpointError::Missing => "checkpoint.txt is missing".to_owned(),
