@@ -104,6 +104,11 @@ impl Generator {
         }
     }
 
+    /// Writes without rotating.
+    fn plain(logs: &Path, total: u64, burst: u64, pause: Duration) -> Generator {
+        Generator::start(logs, total, burst, pause, Rotation::None, 0)
+    }
+
     fn finish(mut self) -> u64 {
         if let Some(t) = self.thread.take() {
             t.join().expect("generator");
@@ -165,6 +170,20 @@ fn wait_for_all(received: &Path, total: u64, timeout: Duration, logs: &[&Hekad])
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits for every line, prints the scenario's figures and stops both hekads.
+fn finish_scenario(s: &Setup, total: u64, scenario: &str, shipper: Hekad, receiver: Hekad) {
+    let c = wait_for_all(
+        &s.received,
+        total,
+        Duration::from_secs(60),
+        &[&shipper, &receiver],
+    );
+    report(scenario, total, &c);
+    assert!(c.missing.is_empty());
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
 }
 
 fn report(scenario: &str, total: u64, c: &Check) {
@@ -292,14 +311,7 @@ fn kill_9_scenario(name: &str, globals: &str) {
     let total = 30_000;
     // 2 500 lines a second while the shipper is killed at random points, each run living
     // about one fsync interval (the default 1 s) or more.
-    let generator = Generator::start(
-        &s.logs,
-        total,
-        50,
-        Duration::from_millis(20),
-        Rotation::None,
-        0,
-    );
+    let generator = Generator::plain(&s.logs, total, 50, Duration::from_millis(20));
     let kills = 6;
     for _ in 0..kills {
         let shipper = s.shipper("");
@@ -369,14 +381,7 @@ fn fault_receiver_down_and_shipper_restarted_meanwhile() {
     let total = 12_000;
     let receiver = s.receiver();
     let shipper = s.shipper("");
-    let generator = Generator::start(
-        &s.logs,
-        total,
-        200,
-        Duration::from_millis(5),
-        Rotation::None,
-        0,
-    );
+    let generator = Generator::plain(&s.logs, total, 200, Duration::from_millis(5));
     std::thread::sleep(Duration::from_millis(150));
     let (status, stderr) = receiver.terminate();
     assert!(status.success(), "{stderr}");
@@ -387,16 +392,13 @@ fn fault_receiver_down_and_shipper_restarted_meanwhile() {
     generator.finish();
     std::thread::sleep(Duration::from_millis(300));
     let receiver = s.receiver();
-    let c = wait_for_all(
-        &s.received,
+    finish_scenario(
+        &s,
         total,
-        Duration::from_secs(60),
-        &[&shipper, &receiver],
+        "receiver down, shipper restarted meanwhile",
+        shipper,
+        receiver,
     );
-    report("receiver down, shipper restarted meanwhile", total, &c);
-    assert!(c.missing.is_empty());
-    let _ = shipper.terminate();
-    let _ = receiver.terminate();
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -416,14 +418,7 @@ fn fault_stalled_receiver_keeps_memory_bounded() {
     let shipper = s.shipper("");
     receiver.signal(libc::SIGSTOP);
     let total = 60_000;
-    let generator = Generator::start(
-        &s.logs,
-        total,
-        2_000,
-        Duration::from_millis(1),
-        Rotation::None,
-        0,
-    );
+    let generator = Generator::plain(&s.logs, total, 2_000, Duration::from_millis(1));
     let mut peak = 0;
     while !generator.done.load(Ordering::SeqCst) {
         peak = peak.max(rss_kib(shipper.child.id()));
@@ -433,21 +428,12 @@ fn fault_stalled_receiver_keeps_memory_bounded() {
     std::thread::sleep(Duration::from_millis(500));
     peak = peak.max(rss_kib(shipper.child.id()));
     receiver.signal(libc::SIGCONT);
-    let c = wait_for_all(
-        &s.received,
-        total,
-        Duration::from_secs(60),
-        &[&shipper, &receiver],
-    );
-    report("receiver stalled by SIGSTOP", total, &c);
     println!("DELIVERY receiver stalled by SIGSTOP: shipper peak RSS {peak} KiB while {total} lines ({} KiB) waited", total * 74 / 1024);
-    assert!(c.missing.is_empty());
     assert!(
         peak < 24 * 1024,
         "shipper RSS grew to {peak} KiB while the receiver was stalled"
     );
-    let _ = shipper.terminate();
-    let _ = receiver.terminate();
+    finish_scenario(&s, total, "receiver stalled by SIGSTOP", shipper, receiver);
 }
 
 /// Largest segment file of a queue.
@@ -489,7 +475,7 @@ fn wait_for_journal(s: &Setup, bytes: u64, h: &Hekad) {
 fn fault_damaged_queue_at_start_up_skips_only_the_damage() {
     let s = Setup::new("damaged");
     let total = 5_000;
-    let generator = Generator::start(&s.logs, total, 5_000, Duration::ZERO, Rotation::None, 0);
+    let generator = Generator::plain(&s.logs, total, 5_000, Duration::ZERO);
     generator.finish();
     let size = std::fs::metadata(s.logs.join("app.log"))
         .expect("log")
@@ -536,63 +522,49 @@ fn fault_damaged_queue_at_start_up_skips_only_the_damage() {
 /// A queue limited to 256 KiB while the receiver is down and 1.4 MB of lines arrive.
 const SMALL_QUEUE: &str = "[Ship.buffering]\nmax_buffer_size = 262144\n";
 
+/// Writes 20 000 lines, then starts a shipper whose 256 KiB queue fills up with the
+/// receiver down.
+fn full_queue(name: &str, full_action: &str) -> (Setup, u64, Hekad) {
+    let s = Setup::new(name);
+    let total = 20_000;
+    let generator = Generator::plain(&s.logs, total, 20_000, Duration::ZERO);
+    generator.finish();
+    let shipper = s.shipper(&format!("{SMALL_QUEUE}full_action = \"{full_action}\"\n"));
+    (s, total, shipper)
+}
+
 #[test]
 fn fault_full_queue_with_shutdown_stops_hekad_and_loses_nothing() {
-    let s = Setup::new("full-shutdown");
-    let total = 20_000;
-    let generator = Generator::start(&s.logs, total, 20_000, Duration::ZERO, Rotation::None, 0);
-    generator.finish();
-    let shipper = s.shipper(&format!("{SMALL_QUEUE}full_action = \"shutdown\"\n"));
+    let (s, total, shipper) = full_queue("full-shutdown", "shutdown");
     let (status, stderr) = shipper.wait();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("queue is full"), "{stderr}");
     let receiver = s.receiver();
     let shipper = s.shipper("");
-    let c = wait_for_all(
-        &s.received,
-        total,
-        Duration::from_secs(60),
-        &[&shipper, &receiver],
-    );
-    report(
-        "queue full, full_action = shutdown, then restarted",
-        total,
-        &c,
-    );
-    let _ = shipper.terminate();
-    let _ = receiver.terminate();
+    let scenario = "queue full, full_action = shutdown, then restarted";
+    finish_scenario(&s, total, scenario, shipper, receiver);
 }
 
 #[test]
 fn fault_full_queue_with_block_pauses_the_input() {
-    let s = Setup::new("full-block");
-    let total = 20_000;
-    let generator = Generator::start(&s.logs, total, 20_000, Duration::ZERO, Rotation::None, 0);
-    generator.finish();
-    let shipper = s.shipper(&format!("{SMALL_QUEUE}full_action = \"block\"\n"));
+    let (s, total, shipper) = full_queue("full-block", "block");
     shipper.wait_for_log("blocking until the plugin catches up");
     let receiver = s.receiver();
-    let c = wait_for_all(
-        &s.received,
+    finish_scenario(
+        &s,
         total,
-        Duration::from_secs(60),
-        &[&shipper, &receiver],
+        "queue full, full_action = block",
+        shipper,
+        receiver,
     );
-    report("queue full, full_action = block", total, &c);
-    let _ = shipper.terminate();
-    let _ = receiver.terminate();
 }
 
 #[test]
 fn fault_full_queue_with_drop_counts_every_dropped_line() {
-    let s = Setup::new("full-drop");
-    let total = 20_000;
-    let generator = Generator::start(&s.logs, total, 20_000, Duration::ZERO, Rotation::None, 0);
-    generator.finish();
+    let (s, total, shipper) = full_queue("full-drop", "drop");
     let size = std::fs::metadata(s.logs.join("app.log"))
         .expect("log")
         .len();
-    let shipper = s.shipper(&format!("{SMALL_QUEUE}full_action = \"drop\"\n"));
     wait_for_journal(&s, size, &shipper);
     shipper.wait_for_report("DropMessageCount");
     std::thread::sleep(Duration::from_millis(200));

@@ -250,38 +250,8 @@ impl TcpOutput {
             if batch.is_empty() {
                 continue;
             }
-            if conn.is_none() {
-                match self.connect().await {
-                    Ok(stream) => {
-                        conn = Some(Connection {
-                            stream,
-                            written: 0,
-                            messages: 0,
-                            unacked: VecDeque::new(),
-                        })
-                    }
-                    Err(e) => {
-                        log::warn!(
-                            "Plugin '{}': cannot connect to {}: {e}",
-                            ctx.name,
-                            self.address
-                        );
-                        self.rewind(ctx, &mut conn, &mut tokens);
-                        if self.give_up(ctx) {
-                            break;
-                        }
-                        Self::backoff(ctx, &mut delay).await;
-                        continue;
-                    }
-                }
-            }
-            let Some(c) = conn.as_mut() else { continue };
-            if let Err(e) = c.stream.write_all(&batch).await {
-                log::warn!(
-                    "Plugin '{}': write to {} failed: {e}; reconnecting",
-                    ctx.name,
-                    self.address
-                );
+            if let Err(why) = self.write_batch(&mut conn, &batch).await {
+                log::warn!("Plugin '{}': {why}; will resend", ctx.name);
                 self.rewind(ctx, &mut conn, &mut tokens);
                 if self.give_up(ctx) {
                     break;
@@ -289,6 +259,7 @@ impl TcpOutput {
                 Self::backoff(ctx, &mut delay).await;
                 continue;
             }
+            let Some(c) = conn.as_mut() else { continue };
             delay = FIRST_BACKOFF;
             let base = c.written;
             c.unacked
@@ -317,6 +288,29 @@ impl TcpOutput {
                 self.rewind(ctx, &mut conn, &mut tokens);
             }
         }
+    }
+
+    /// Connects if needed and writes `batch`; the error says what failed.
+    async fn write_batch(&self, conn: &mut Option<Connection>, batch: &[u8]) -> Result<(), String> {
+        if conn.is_none() {
+            let stream = self
+                .connect()
+                .await
+                .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
+            *conn = Some(Connection {
+                stream,
+                written: 0,
+                messages: 0,
+                unacked: VecDeque::new(),
+            });
+        }
+        let Some(c) = conn.as_mut() else {
+            return Ok(());
+        };
+        c.stream
+            .write_all(batch)
+            .await
+            .map_err(|e| format!("write to {} failed: {e}", self.address))
     }
 
     /// Checks acknowledgements now; returns false when the connection failed (the queue
