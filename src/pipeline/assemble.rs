@@ -14,7 +14,7 @@ use super::shutdown::Control;
 use super::stats::PluginStats;
 use super::stats::StatsRegistry;
 use super::supervise::{supervise, Attempt, Policy};
-use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
+use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput, FullAction};
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
 use crate::config::loader::Config;
@@ -261,6 +261,11 @@ impl InboxSource {
 }
 
 impl PluginQueue {
+    /// Whether the plugin's disk queue pauses the inputs when full (`full_action = "block"`).
+    fn blocks_when_full(&self) -> bool {
+        matches!(self, PluginQueue::Disk { queue, .. } if queue.settings.full_action == FullAction::Block)
+    }
+
     /// Spawns the disk queue writer (if any) and returns what each attempt reads from.
     fn start(self, ex: &Executors, in_flight: usize) -> InboxSource {
         match self {
@@ -416,14 +421,9 @@ impl Wiring {
         let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats)?;
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
-        self.routes.push(Route::new(
-            s.name.clone(),
-            matcher,
-            signer,
-            tx,
-            stats.clone(),
-            false,
-        ));
+        let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), false);
+        route.waits_forever = plugin_queue.blocks_when_full();
+        self.routes.push(route);
         let policy = Policy {
             name: s.name.clone(),
             kind: "Plugin",
@@ -504,14 +504,9 @@ impl Wiring {
         let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats)?;
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
-        self.routes.push(Route::new(
-            s.name.clone(),
-            matcher,
-            signer,
-            tx,
-            stats.clone(),
-            true,
-        ));
+        let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), true);
+        route.waits_forever = plugin_queue.blocks_when_full();
+        self.routes.push(route);
         let origin = Origin {
             hostname: self.globals.hostname.clone(),
             pid: std::process::id() as i32,

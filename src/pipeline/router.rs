@@ -30,6 +30,9 @@ pub struct Route {
     pub stats: Arc<PluginStats>,
     /// Filters are closed first at shutdown so their last injections are still routed.
     pub is_filter: bool,
+    /// Never declared wedged: the router waits as long as it takes (a disk queue with
+    /// `full_action = "block"`, whose whole point is to pause the inputs, not to drop).
+    pub waits_forever: bool,
     wedged: bool,
     seen: u64,
 }
@@ -53,6 +56,7 @@ impl Route {
             queue,
             stats,
             is_filter,
+            waits_forever: false,
             wedged: false,
             seen: 0,
         }
@@ -173,6 +177,12 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
     };
     if route.wedged {
         return PluginStats::add(&route.stats.drop_count, 1);
+    }
+    if route.waits_forever {
+        return match route.queue.send(pack).await {
+            Ok(()) => record_length(route),
+            Err(_) => PluginStats::add(&route.stats.drop_count, 1),
+        };
     }
     let sent = async { route.queue.send(pack).await.is_ok() };
     let timed_out = async {
