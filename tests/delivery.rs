@@ -427,13 +427,24 @@ fn fault_stalled_receiver_keeps_memory_bounded() {
     generator.finish();
     std::thread::sleep(Duration::from_millis(500));
     peak = peak.max(rss_kib(shipper.child.id()));
-    receiver.signal(libc::SIGCONT);
     println!("DELIVERY receiver stalled by SIGSTOP: shipper peak RSS {peak} KiB while {total} lines ({} KiB) waited", total * 74 / 1024);
     assert!(
         peak < 24 * 1024,
         "shipper RSS grew to {peak} KiB while the receiver was stalled"
     );
-    finish_scenario(&s, total, "receiver stalled by SIGSTOP", shipper, receiver);
+    // A stalled peer must not keep the shipper from stopping; what it did not take
+    // stays queued for the next run.
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let shipper = s.shipper("");
+    receiver.signal(libc::SIGCONT);
+    finish_scenario(
+        &s,
+        total,
+        "receiver stalled by SIGSTOP, shipper restarted meanwhile",
+        shipper,
+        receiver,
+    );
 }
 
 /// Largest segment file of a queue.

@@ -14,7 +14,7 @@ use super::shutdown::Control;
 use super::stats::PluginStats;
 use super::stats::StatsRegistry;
 use super::supervise::{supervise, Attempt, Policy};
-use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput, FullAction};
+use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
 use crate::config::loader::Config;
@@ -261,9 +261,11 @@ impl InboxSource {
 }
 
 impl PluginQueue {
-    /// Whether the plugin's disk queue pauses the inputs when full (`full_action = "block"`).
-    fn blocks_when_full(&self) -> bool {
-        matches!(self, PluginQueue::Disk { queue, .. } if queue.settings.full_action == FullAction::Block)
+    /// Whether the router must wait for this plugin however long it takes: a disk queue's
+    /// writer only stalls on `full_action = "block"` or a failing disk, and dropping then
+    /// would complete the sources' acknowledgements of messages that were never queued.
+    fn never_wedged(&self) -> bool {
+        matches!(self, PluginQueue::Disk { .. })
     }
 
     /// Spawns the disk queue writer (if any) and returns what each attempt reads from.
@@ -422,7 +424,7 @@ impl Wiring {
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
         let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), false);
-        route.waits_forever = plugin_queue.blocks_when_full();
+        route.waits_forever = plugin_queue.never_wedged();
         self.routes.push(route);
         let policy = Policy {
             name: s.name.clone(),
@@ -505,7 +507,7 @@ impl Wiring {
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
         let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), true);
-        route.waits_forever = plugin_queue.blocks_when_full();
+        route.waits_forever = plugin_queue.never_wedged();
         self.routes.push(route);
         let origin = Origin {
             hostname: self.globals.hostname.clone(),

@@ -30,8 +30,8 @@ pub struct Route {
     pub stats: Arc<PluginStats>,
     /// Filters are closed first at shutdown so their last injections are still routed.
     pub is_filter: bool,
-    /// Never declared wedged: the router waits as long as it takes (a disk queue with
-    /// `full_action = "block"`, whose whole point is to pause the inputs, not to drop).
+    /// Never declared wedged: the router waits as long as it takes (a disk-buffered
+    /// plugin, whose queue writer stalls only when it must pause the inputs).
     pub waits_forever: bool,
     wedged: bool,
     seen: u64,

@@ -69,6 +69,12 @@ impl QueueSettings {
         max_message_size: u32,
     ) -> QueueSettings {
         let record = crate::framing::max_record_size(max_message_size) as u64;
+        // A queue must hold at least one message of the maximum size, or a big one could
+        // never fit (blocking or shutting down forever).
+        let max_buffer_size = match max_buffer_size {
+            0 => 0,
+            n => n.max(record),
+        };
         let mut segment_size = max_file_size.max(record);
         if max_buffer_size > 0 {
             segment_size = segment_size.min((max_buffer_size / 4).max(record));

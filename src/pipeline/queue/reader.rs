@@ -173,10 +173,15 @@ impl QueueReader {
                 Fill::Closed => return Err(Closed),
                 Fill::Empty => {
                     self.commit(Commit::Idle);
-                    let woken = async {
-                        let _ = self.writer.recv().await;
-                    };
-                    woken.or(smol::Timer::after(POLL).map_unit()).await;
+                    if self.writer.is_closed() {
+                        // Nothing will wake us: look again after a pause, never spin.
+                        smol::Timer::after(POLL).await;
+                    } else {
+                        let woken = async {
+                            let _ = self.writer.recv().await;
+                        };
+                        woken.or(smol::Timer::after(POLL).map_unit()).await;
+                    }
                 }
             }
         }
@@ -283,7 +288,12 @@ impl QueueReader {
                         self.queue.name,
                         st.id
                     );
-                    return Fill::Empty;
+                    // The data stays on disk for the next start.
+                    return if writer_done {
+                        Fill::Closed
+                    } else {
+                        Fill::Empty
+                    };
                 }
             }
             // End of this segment. A newer one exists only once this one is complete.

@@ -40,8 +40,11 @@ pub struct QueueWriter {
     /// Bytes in the current segment, including `pending`.
     segment_len: u64,
     pending: Vec<u8>,
+    /// Messages in `pending`.
+    pending_messages: u64,
     frame: Vec<u8>,
-    /// Acknowledgements released at the next fsync (only with `fsync_interval` > 0).
+    /// Acknowledgements released once their messages are written (and, with
+    /// `fsync_interval` > 0, fsync'd).
     held: Vec<AckToken>,
     unsynced: bool,
     last_sync: Instant,
@@ -65,6 +68,7 @@ impl QueueWriter {
             id,
             segment_len: 0,
             pending: Vec::with_capacity(WRITE_BATCH * 2),
+            pending_messages: 0,
             frame: Vec::new(),
             held: Vec::new(),
             unsynced: false,
@@ -105,14 +109,14 @@ impl QueueWriter {
                 };
                 self.append(&pack).await;
             }
-            self.flush();
+            self.flush().await;
             if !interval.is_zero()
                 && (self.last_sync.elapsed() >= interval || self.held.len() >= MAX_HELD_ACKS)
             {
                 self.sync();
             }
         }
-        self.flush();
+        self.flush().await;
         self.sync();
     }
 
@@ -147,18 +151,19 @@ impl QueueWriter {
             }
         }
         if self.segment_len > 0 && self.segment_len + len > self.queue.settings.segment_size {
-            self.flush();
+            self.flush().await;
             self.roll();
         }
         self.pending.extend_from_slice(&self.frame);
+        self.pending_messages += 1;
         self.segment_len += len;
-        if !self.queue.settings.fsync_interval.is_zero() {
-            if let Some(token) = pack.clone_ack() {
-                self.held.push(token);
-            }
+        // The source may commit this message only once it is written (and with
+        // fsync_interval, fsync'd): hold the acknowledgement until then.
+        if let Some(token) = pack.clone_ack() {
+            self.held.push(token);
         }
         if self.pending.len() >= WRITE_BATCH {
-            self.flush();
+            self.flush().await;
         }
     }
 
@@ -184,7 +189,7 @@ impl QueueWriter {
                 Room::Refused
             }
             FullAction::Block => {
-                self.flush();
+                self.flush().await;
                 let mut delay = Duration::from_millis(50);
                 log::warn!(
                     "Plugin '{}' queue is full ({} bytes): blocking until the plugin catches up",
@@ -205,41 +210,46 @@ impl QueueWriter {
         }
     }
 
-    /// Writes the batch to the segment. A failed write is retried (disk full, I/O error)
-    /// after truncating back, so the segment never holds a torn frame we go on after.
-    fn flush(&mut self) {
+    /// Writes the batch to the segment. A failed write (disk full, I/O error) is truncated
+    /// back, so the segment never holds a torn frame we go on after, and retried with an
+    /// async back-off (the executor's other tasks, such as the reader that frees space,
+    /// keep running). Once hekad is stopping it gives up: the batch is counted as dropped
+    /// and its sources' acknowledgements abandoned, so replayable sources read it again.
+    async fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
         }
         let written = self.pending.len() as u64;
         let mut delay = Duration::from_millis(50);
-        loop {
-            match self.file.write_all(&self.pending) {
-                Ok(()) => break,
-                Err(e) => {
-                    log::error!(
-                        "Plugin '{}' queue: writing segment {}: {e}; retrying",
-                        self.queue.name,
-                        self.id
-                    );
-                    let keep = self.segment_len - written;
-                    let _ = self.file.set_len(keep);
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                    if self.queue.control.is_stopping() && delay >= Duration::from_secs(1) {
-                        PluginStats::add(&self.queue.stats.drop_count, 1);
-                        self.segment_len = keep;
-                        self.pending.clear();
-                        return;
-                    }
+        while let Err(e) = self.file.write_all(&self.pending) {
+            log::error!(
+                "Plugin '{}' queue: writing segment {}: {e}; retrying",
+                self.queue.name,
+                self.id
+            );
+            let keep = self.segment_len - written;
+            let _ = self.file.set_len(keep);
+            if self.queue.control.is_stopping() && delay >= Duration::from_secs(1) {
+                PluginStats::add(&self.queue.stats.drop_count, self.pending_messages);
+                for token in self.held.drain(..) {
+                    token.abandon();
                 }
+                self.segment_len = keep;
+                self.pending.clear();
+                self.pending_messages = 0;
+                return;
             }
+            smol::Timer::after(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
         }
         self.pending.clear();
+        self.pending_messages = 0;
         self.queue.grew(written);
-        self.unsynced = true;
         if self.queue.settings.fsync_interval.is_zero() {
-            self.unsynced = false;
+            // Written is as durable as this policy gets: the sources may commit.
+            self.held.clear();
+        } else {
+            self.unsynced = true;
         }
         let _ = self.notify.try_send(());
     }

@@ -175,24 +175,24 @@ async fn serve<S: smol::io::AsyncRead + HalfClose + Unpin>(
                 // waits for its bytes to be acknowledged and closes, so nothing it sent is
                 // lost; a peer that keeps writing is cut off after a grace period.
                 stream.half_close();
-                let deadline = smol::Timer::after(SHUTDOWN_GRACE);
-                let drained = async {
-                    loop {
-                        match stream.read(deliverer.spare()).await {
-                            Ok(n) if n > 0 => {
-                                if deliverer.filled(n).await.is_err() {
-                                    break;
-                                }
+                let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+                loop {
+                    // Only the read races the deadline: a record already read is always
+                    // delivered whole.
+                    let read = async { Some(stream.read(deliverer.spare()).await) };
+                    let expired = async {
+                        smol::Timer::at(deadline).await;
+                        None
+                    };
+                    match read.or(expired).await {
+                        Some(Ok(n)) if n > 0 => {
+                            if deliverer.filled(n).await.is_err() {
+                                break;
                             }
-                            _ => break,
                         }
+                        _ => break,
                     }
-                };
-                drained
-                    .or(async {
-                        deadline.await;
-                    })
-                    .await;
+                }
                 break;
             }
             Some(Ok(0)) => break,

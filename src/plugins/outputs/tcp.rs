@@ -101,6 +101,8 @@ struct Connection {
     messages: u64,
     /// Source acknowledgements, each with the connection byte count ending its message.
     unacked: VecDeque<(u64, AckToken)>,
+    /// We half-closed (sent FIN, which takes one sequence number of its own).
+    fin_sent: bool,
 }
 
 /// What the kernel says about a connection.
@@ -111,6 +113,10 @@ enum Health {
     },
     /// The peer closed its side (it may still read and acknowledge).
     PeerClosed {
+        unacked: u64,
+    },
+    /// We half-closed and the connection is winding down normally.
+    Closing {
         unacked: u64,
     },
     Broken,
@@ -138,17 +144,21 @@ impl Connection {
             return Health::Broken;
         }
         let unacked = outq as u64;
-        match info[0] as i32 {
-            1 => Health::Open { unacked },
+        match (info[0] as i32, self.fin_sent) {
+            (1, _) => Health::Open { unacked },
             // CLOSE_WAIT: the peer sent FIN (a hekad TcpInput shutting down does).
-            8 => Health::PeerClosed { unacked },
+            (8, _) => Health::PeerClosed { unacked },
+            // FIN_WAIT1/2, TIME_WAIT, CLOSE, LAST_ACK, CLOSING after our own FIN: the
+            // unacknowledged count stays exact (it only shrinks with real ACKs).
+            (4 | 5 | 6 | 7 | 9 | 11, true) => Health::Closing { unacked },
             _ => Health::Broken,
         }
     }
 
     /// Completes the messages whose bytes the peer acknowledged.
     fn release_acknowledged(&mut self, unacked: u64) {
-        let acked = self.written.saturating_sub(unacked);
+        let sequence = self.written + u64::from(self.fin_sent);
+        let acked = sequence.saturating_sub(unacked).min(self.written);
         while self.unacked.front().is_some_and(|(end, _)| *end <= acked) {
             self.unacked.pop_front();
         }
@@ -250,7 +260,7 @@ impl TcpOutput {
             if batch.is_empty() {
                 continue;
             }
-            if let Err(why) = self.write_batch(&mut conn, &batch).await {
+            if let Err(why) = self.write_batch(ctx, &mut conn, &batch).await {
                 log::warn!("Plugin '{}': {why}; will resend", ctx.name);
                 self.rewind(ctx, &mut conn, &mut tokens);
                 if self.give_up(ctx) {
@@ -267,34 +277,35 @@ impl TcpOutput {
             c.written += batch.len() as u64;
             c.messages += count;
             PluginStats::add(&ctx.stats.process_count, count);
-            if !self.settle_now(ctx, &mut conn) {
+            if !self.settle(ctx, &mut conn).await {
+                Self::backoff(ctx, &mut delay).await;
                 continue;
             }
-            if self.reconnect_after > 0 {
-                if let Some(c) = conn.as_mut() {
-                    if c.messages >= self.reconnect_after && self.drain_acks(ctx, &mut conn).await {
-                        conn = None;
-                    }
-                }
+            let reconnect = conn
+                .as_ref()
+                .is_some_and(|c| self.reconnect_after > 0 && c.messages >= self.reconnect_after);
+            if reconnect {
+                self.close_gracefully(ctx, &mut conn).await;
             }
         }
         // Shutdown: give the peer a moment to acknowledge what was sent; the rest stays
         // queued for the next start.
-        if conn.is_some() {
-            self.drain_acks(ctx, &mut conn).await;
-        }
-        if let Some(c) = &conn {
-            if !c.unacked.is_empty() {
-                self.rewind(ctx, &mut conn, &mut tokens);
-            }
-        }
+        self.close_gracefully(ctx, &mut conn).await;
     }
 
-    /// Connects if needed and writes `batch`; the error says what failed.
-    async fn write_batch(&self, conn: &mut Option<Connection>, batch: &[u8]) -> Result<(), String> {
+    /// Connects if needed and writes `batch`; the error says what failed. Once shutdown
+    /// has begun, a peer that does not take the bytes within `CLOSE_GRACE` (stalled,
+    /// black-holed) fails the write, so hekad still stops.
+    async fn write_batch(
+        &self,
+        ctx: &OutputContext,
+        conn: &mut Option<Connection>,
+        batch: &[u8],
+    ) -> Result<(), String> {
         if conn.is_none() {
             let stream = self
                 .connect()
+                .or(stop_grace(ctx))
                 .await
                 .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
             *conn = Some(Connection {
@@ -302,6 +313,7 @@ impl TcpOutput {
                 written: 0,
                 messages: 0,
                 unacked: VecDeque::new(),
+                fin_sent: false,
             });
         }
         let Some(c) = conn.as_mut() else {
@@ -309,6 +321,7 @@ impl TcpOutput {
         };
         c.stream
             .write_all(batch)
+            .or(stop_grace(ctx))
             .await
             .map_err(|e| format!("write to {} failed: {e}", self.address))
     }
@@ -324,7 +337,7 @@ impl TcpOutput {
                 c.release_acknowledged(unacked);
                 true
             }
-            Health::PeerClosed { unacked } => {
+            Health::PeerClosed { unacked } | Health::Closing { unacked } => {
                 // Settled by `settle`, which can wait; count what is acknowledged.
                 c.release_acknowledged(unacked);
                 true
@@ -358,28 +371,28 @@ impl TcpOutput {
                 ctx.name,
                 self.address
             );
-            self.drain_acks(ctx, conn).await;
-            if conn.as_ref().is_some_and(|c| !c.unacked.is_empty()) {
-                self.rewind(ctx, conn, &mut Vec::new());
-                return false;
-            }
-            *conn = None;
+            return self.close_gracefully(ctx, conn).await;
         }
         true
     }
 
-    /// Half-closes and waits (up to `CLOSE_GRACE`) for every byte to be acknowledged.
-    /// Returns true when all were.
-    async fn drain_acks(&self, ctx: &OutputContext, conn: &mut Option<Connection>) -> bool {
+    /// Half-closes, waits (up to `CLOSE_GRACE`) for every byte to be acknowledged and
+    /// drops the connection; what was not acknowledged is read again from the queue.
+    /// Returns true when everything was acknowledged.
+    async fn close_gracefully(&self, ctx: &OutputContext, conn: &mut Option<Connection>) -> bool {
         let Some(c) = conn.as_mut() else {
             return true;
         };
         let _ = c.stream.flush().await;
-        let _ = c.stream.shutdown(std::net::Shutdown::Write);
+        if c.stream.shutdown(std::net::Shutdown::Write).is_ok() {
+            c.fin_sent = true;
+        }
         let deadline = std::time::Instant::now() + CLOSE_GRACE;
         while std::time::Instant::now() < deadline {
             match c.health() {
-                Health::Open { unacked } | Health::PeerClosed { unacked } => {
+                Health::Open { unacked }
+                | Health::PeerClosed { unacked }
+                | Health::Closing { unacked } => {
                     c.release_acknowledged(unacked);
                     if unacked == 0 {
                         break;
@@ -389,16 +402,18 @@ impl TcpOutput {
             }
             smol::Timer::after(ACK_POLL).await;
         }
-        let done = c.unacked.is_empty();
-        if !done {
-            log::warn!(
-                "Plugin '{}': {} messages to {} not acknowledged",
-                ctx.name,
-                c.unacked.len(),
-                self.address
-            );
+        if c.unacked.is_empty() {
+            *conn = None;
+            return true;
         }
-        done
+        log::warn!(
+            "Plugin '{}': {} messages to {} not acknowledged; they will be sent again",
+            ctx.name,
+            c.unacked.len(),
+            self.address
+        );
+        self.rewind(ctx, conn, &mut Vec::new());
+        false
     }
 
     /// Drops the connection and re-reads the queue from the first unacknowledged message.
@@ -451,7 +466,7 @@ impl TcpOutput {
             let mut delay = FIRST_BACKOFF;
             loop {
                 if conn.is_none() {
-                    match self.connect().await {
+                    match self.connect().or(stop_grace(ctx)).await {
                         Ok(s) => conn = Some(s),
                         Err(e) => log::warn!(
                             "Plugin '{}': cannot connect to {}: {e}",
@@ -461,7 +476,7 @@ impl TcpOutput {
                     }
                 }
                 if let Some(stream) = conn.as_mut() {
-                    match stream.write_all(&batch).await {
+                    match stream.write_all(&batch).or(stop_grace(ctx)).await {
                         Ok(()) => break,
                         Err(e) => {
                             log::warn!(
@@ -496,6 +511,14 @@ impl TcpOutput {
             let _ = stream.flush().await;
         }
     }
+}
+
+/// Fails `CLOSE_GRACE` after shutdown began: raced with network waits that a stalled or
+/// unreachable peer could make endless.
+async fn stop_grace<T>(ctx: &OutputContext) -> std::io::Result<T> {
+    ctx.control.stopped().await;
+    smol::Timer::after(CLOSE_GRACE).await;
+    Err(std::io::Error::other("hekad is stopping"))
 }
 
 /// Connects from `local` (TcpOutput's `local_address`) to `remote`.

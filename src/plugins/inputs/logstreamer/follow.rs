@@ -129,6 +129,18 @@ impl Current {
     }
 }
 
+/// A file that journal positions may refer to.
+struct KnownFile {
+    id: u64,
+    path: PathBuf,
+    /// Open plain file, to hash the bytes before a position (gzip: none).
+    file: Option<File>,
+    /// The file was truncated under us: its handle now shows other content, so positions
+    /// in it can no longer be hashed (and must not be, or the journal would describe bytes
+    /// that were never read).
+    stale: bool,
+}
+
 /// Follows one stream.
 pub struct Follower {
     s: Settings,
@@ -139,8 +151,8 @@ pub struct Follower {
     control: Control,
     current: Option<Current>,
     next_file_id: u64,
-    /// Files that positions still in flight refer to: (id, path, open plain file).
-    known: Vec<(u64, PathBuf, Option<File>)>,
+    /// Files that positions still in flight refer to.
+    known: Vec<KnownFile>,
     committed: Option<Position>,
     saved: Option<Position>,
     last_sync: Instant,
@@ -270,7 +282,17 @@ impl Follower {
                 return false;
             }
         };
-        let offset = if reached { offset } else { 0 };
+        // A file shorter than the offset (it shrank since it was chosen) is read from 0.
+        let (reader, offset) = match reached {
+            true => (reader, offset),
+            false => match Reader::open(path) {
+                Ok(r) => (r, 0),
+                Err(e) => {
+                    log::error!("Logstreamer '{}': {}: {e}", self.s.stream, path.display());
+                    return false;
+                }
+            },
+        };
         let file_id = self.next_file_id;
         self.next_file_id += 1;
         let window = match &reader {
@@ -286,7 +308,12 @@ impl Follower {
             Reader::Gzip(_) => Vec::new(),
         };
         let plain = reader.plain().and_then(|f| f.try_clone().ok());
-        self.known.push((file_id, path.to_path_buf(), plain));
+        self.known.push(KnownFile {
+            id: file_id,
+            path: path.to_path_buf(),
+            file: plain,
+            stale: false,
+        });
         if restart {
             self.deliverer.restart_at(file_id, offset);
         } else {
@@ -438,6 +465,10 @@ impl Follower {
         };
         let (read_pos, ours, path) = (cur.read_pos, cur.identity, cur.path.clone());
         let hash = journal::hash_window(&cur.window);
+        let left = cur.file_id;
+        for k in self.known.iter_mut().filter(|k| k.id == left) {
+            k.stale = true;
+        }
         self.rescan();
         let files = self.files.borrow().files.clone();
         for candidate in files.iter().rev() {
@@ -475,10 +506,11 @@ impl Follower {
         if self.saved == Some((file_id, seek)) {
             return;
         }
-        let Some((_, path, plain)) = self.known.iter().find(|k| k.0 == file_id) else {
+        let Some(known) = self.known.iter().find(|k| k.id == file_id && !k.stale) else {
             return;
         };
-        let hash = match plain {
+        let path = &known.path;
+        let hash = match &known.file {
             Some(f) => journal::hash_at(f, seek).ok().flatten(),
             // Re-reading a compressed file is costly: only at shutdown.
             None if force => hash_of(path, seek),
@@ -503,7 +535,7 @@ impl Follower {
                 }
                 let current = self.current.as_ref().map(|c| c.file_id);
                 self.known
-                    .retain(|k| k.0 >= file_id || Some(k.0) == current);
+                    .retain(|k| k.id >= file_id || Some(k.id) == current);
             }
             Err(e) => log::error!(
                 "Logstreamer '{}': writing journal {}: {e}",
