@@ -1,4 +1,4 @@
-//! heka-cat and heka-inject, as real processes.
+//! heka-cat, heka-inject and heka-flood, as real processes.
 
 mod common;
 
@@ -104,4 +104,73 @@ fn heka_inject_reaches_hekad_and_heka_cat_reads_it_back() {
     ]);
     assert!(stdout.contains("Payload: hello world"), "{stdout}");
     assert!(stdout.contains("Logger: Inject Client"), "{stdout}");
+}
+
+/// Runs heka-flood with `config` as its `[default]` test; returns its stderr.
+fn heka_flood(dir: &std::path::Path, config: &str) -> String {
+    let path = dir.join("flood.toml");
+    std::fs::write(&path, format!("[default]\n{config}")).expect("flood config");
+    let out = Command::new(env!("CARGO_BIN_EXE_heka-flood"))
+        .args(["-config", path.to_str().expect("path"), "-test", "default"])
+        .output()
+        .expect("run heka-flood");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[test]
+fn heka_flood_sends_clean_and_damaged_streams_and_hekad_survives_them() {
+    let dir = scratch_dir("flood");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let config = format!(
+        "{}\n[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\n\n[Out]\ntype = \"FileOutput\"\npath = \"{}\"\nmessage_matcher = \"Type == 'hekabench'\"\nencoder = \"ProtobufEncoder\"\nflush_interval = 0\n",
+        common::globals(&dir, ""),
+        out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let stderr = heka_flood(
+        &dir,
+        &format!("ip_address = \"127.0.0.1:{port}\"\nnum_messages = 300\nascii_only = true\n"),
+    );
+    assert!(stderr.contains("sent 300 messages"), "{stderr}");
+    let got = common::wait_for_messages(&hekad, &out, 300);
+    assert_eq!(got.len(), 300);
+    assert!(got
+        .iter()
+        .all(|m| m.logger.as_deref() == Some(&b"flood"[..])));
+    // A quarter corrupted and a few oversized: hekad skips and counts those and keeps
+    // every intact message.
+    let stderr = heka_flood(
+        &dir,
+        &format!(
+            "ip_address = \"127.0.0.1:{port}\"\nnum_messages = 400\ncorrupt_percentage = 25.0\noversized_percentage = 2.0\nvariable_size_messages = false\nstatic_message_size = 100\n"
+        ),
+    );
+    let damaged: u64 = ["corrupted ", "oversized "]
+        .iter()
+        .map(|key| {
+            stderr
+                .split(key)
+                .nth(1)
+                .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no {key}count in {stderr}"))
+        })
+        .sum();
+    assert!(damaged > 0, "{stderr}");
+    // A flipped length can swallow the frames after it, so how many of this batch arrive
+    // varies; what must hold is that hekad survives and takes the next clean batch whole.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let after_damage = common::read_messages(&out).len();
+    assert!((300..=700).contains(&after_damage), "{after_damage}");
+    heka_flood(
+        &dir,
+        &format!("ip_address = \"127.0.0.1:{port}\"\nnum_messages = 100\n"),
+    );
+    let got = common::wait_for_messages(&hekad, &out, after_damage + 100);
+    assert!(got.len() >= after_damage + 100);
+    let _ = hekad.terminate();
 }
