@@ -180,7 +180,11 @@ impl QueueReader {
                         let woken = async {
                             let _ = self.writer.recv().await;
                         };
-                        woken.or(smol::Timer::after(POLL).map_unit()).await;
+                        woken
+                            .or(async {
+                                smol::Timer::after(POLL).await;
+                            })
+                            .await;
                     }
                 }
             }
@@ -199,11 +203,6 @@ impl QueueReader {
     /// Whether the writer has stopped and everything was read.
     pub fn is_closed(&self) -> bool {
         self.writer.is_closed() && self.at_end()
-    }
-
-    /// Bytes queued on disk.
-    pub fn len_bytes(&self) -> u64 {
-        self.queue.size()
     }
 
     /// Forgets messages handed out but not completed and reads again from the committed
@@ -409,13 +408,3 @@ impl Drop for QueueReader {
         self.commit(Commit::Final);
     }
 }
-
-trait MapUnit: std::future::Future + Sized {
-    fn map_unit(self) -> impl std::future::Future<Output = ()> {
-        async {
-            self.await;
-        }
-    }
-}
-
-impl<F: std::future::Future> MapUnit for F {}
