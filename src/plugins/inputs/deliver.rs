@@ -174,17 +174,13 @@ impl Deliverer {
                         None => {
                             PluginStats::add(&self.shared.stats.drop_count, 1);
                             self.skipping_tail = self.skip_oversized_tails;
-                            if let Some((tracker, file)) = &self.ack {
-                                tracker.consumed((*file, self.buffer.offset()));
-                            }
+                            self.consumed_without_message();
                         }
                     }
                 }
                 Next::Record(_) if self.skipping_tail => {
                     self.skipping_tail = false;
-                    if let Some((tracker, file)) = &self.ack {
-                        tracker.consumed((*file, self.buffer.offset()));
-                    }
+                    self.consumed_without_message();
                 }
                 Next::Record(record) => self.deliver_range(record).await?,
             }
@@ -200,7 +196,6 @@ impl Deliverer {
             decoder,
             decorator,
             stream,
-            ack,
             ..
         } = self;
         let bytes = &buffer.data()[range];
@@ -213,18 +208,25 @@ impl Deliverer {
             bytes,
         )
         .await?;
-        let position = ack.as_ref().map(|(t, file)| (t, (*file, buffer.offset())));
-        match (pack, position) {
-            (Some(mut pack), Some((tracker, at))) => {
-                pack.set_ack(tracker.register(at));
-                shared.router.send(pack).await.map_err(|_| RouterClosed)
-            }
-            (Some(pack), None) => shared.router.send(pack).await.map_err(|_| RouterClosed),
-            (None, Some((tracker, at))) => {
-                tracker.consumed(at);
-                Ok(())
-            }
-            (None, None) => Ok(()),
+        let Some(mut pack) = pack else {
+            self.consumed_without_message();
+            return Ok(());
+        };
+        if let Some((tracker, file)) = &self.ack {
+            pack.set_ack(tracker.register((*file, self.buffer.offset())));
+        }
+        self.shared
+            .router
+            .send(pack)
+            .await
+            .map_err(|_| RouterClosed)
+    }
+
+    /// Tells a replayable source that the stream is consumed up to here with no message
+    /// in flight for the last record (dropped, skipped or decoded into nothing).
+    fn consumed_without_message(&self) {
+        if let Some((tracker, file)) = &self.ack {
+            tracker.consumed((*file, self.buffer.offset()));
         }
     }
 

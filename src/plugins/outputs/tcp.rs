@@ -262,7 +262,7 @@ impl TcpOutput {
             }
             if let Err(why) = self.write_batch(ctx, &mut conn, &batch).await {
                 log::warn!("Plugin '{}': {why}; will resend", ctx.name);
-                self.rewind(ctx, &mut conn, &mut tokens);
+                self.rewind(ctx, &mut conn);
                 if self.give_up(ctx) {
                     break;
                 }
@@ -349,7 +349,7 @@ impl TcpOutput {
                     self.address,
                     c.unacked.len()
                 );
-                self.rewind(ctx, conn, &mut Vec::new());
+                self.rewind(ctx, conn);
                 false
             }
         }
@@ -412,21 +412,15 @@ impl TcpOutput {
             c.unacked.len(),
             self.address
         );
-        self.rewind(ctx, conn, &mut Vec::new());
+        self.rewind(ctx, conn);
         false
     }
 
     /// Drops the connection and re-reads the queue from the first unacknowledged message.
-    fn rewind(
-        &self,
-        ctx: &OutputContext,
-        conn: &mut Option<Connection>,
-        tokens: &mut Vec<(u64, AckToken)>,
-    ) {
-        // Order matters: the queue forgets its in-flight messages first, so dropping their
-        // tokens completes nothing.
+    /// The queue forgets its in-flight messages first, so the tokens dropped with the
+    /// connection (and the caller's batch, cleared before the next one) complete nothing.
+    fn rewind(&self, ctx: &OutputContext, conn: &mut Option<Connection>) {
         ctx.queue.rewind();
-        tokens.clear();
         *conn = None;
     }
 

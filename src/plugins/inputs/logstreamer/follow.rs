@@ -191,8 +191,13 @@ impl Follower {
         })
     }
 
+    /// The stream's journal file name ('/' would make it a path).
+    fn journal_name(&self) -> String {
+        self.s.stream.replace('/', "_")
+    }
+
     fn journal_path(&self) -> PathBuf {
-        self.s.journal_dir.join(self.s.stream.replace('/', "_"))
+        self.s.journal_dir.join(self.journal_name())
     }
 
     /// Reads the stream until shutdown.
@@ -526,8 +531,7 @@ impl Follower {
         };
         let interval = self.s.fsync_interval;
         let sync = !interval.is_zero() && (force || self.last_sync.elapsed() >= interval);
-        let stream = self.s.stream.replace('/', "_");
-        match journal::write(&self.s.journal_dir, &stream, &entry, sync) {
+        match journal::write(&self.s.journal_dir, &self.journal_name(), &entry, sync) {
             Ok(()) => {
                 self.saved = Some((file_id, seek));
                 if sync {
