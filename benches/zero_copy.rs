@@ -21,34 +21,11 @@ use hekad::plugins::encoders::Encoder;
 use hekad::plugins::inputs::deliver::{Decorator, Deliverer, InputShared};
 use hekad::plugins::outputs::OutputContext;
 use hekad::plugins::splitters::Splitter;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: hekad::alloc_count::Counting = hekad::alloc_count::Counting;
 
 fn section(type_name: &str) -> PluginSection {
     PluginSection {
@@ -176,7 +153,7 @@ fn main() {
                 drop(pack);
                 written += 1;
                 if written == warm_output {
-                    started.set(Some((Instant::now(), ALLOCATIONS.load(Ordering::Relaxed))));
+                    started.set(Some((Instant::now(), hekad::alloc_count::allocations())));
                 }
             }
             written
@@ -190,7 +167,7 @@ fn main() {
         router_task.await;
         output_task.await
     }));
-    let end_allocs = ALLOCATIONS.load(Ordering::Relaxed);
+    let end_allocs = hekad::alloc_count::allocations();
     let Some((t0, a0)) = started.get() else {
         eprintln!("warm-up never finished");
         std::process::exit(1);

@@ -1,6 +1,7 @@
 //! hekad: Mozilla Heka's stream processor for logs and metrics, in Rust.
 //! See `docs/ARCHITECTURE.md` for how the pieces fit.
 
+pub mod alloc_count;
 pub mod cli;
 pub mod config;
 pub mod framing;

@@ -98,6 +98,36 @@ fn sighup_reopens_the_file_output() {
 }
 
 #[test]
+fn file_output_writes_a_full_buffer_before_its_flush_interval() {
+    // Memory stays bounded: with an hour-long interval, a full buffer is written anyway.
+    let dir = scratch_dir("file-full-buffer");
+    let port = free_port();
+    let path = dir.join("out.log");
+    let config = format!(
+        "{}\n[TcpInput]\naddress = \"127.0.0.1:{port}\"\n\n[Out]\ntype = \"FileOutput\"\nmessage_matcher = \"TRUE\"\npath = \"{}\"\nencoder = \"ProtobufEncoder\"\nflush_interval = 3600000\nflush_operator = \"AND\"\n",
+        globals(&dir, ""),
+        path.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let payload = "x".repeat(1000);
+    send(
+        port,
+        (0..200).map(|i| frame(&test_message("big", &payload, i).encode_to_vec())),
+    );
+    // 200 KB of messages: at least the first 64 KiB reach the file while hekad runs.
+    let got = wait_for_messages(&hekad, &path, 50);
+    assert!(got.len() >= 50);
+    let (status, _) = hekad.terminate();
+    assert!(status.success());
+    assert_eq!(
+        read_messages(&path).len(),
+        200,
+        "the rest is written at shutdown"
+    );
+}
+
+#[test]
 fn unixgram_input_and_message_signer() {
     let dir = scratch_dir("unixgram-signer");
     let socket = dir.join("in.sock");

@@ -6,6 +6,10 @@ use hekad::pipeline::assemble::Pipeline;
 use hekad::pipeline::signals;
 use std::path::{Path, PathBuf};
 
+// Counted so that the report's `Mallocs` shows allocations per message (scripts/bench).
+#[global_allocator]
+static ALLOCATOR: hekad::alloc_count::Counting = hekad::alloc_count::Counting;
+
 /// Heka stream processor for logs and metrics.
 #[derive(FromArgs)]
 struct Args {

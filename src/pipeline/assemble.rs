@@ -786,6 +786,10 @@ impl Pipeline {
                         ("InChanLength", inject.free() as u64),
                     ],
                 ),
+                (
+                    "memstats".to_owned(),
+                    vec![("Mallocs", crate::alloc_count::allocations())],
+                ),
             ]
         }
     }

@@ -97,6 +97,9 @@ pub struct Queue {
     pub settings: QueueSettings,
     /// Bytes in segment files (Heka's queue size; compared with `max_buffer_size`).
     size: AtomicU64,
+    /// The segment the writer appends to (0 before it opens one): a reader at that segment
+    /// knows no newer one exists without listing the directory.
+    writing: AtomicU64,
     pub stats: Arc<PluginStats>,
     pub control: Control,
 }
@@ -125,6 +128,7 @@ impl Queue {
             name: name.to_owned(),
             settings,
             size: AtomicU64::new(size),
+            writing: AtomicU64::new(0),
             stats,
             control,
         }))
@@ -133,6 +137,11 @@ impl Queue {
     /// Bytes currently in segment files.
     pub fn size(&self) -> u64 {
         self.size.load(Ordering::Acquire)
+    }
+
+    /// The segment the writer appends to, 0 if none is open.
+    fn writing(&self) -> u64 {
+        self.writing.load(Ordering::Acquire)
     }
 
     fn grew(&self, bytes: u64) {

@@ -53,6 +53,7 @@ struct ReadState {
     advances: u64,
     last_write: Instant,
     last_sync: Instant,
+    checkpoint_file: segments::CheckpointFile,
 }
 
 /// Why the checkpoint is being considered.
@@ -137,6 +138,7 @@ impl QueueReader {
                 advances: 0,
                 last_write: Instant::now(),
                 last_sync: Instant::now(),
+                checkpoint_file: segments::CheckpointFile::new(&queue.settings.dir),
             }),
             queue,
         };
@@ -226,6 +228,10 @@ impl QueueReader {
     }
 
     fn next_segment(&self, id: u64) -> Option<u64> {
+        // The common case, a reader caught up with its writer, costs no system call.
+        if id == self.queue.writing() && !self.writer.is_closed() {
+            return None;
+        }
         let dir = &self.queue.settings.dir;
         if segments::segment_path(dir, id + 1).exists() {
             return Some(id + 1);
@@ -355,7 +361,7 @@ impl QueueReader {
         let interval = self.queue.settings.fsync_interval;
         let sync =
             !interval.is_zero() && (when == Commit::Final || st.last_sync.elapsed() >= interval);
-        match segments::write_checkpoint(&self.queue.settings.dir, committed, sync) {
+        match st.checkpoint_file.write(committed, sync) {
             Ok(()) => {
                 st.checkpoint = committed;
                 st.advances = 0;

@@ -50,6 +50,10 @@ pub fn read_checkpoint(dir: &Path) -> Result<(u64, u64), CheckpointError> {
             )))
         }
     };
+    // Created but never written (a crash between the two): as good as missing.
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Err(CheckpointError::Missing);
+    }
     let parsed = std::str::from_utf8(&text).ok().and_then(|t| {
         let mut parts = t.split_whitespace();
         let id = parts.next()?.parse().ok()?;
@@ -66,29 +70,53 @@ pub fn read_checkpoint(dir: &Path) -> Result<(u64, u64), CheckpointError> {
     })
 }
 
-/// Replaces `name` in `dir` with `contents` atomically (write, optional fsync, rename), so
-/// a crash leaves either the old or the new file, never a torn one.
-pub fn replace_file(dir: &Path, name: &str, contents: &[u8], sync: bool) -> io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&tmp)?;
-    file.write_all(contents)?;
-    if sync {
-        file.sync_data()?;
-    }
-    drop(file);
-    fs::rename(&tmp, dir.join(name))?;
-    if sync {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+/// A queue's `checkpoint.txt`, rewritten in place: one fixed-size `pwrite` at offset 0
+/// (and `fdatasync` when asked). A record that small sits in one disk sector, so a crash
+/// leaves the old or the new position; a garbled one would only replay from the oldest
+/// segment (duplicates, never loss). Unlike write-and-rename, which costs an inode, a
+/// directory update and, on ext4, a forced writeback each time, this is one system call:
+/// checkpoints are written every `cursor_update_count` messages.
+pub struct CheckpointFile {
+    path: PathBuf,
+    file: Option<File>,
 }
 
-/// Writes `checkpoint.txt`.
-pub fn write_checkpoint(dir: &Path, (id, offset): (u64, u64), sync: bool) -> io::Result<()> {
-    replace_file(
-        dir,
-        "checkpoint.txt",
-        format!("{id} {offset}").as_bytes(),
-        sync,
-    )
+/// Bytes of a checkpoint record: `"<segment> <offset>"`, space-padded, then a newline.
+const CHECKPOINT_LEN: usize = 48;
+
+impl CheckpointFile {
+    /// The checkpoint of the queue in `dir` (opened at the first write).
+    pub fn new(dir: &Path) -> CheckpointFile {
+        CheckpointFile {
+            path: dir.join("checkpoint.txt"),
+            file: None,
+        }
+    }
+
+    /// Records `(segment, offset)`, fsync'd when `sync`.
+    pub fn write(&mut self, (id, offset): (u64, u64), sync: bool) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut text = [b' '; CHECKPOINT_LEN];
+        let mut cursor = io::Cursor::new(&mut text[..CHECKPOINT_LEN - 1]);
+        write!(cursor, "{id} {offset}")?;
+        text[CHECKPOINT_LEN - 1] = b'\n';
+        if self.file.is_none() {
+            let file = fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .open(&self.path)?;
+            // A longer file (another writer's format) must not leave a tail behind.
+            file.set_len(CHECKPOINT_LEN as u64)?;
+            self.file = Some(file);
+        }
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        file.write_all_at(&text, 0)?;
+        if sync {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
 }

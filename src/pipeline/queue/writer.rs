@@ -13,6 +13,7 @@ use crate::pipeline::stats::PluginStats;
 use smol::future::FutureExt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,7 @@ impl QueueWriter {
         let checkpointed = segments::read_checkpoint(dir).map_or(0, |c| c.0);
         let id = newest.max(checkpointed) + 1;
         let file = create_segment(&queue, id)?;
+        queue.writing.store(id, Ordering::Release);
         Ok(QueueWriter {
             signer: queue_signer(),
             queue,
@@ -273,6 +275,7 @@ impl QueueWriter {
             Ok(file) => {
                 self.file = file;
                 self.id = next;
+                self.queue.writing.store(next, Ordering::Release);
                 self.segment_len = 0;
                 let _ = self.notify.try_send(());
             }

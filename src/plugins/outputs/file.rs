@@ -39,8 +39,9 @@ impl Default for FileOutputConfig {
     }
 }
 
-/// Encoded bytes held between flushes before a write is forced.
-const MAX_PENDING_BYTES: usize = 256 * 1024;
+/// Encoded bytes held between flushes before a write is forced, whatever the flush
+/// settings: memory stays bounded when messages arrive faster than `flush_interval`.
+const MAX_PENDING_BYTES: usize = 64 * 1024;
 
 /// The FileOutput plugin.
 pub struct FileOutput {
@@ -182,9 +183,7 @@ impl Output for FileOutput {
                     Some(None) => true,
                     None => false,
                 };
-                // Bounded memory whatever the flush settings: write out past this size.
-                let count_due =
-                    pending_count >= self.flush_count || pending.len() >= MAX_PENDING_BYTES;
+                let count_due = pending_count >= self.flush_count;
                 let interval_due = self
                     .flush_interval
                     .is_some_and(|i| last_flush.elapsed() >= i);
@@ -193,7 +192,8 @@ impl Output for FileOutput {
                     (true, true) => count_due && interval_due,
                     (false, true) => count_due || interval_due,
                 };
-                if due || closed {
+                let full = pending.len() >= MAX_PENDING_BYTES;
+                if due || full || closed {
                     write_out(&mut file, &path, &mut pending, &mut pending_count, &ctx);
                     last_flush = Instant::now();
                 }

@@ -11,7 +11,7 @@
 //!   bytes.
 
 use super::discovery::Discovery;
-use super::journal::{self, Journal, HASH_WINDOW};
+use super::journal::{self, AtomicFile, Journal, HASH_WINDOW};
 use super::StreamFiles;
 use crate::pipeline::ack::{AckTracker, Position};
 use crate::pipeline::shutdown::Control;
@@ -156,6 +156,9 @@ pub struct Follower {
     committed: Option<Position>,
     saved: Option<Position>,
     last_sync: Instant,
+    /// The stream's journal, and the buffer its JSON is written into.
+    journal: AtomicFile,
+    journal_text: Vec<u8>,
 }
 
 impl Follower {
@@ -175,7 +178,11 @@ impl Follower {
         let tracker = AckTracker::new(shared.pool.size());
         deliverer.track(tracker.clone(), 0);
         deliverer.skip_oversized_tails();
+        // The stream's name is the journal's file name ('/' would make it a path).
+        let journal = AtomicFile::new(&s.journal_dir, &s.stream.replace('/', "_"));
         Ok(Follower {
+            journal,
+            journal_text: Vec::new(),
             s,
             deliverer,
             tracker,
@@ -189,15 +196,6 @@ impl Follower {
             saved: None,
             last_sync: Instant::now(),
         })
-    }
-
-    /// The stream's journal file name ('/' would make it a path).
-    fn journal_name(&self) -> String {
-        self.s.stream.replace('/', "_")
-    }
-
-    fn journal_path(&self) -> PathBuf {
-        self.s.journal_dir.join(self.journal_name())
     }
 
     /// Reads the stream until shutdown.
@@ -240,7 +238,7 @@ impl Follower {
     fn resume(&mut self) {
         let files = self.files.borrow().files.clone();
         let name = &self.s.stream;
-        let start = match journal::read(&self.journal_path()) {
+        let start = match journal::read(self.journal.path()) {
             Ok(Some(j)) => match locate(&j, &files) {
                 Some(found) => Some(found),
                 None => {
@@ -531,7 +529,7 @@ impl Follower {
         };
         let interval = self.s.fsync_interval;
         let sync = !interval.is_zero() && (force || self.last_sync.elapsed() >= interval);
-        match journal::write(&self.s.journal_dir, &self.journal_name(), &entry, sync) {
+        match journal::write(&self.journal, &entry, &mut self.journal_text, sync) {
             Ok(()) => {
                 self.saved = Some((file_id, seek));
                 if sync {
@@ -544,7 +542,7 @@ impl Follower {
             Err(e) => log::error!(
                 "Logstreamer '{}': writing journal {}: {e}",
                 self.s.stream,
-                self.journal_path().display()
+                self.journal.path().display()
             ),
         }
     }

@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
+use std::fs;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -28,11 +29,13 @@ pub fn hash_window(window: &[u8]) -> String {
     let mut hasher = Sha1::new();
     hasher.update(&[0u8; HASH_WINDOW as usize][..HASH_WINDOW as usize - window.len()]);
     hasher.update(window);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(40);
+    for b in hasher.finalize() {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
 }
 
 /// The hash of the 500 bytes of a plain file ending at `seek`; `None` if the file is
@@ -80,12 +83,59 @@ pub fn read(path: &Path) -> Result<Option<Journal>, String> {
         .map_err(|e| format!("{}: not a Logstreamer journal: {e}", path.display()))
 }
 
-/// Writes a journal atomically (mode 0660), fsync'd when `sync`.
-pub fn write(dir: &Path, stream: &str, journal: &Journal, sync: bool) -> io::Result<()> {
+/// A small file replaced atomically (write a temporary, optional fsync, rename), so a crash
+/// leaves either the old or the new file, never a torn one. Its paths are built once: a
+/// replacement allocates nothing, which matters for files rewritten every few messages.
+pub struct AtomicFile {
+    dir: PathBuf,
+    path: PathBuf,
+    tmp: PathBuf,
+}
+
+impl AtomicFile {
+    /// The file `name` in `dir`.
+    pub fn new(dir: &Path, name: &str) -> AtomicFile {
+        AtomicFile {
+            dir: dir.to_owned(),
+            path: dir.join(name),
+            tmp: dir.join(format!(".{name}.tmp")),
+        }
+    }
+
+    /// Where the file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the file with `contents`, fsync'd (file and directory) when `sync`.
+    pub fn replace(&self, contents: &[u8], sync: bool) -> io::Result<()> {
+        let mut file = File::create(&self.tmp)?;
+        file.write_all(contents)?;
+        if sync {
+            file.sync_data()?;
+        }
+        drop(file);
+        fs::rename(&self.tmp, &self.path)?;
+        if sync {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a journal atomically (mode 0660), fsync'd when `sync`; `text` is a buffer kept
+/// between writes.
+pub fn write(
+    file: &AtomicFile,
+    journal: &Journal,
+    text: &mut Vec<u8>,
+    sync: bool,
+) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let text = serde_json::to_vec(journal).map_err(io::Error::other)?;
-    crate::pipeline::queue::segments::replace_file(dir, stream, &text, sync)?;
-    let _ = std::fs::set_permissions(dir.join(stream), std::fs::Permissions::from_mode(0o660));
+    text.clear();
+    serde_json::to_writer(&mut *text, journal).map_err(io::Error::other)?;
+    file.replace(text, sync)?;
+    let _ = std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o660));
     Ok(())
 }
 
