@@ -128,6 +128,48 @@ fn file_output_writes_a_full_buffer_before_its_flush_interval() {
 }
 
 #[test]
+fn a_disk_queue_of_hmac_checksummed_frames_is_still_delivered() {
+    // Queues written before frames carried a CRC-32 (HMAC-MD5 with the fixed key, signer
+    // version 1) survive an upgrade.
+    let dir = scratch_dir("legacy-queue");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let queue = dir.join("cache/output_queue/Out");
+    std::fs::create_dir_all(&queue).expect("queue dir");
+    let legacy = hekad::framing::SignerConfig {
+        name: "hekad-queue".into(),
+        hmac_hash: "md5".into(),
+        hmac_key: "hekad-queue".into(),
+        version: 1,
+    };
+    let mut segment = Vec::new();
+    for i in 0..20 {
+        let msg = test_message("legacy", "p", i).encode_to_vec();
+        hekad::framing::write_frame(&msg, Some(&legacy), 65536, &mut segment).expect("frame");
+    }
+    std::fs::write(queue.join("1.log"), &segment).expect("segment");
+    let config = format!(
+        "{}\n[Out]\ntype = \"TcpOutput\"\naddress = \"127.0.0.1:{port}\"\nmessage_matcher = \"TRUE\"\n",
+        globals(&dir, "")
+    );
+    let hekad = Hekad::start(&dir, &config);
+    let (mut conn, _) = listener.accept().expect("accept");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 65536];
+    while common::unframe_all(&received).len() < 20 {
+        let n = conn.read(&mut buf).expect("read");
+        assert!(n > 0, "the connection closed early");
+        received.extend_from_slice(&buf[..n]);
+    }
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(!stderr.contains("damaged"), "{stderr}");
+    assert_eq!(common::unframe_all(&received).len(), 20);
+}
+
+#[test]
 fn unixgram_input_and_message_signer() {
     let dir = scratch_dir("unixgram-signer");
     let socket = dir.join("in.sock");

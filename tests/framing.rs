@@ -2,7 +2,9 @@
 
 mod common;
 
-use hekad::framing::{write_frame, SignerConfig, DEFAULT_MAX_MESSAGE_SIZE};
+use hekad::framing::{
+    write_checksummed_frame, write_frame, SignerConfig, DEFAULT_MAX_MESSAGE_SIZE,
+};
 use hekad::plugins::splitters::buffer::{Next, SplitterBuffer};
 use hekad::plugins::splitters::heka_framing::HekaFramingSplitter;
 use hekad::plugins::splitters::regex::RegexSplitter;
@@ -157,6 +159,33 @@ fn signed_frames_authenticate_only_with_the_right_key() {
             "{fixture}"
         );
     }
+}
+
+#[test]
+fn checksummed_frames_pass_only_where_code_asked_for_a_checksum() {
+    let msg = common::read_fixture("streams/matcher_test_message.pb");
+    let mut frame = Vec::new();
+    write_checksummed_frame(&msg, "hekad-queue", 2, DEFAULT_MAX_MESSAGE_SIZE, &mut frame)
+        .expect("frame");
+    let mut queue =
+        HekaFramingSplitter::new(DEFAULT_MAX_MESSAGE_SIZE).with_checksum("hekad-queue_2");
+    assert!(matches!(
+        queue.unframe(&frame),
+        Unframed::Message { bytes, .. } if bytes == &msg[..]
+    ));
+    // A flipped byte in the message is caught.
+    let mut damaged = frame.clone();
+    let last = damaged.len() - 3;
+    damaged[last] ^= 0x20;
+    assert!(matches!(queue.unframe(&damaged), Unframed::Rejected { .. }));
+    // A configured signer of the same name and version is an HMAC: a checksum is no
+    // signature, so nobody can forge a signed message with one.
+    let mut configured = HekaFramingSplitter::new(DEFAULT_MAX_MESSAGE_SIZE)
+        .with_key("hekad-queue_2", b"hekad-queue");
+    assert!(matches!(
+        configured.unframe(&frame),
+        Unframed::Rejected { .. }
+    ));
 }
 
 #[test]

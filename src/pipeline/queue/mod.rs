@@ -17,7 +17,6 @@ pub mod segments;
 pub mod writer;
 
 use crate::config::common::FullAction;
-use crate::framing::SignerConfig;
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use std::path::PathBuf;
@@ -25,20 +24,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Signer name and key of queue frames (integrity check, not authentication).
+/// Signer name of queue frames. Their `hmac` field is an integrity check, not
+/// authentication: version 2 is a CRC-32 of the message (written now); version 1 was an
+/// HMAC-MD5 with a fixed key (queues written before, still read).
 pub const QUEUE_SIGNER: &str = "hekad-queue";
-const QUEUE_KEY: &str = "hekad-queue";
-const QUEUE_KEY_VERSION: u32 = 1;
-
-/// How queue frames are signed.
-pub fn queue_signer() -> SignerConfig {
-    SignerConfig {
-        name: QUEUE_SIGNER.to_owned(),
-        hmac_hash: "md5".to_owned(),
-        hmac_key: QUEUE_KEY.to_owned(),
-        version: QUEUE_KEY_VERSION,
-    }
-}
+const QUEUE_CHECKSUM_VERSION: u32 = 2;
+const LEGACY_QUEUE_KEY: &str = "hekad-queue";
+const LEGACY_QUEUE_KEY_VERSION: u32 = 1;
 
 /// One plugin's queue settings, resolved from `[name.buffering]` and `[hekad]`.
 #[derive(Debug, Clone)]

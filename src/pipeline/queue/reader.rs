@@ -119,10 +119,12 @@ impl QueueReader {
             None => (start.0, 0),
         };
         let max = queue.settings.max_message_size;
-        let splitter = HekaFramingSplitter::new(max).with_key(
-            &format!("{QUEUE_SIGNER}_{}", super::QUEUE_KEY_VERSION),
-            super::QUEUE_KEY.as_bytes(),
-        );
+        let splitter = HekaFramingSplitter::new(max)
+            .with_checksum(&format!("{QUEUE_SIGNER}_{}", super::QUEUE_CHECKSUM_VERSION))
+            .with_key(
+                &format!("{QUEUE_SIGNER}_{}", super::LEGACY_QUEUE_KEY_VERSION),
+                super::LEGACY_QUEUE_KEY.as_bytes(),
+            );
         let record = crate::framing::max_record_size(max);
         let reader = QueueReader {
             pool: PackPool::new(in_flight, 0),

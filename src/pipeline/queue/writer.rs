@@ -3,9 +3,9 @@
 //! segments. It starts a fresh segment on every start, so a torn frame a kill -9 left at the
 //! end of the previous one is never written after.
 
-use super::{queue_signer, segments, Queue};
+use super::{segments, Queue, QUEUE_CHECKSUM_VERSION, QUEUE_SIGNER};
 use crate::config::common::FullAction;
-use crate::framing::{self, SignerConfig};
+use crate::framing;
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::pool::SharedPack;
 use crate::pipeline::ring::{Receiver, Sender};
@@ -35,7 +35,6 @@ enum Room {
 /// Appends routed packs to a queue.
 pub struct QueueWriter {
     queue: Arc<Queue>,
-    signer: SignerConfig,
     file: File,
     id: u64,
     /// Bytes in the current segment, including `pending`.
@@ -64,7 +63,6 @@ impl QueueWriter {
         let file = create_segment(&queue, id)?;
         queue.writing.store(id, Ordering::Release);
         Ok(QueueWriter {
-            signer: queue_signer(),
             queue,
             file,
             id,
@@ -126,9 +124,10 @@ impl QueueWriter {
     async fn append(&mut self, pack: &SharedPack) {
         self.frame.clear();
         let max = self.queue.settings.max_message_size;
-        if let Err(e) = framing::write_frame(
+        if let Err(e) = framing::write_checksummed_frame(
             pack.view().bytes(),
-            Some(&self.signer),
+            QUEUE_SIGNER,
+            QUEUE_CHECKSUM_VERSION,
             max,
             &mut self.frame,
         ) {

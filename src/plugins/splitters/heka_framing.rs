@@ -27,9 +27,17 @@ struct FramingConfig {
 pub struct HekaFramingSplitter {
     max_message_size: u32,
     skip_authentication: bool,
-    /// `<signer>_<version>` ⇒ key.
-    keys: BTreeMap<String, Vec<u8>>,
+    /// `<signer>_<version>` ⇒ how its frames are checked.
+    keys: BTreeMap<String, Check>,
     message_bytes: bool,
+}
+
+/// How frames of one signer and key version are checked.
+enum Check {
+    /// HMAC (MD5 or SHA1, as the header says) with this key: every configured signer.
+    Hmac(Vec<u8>),
+    /// CRC-32 of the message (`framing::write_checksummed_frame`): hekad's own files only.
+    Checksum,
 }
 
 /// A frame header read in place (no allocation).
@@ -80,7 +88,15 @@ impl HekaFramingSplitter {
 
     /// Adds a signer key, as `[name.signer.<signer>_<version>] hmac_key` does.
     pub fn with_key(mut self, signer_version: &str, key: &[u8]) -> Self {
-        self.keys.insert(signer_version.to_owned(), key.to_vec());
+        self.keys
+            .insert(signer_version.to_owned(), Check::Hmac(key.to_vec()));
+        self
+    }
+
+    /// Accepts frames of `signer_version` whose `hmac` is a CRC-32 of the message (hekad's
+    /// disk queue). Never reachable from a config file.
+    pub fn with_checksum(mut self, signer_version: &str) -> Self {
+        self.keys.insert(signer_version.to_owned(), Check::Checksum);
         self
     }
 
@@ -105,15 +121,16 @@ impl HekaFramingSplitter {
         if write!(lookup, "{name}_{}", header.key_version).is_err() {
             return Err("signer name too long");
         }
-        let Some(key) = self.keys.get(lookup.as_str()) else {
-            return Err("unknown signer or key version");
+        let valid = match self.keys.get(lookup.as_str()) {
+            None => return Err("unknown signer or key version"),
+            Some(Check::Hmac(key)) => crate::framing::verify_digest(
+                header.hash == HmacHashFunction::Sha1 as i32,
+                key,
+                msg,
+                hmac,
+            ),
+            Some(Check::Checksum) => crate::framing::checksum_matches(msg, hmac),
         };
-        let valid = crate::framing::verify_digest(
-            header.hash == HmacHashFunction::Sha1 as i32,
-            key,
-            msg,
-            hmac,
-        );
         if valid {
             Ok(Some(name))
         } else {
@@ -131,7 +148,9 @@ pub fn from_section(
     splitter.skip_authentication = c.skip_authentication;
     splitter.message_bytes = common.use_message_bytes.unwrap_or(true);
     for (name, key) in c.signer {
-        splitter.keys.insert(name, key.hmac_key.into_bytes());
+        splitter
+            .keys
+            .insert(name, Check::Hmac(key.hmac_key.into_bytes()));
     }
     Ok(Box::new(splitter))
 }
