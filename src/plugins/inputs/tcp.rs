@@ -4,7 +4,6 @@
 use super::{Decorator, Deliverer, Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::executors::spawn_local;
-use crate::pipeline::shutdown::Control;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use smol::io::AsyncReadExt;
@@ -89,25 +88,15 @@ impl Input for TcpInput {
         Box::pin(async move {
             match self.listener {
                 Listener::Tcp(l) => {
-                    let listener = Async::new(l).map_err(|e| e.to_string())?;
-                    let keep_alive = self.keep_alive;
-                    let listener = &listener;
-                    accept_until_stopped(&ctx, move || async move {
-                        let (stream, peer) = listener.accept().await?;
-                        if let Some(period) = keep_alive {
-                            set_keep_alive(&stream, period);
-                        }
-                        Ok((stream, Some(peer)))
-                    })
-                    .await
+                    let acceptor = TcpAcceptor {
+                        listener: Async::new(l).map_err(|e| e.to_string())?,
+                        keep_alive: self.keep_alive,
+                    };
+                    accept_until_stopped(&ctx, acceptor).await
                 }
                 Listener::Unix(l) => {
                     let listener = Async::new(l).map_err(|e| e.to_string())?;
-                    let listener = &listener;
-                    accept_until_stopped(&ctx, move || async move {
-                        Ok((listener.accept().await?.0, None))
-                    })
-                    .await
+                    accept_until_stopped(&ctx, listener).await
                 }
             }
             Ok(())
@@ -115,57 +104,108 @@ impl Input for TcpInput {
     }
 }
 
+/// A listening socket, TCP or unix, that hands out connections.
+trait Acceptor {
+    type Stream: smol::io::AsyncRead + HalfClose + Unpin + 'static;
+    /// The next connection and, for TCP, the peer's address.
+    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<std::net::SocketAddr>)>;
+}
+
+/// A TCP listener and the keep-alive setting for the connections it accepts.
+struct TcpAcceptor {
+    listener: Async<TcpListener>,
+    keep_alive: Option<u64>,
+}
+
+impl Acceptor for TcpAcceptor {
+    type Stream = Async<std::net::TcpStream>;
+    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<std::net::SocketAddr>)> {
+        let (stream, peer) = self.listener.accept().await?;
+        if let Some(period) = self.keep_alive {
+            set_keep_alive(&stream, period);
+        }
+        Ok((stream, Some(peer)))
+    }
+}
+
+impl Acceptor for Async<UnixListener> {
+    type Stream = Async<std::os::unix::net::UnixStream>;
+    async fn accept(&self) -> std::io::Result<(Self::Stream, Option<std::net::SocketAddr>)> {
+        Ok((Async::<UnixListener>::accept(self).await?.0, None))
+    }
+}
+
 /// Accepts connections until shutdown, serving each in its own task (its own splitter and
 /// decoder; Type = input name, Hostname = peer address), then waits for them to finish.
-async fn accept_until_stopped<S, Fut>(ctx: &InputContext, accept: impl Fn() -> Fut)
-where
-    S: smol::io::AsyncRead + HalfClose + Unpin + 'static,
-    Fut: std::future::Future<Output = std::io::Result<(S, Option<std::net::SocketAddr>)>>,
-{
+///
+/// At shutdown the listener is closed before any connection is told we are closing. The
+/// kernel completes handshakes and acknowledges data for connections nobody has accepted
+/// yet, so a sender that reconnected into the backlog after our FIN would see its bytes
+/// acknowledged and then lost. The backlog is accepted and served (drained) first.
+async fn accept_until_stopped<A: Acceptor>(ctx: &InputContext, acceptor: A) {
     let mut connections: Vec<smol::Task<()>> = Vec::new();
+    // Connections start their shutdown only once the listener is closed: dropping this
+    // sender closes the channel they wait on.
+    let (listener_open, listener_closed) = smol::channel::bounded::<()>(1);
     loop {
-        let accepted = async { Some(accept().await) };
+        let accepted = async { Some(acceptor.accept().await) };
         let stopped = async {
             ctx.control.stopped().await;
             None
         };
-        let Some(result) = accepted.or(stopped).await else {
-            break;
-        };
-        let (stream, peer) = match result {
-            Ok(conn) => conn,
-            Err(e) => {
-                log::error!("Input '{}' error: accept: {e}", ctx.shared.input_name);
-                continue;
-            }
-        };
-        let decorator = Decorator {
-            r#type: Some(ctx.shared.input_name.clone()),
-            hostname: peer.map(|p| p.to_string()),
-            logger: None,
-        };
-        let token = peer.map(|p| p.ip().to_string());
-        connections.retain(|t| !t.is_finished());
-        match Deliverer::new(&ctx.shared, token.as_deref(), decorator) {
-            Ok(d) => connections.push(spawn_local(serve(stream, d, ctx.control.clone()))),
-            Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
+        match accepted.or(stopped).await {
+            Some(result) => start_serving(ctx, &mut connections, &listener_closed, result),
+            None => break,
         }
     }
+    while let Some(Ok(conn)) = smol::future::poll_once(acceptor.accept()).await {
+        start_serving(ctx, &mut connections, &listener_closed, Ok(conn));
+    }
+    drop(acceptor);
+    drop(listener_open);
     for connection in connections {
         connection.await;
     }
 }
 
-/// Reads one connection until EOF or shutdown; every record already read is delivered.
+/// Spawns the task serving one accepted connection.
+fn start_serving<S: smol::io::AsyncRead + HalfClose + Unpin + 'static>(
+    ctx: &InputContext,
+    connections: &mut Vec<smol::Task<()>>,
+    listener_closed: &smol::channel::Receiver<()>,
+    accepted: std::io::Result<(S, Option<std::net::SocketAddr>)>,
+) {
+    let (stream, peer) = match accepted {
+        Ok(conn) => conn,
+        Err(e) => {
+            log::error!("Input '{}' error: accept: {e}", ctx.shared.input_name);
+            return;
+        }
+    };
+    let decorator = Decorator {
+        r#type: Some(ctx.shared.input_name.clone()),
+        hostname: peer.map(|p| p.to_string()),
+        logger: None,
+    };
+    let token = peer.map(|p| p.ip().to_string());
+    connections.retain(|t| !t.is_finished());
+    match Deliverer::new(&ctx.shared, token.as_deref(), decorator) {
+        Ok(d) => connections.push(spawn_local(serve(stream, d, listener_closed.clone()))),
+        Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
+    }
+}
+
+/// Reads one connection until EOF or shutdown (`listener_closed` closes); every record
+/// already read is delivered.
 async fn serve<S: smol::io::AsyncRead + HalfClose + Unpin>(
     mut stream: S,
     mut deliverer: Deliverer,
-    control: Control,
+    listener_closed: smol::channel::Receiver<()>,
 ) {
     loop {
         let read = async { Some(stream.read(deliverer.spare()).await) };
         let stopped = async {
-            control.stopped().await;
+            let _ = listener_closed.recv().await;
             None
         };
         let n = match read.or(stopped).await {
