@@ -125,14 +125,16 @@ impl Layout {
         };
         let mut tm = BrokenDownTime::parse(format, text)
             .map_err(|e| format!("timestamp {text:?} does not match layout: {e}"))?;
-        let today = jiff::Zoned::now().with_time_zone(zone.clone());
-        if !has_year {
-            tm.set_year(Some(today.year())).map_err(|e| e.to_string())?;
-        }
-        if !has_date {
-            tm.set_month(Some(today.month()))
-                .map_err(|e| e.to_string())?;
-            tm.set_day(Some(today.day())).map_err(|e| e.to_string())?;
+        if !has_year || !has_date {
+            let today = jiff::Zoned::now().with_time_zone(zone.clone());
+            if !has_year {
+                tm.set_year(Some(today.year())).map_err(|e| e.to_string())?;
+            }
+            if !has_date {
+                tm.set_month(Some(today.month()))
+                    .map_err(|e| e.to_string())?;
+                tm.set_day(Some(today.day())).map_err(|e| e.to_string())?;
+            }
         }
         let ts = if has_offset {
             tm.to_timestamp().map_err(|e| e.to_string())?
@@ -144,6 +146,48 @@ impl Layout {
                 .timestamp()
         };
         i64::try_from(ts.as_nanosecond()).map_err(|_| "timestamp out of range".to_owned())
+    }
+}
+
+/// A layout and zone that remember the last text they parsed. Consecutive log lines
+/// mostly share their second, so most lines skip the parse (it was 12% of the CPU of
+/// the nginx parse benchmark). Only layouts with a full date are remembered: a time
+/// of day alone means a different instant tomorrow.
+#[derive(Debug, Clone)]
+pub struct TimestampParser {
+    layout: Layout,
+    zone: TimeZone,
+    last_text: Vec<u8>,
+    last_ns: Option<i64>,
+}
+
+impl TimestampParser {
+    pub fn new(layout: Layout, zone: TimeZone) -> TimestampParser {
+        TimestampParser {
+            layout,
+            zone,
+            last_text: Vec::new(),
+            last_ns: None,
+        }
+    }
+
+    /// Like [`Layout::parse`].
+    pub fn parse(&mut self, text: &str) -> Result<i64, String> {
+        if let Some(ns) = self.last_ns.filter(|_| self.last_text == text.as_bytes()) {
+            return Ok(ns);
+        }
+        let ns = self.layout.parse(text, &self.zone)?;
+        if let Layout::Go {
+            has_year: true,
+            has_date: true,
+            ..
+        } = self.layout
+        {
+            self.last_text.clear();
+            self.last_text.extend_from_slice(text.as_bytes());
+            self.last_ns = Some(ns);
+        }
+        Ok(ns)
     }
 }
 
@@ -230,6 +274,32 @@ mod tests {
             year,
             jiff::Zoned::now().with_time_zone(TimeZone::UTC).year()
         );
+    }
+
+    #[test]
+    fn a_remembered_timestamp_is_the_one_a_fresh_parse_gives() {
+        let layout = Layout::new("02/Jan/2006:15:04:05 -0700").expect("layout");
+        let mut parser = TimestampParser::new(layout.clone(), TimeZone::UTC);
+        let texts = [
+            "10/Oct/2000:13:55:36 -0700",
+            "10/Oct/2000:13:55:36 -0700",
+            "10/Oct/2000:13:55:37 -0700",
+            "garbage",
+            "10/Oct/2000:13:55:37 -0700",
+            "10/Oct/2000:13:55:36 +0000",
+        ];
+        for text in texts {
+            assert_eq!(
+                parser.parse(text),
+                layout.parse(text, &TimeZone::UTC),
+                "{text}"
+            );
+        }
+        // A time of day alone is not remembered: it means another instant tomorrow.
+        let mut clock =
+            TimestampParser::new(Layout::new("15:04:05").expect("layout"), TimeZone::UTC);
+        clock.parse("01:02:03").expect("parses");
+        assert_eq!(clock.last_ns, None);
     }
 
     #[test]

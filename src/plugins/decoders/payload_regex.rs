@@ -9,7 +9,7 @@ use super::{DecodeError, Decoded, Decoder};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::pack::Pack;
 use crate::plugins::inputs::deliver::escaped_prefix;
-use crate::timefmt::{self, Layout};
+use crate::timefmt::{self, Layout, TimestampParser};
 use regex::bytes::{CaptureLocations, Regex};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -47,8 +47,7 @@ pub struct PayloadRegexDecoder {
     timestamp_group: Option<usize>,
     severity_group: Option<usize>,
     severity_map: BTreeMap<String, i32>,
-    layout: Layout,
-    zone: jiff::tz::TimeZone,
+    timestamp: TimestampParser,
     fields: MessageFields,
     log_errors: bool,
 }
@@ -77,8 +76,7 @@ pub fn from_section(section: &PluginSection) -> Result<Box<dyn Decoder>, Vec<Con
         regex,
         names,
         severity_map: c.severity_map,
-        layout,
-        zone,
+        timestamp: TimestampParser::new(layout, zone),
         fields,
         log_errors: c.log_errors,
     }))
@@ -107,7 +105,7 @@ impl Decoder for PayloadRegexDecoder {
         if let Some(text) = self.timestamp_group.and_then(capture) {
             let text = std::str::from_utf8(text)
                 .map_err(|_| DecodeError("Timestamp capture is not UTF-8".into()))?;
-            set.timestamp = Some(self.layout.parse(text, &self.zone).map_err(DecodeError)?);
+            set.timestamp = Some(self.timestamp.parse(text).map_err(DecodeError)?);
         }
         if let Some(text) = self.severity_group.and_then(capture) {
             let text = String::from_utf8_lossy(text);
