@@ -20,7 +20,23 @@ struct Entries {
     /// Sequence number of `pending[0]`.
     first_seq: u64,
     /// Positions in delivery order, each with the number of live tokens (0 = complete).
+    /// The completed prefix is dropped as soon as it completes, so this holds only what
+    /// is in flight (and completed entries behind it), however rarely the source asks.
     pending: VecDeque<(Position, u32)>,
+    /// The position after the completed prefix dropped since the last
+    /// [`AckTracker::committed`], and how many entries that was.
+    completed: Option<(Position, u64)>,
+}
+
+impl Entries {
+    fn drop_completed_prefix(&mut self) {
+        while let Some(&(position, 0)) = self.pending.front() {
+            self.pending.pop_front();
+            self.first_seq += 1;
+            let moved = self.completed.map_or(0, |(_, n)| n) + 1;
+            self.completed = Some((position, moved));
+        }
+    }
 }
 
 /// Tracks the messages one source has in flight. Bounded: a source can only have as many
@@ -48,6 +64,7 @@ impl AckTracker {
             entries: Mutex::new(Entries {
                 first_seq: 0,
                 pending: VecDeque::with_capacity(in_flight * 2 + 2),
+                completed: None,
             }),
         })
     }
@@ -82,14 +99,19 @@ impl AckTracker {
     /// [`AckTracker::reset`] change nothing.
     fn adjust(&self, seq: u64, add: bool) {
         let mut e = self.lock();
-        if let Some(index) = seq.checked_sub(e.first_seq) {
-            if let Some((_, refs)) = e.pending.get_mut(index as usize) {
-                *refs = if add {
-                    refs.saturating_add(1)
-                } else {
-                    refs.saturating_sub(1)
-                };
-            }
+        let Some(index) = seq.checked_sub(e.first_seq) else {
+            return;
+        };
+        let Some((_, refs)) = e.pending.get_mut(index as usize) else {
+            return;
+        };
+        *refs = if add {
+            refs.saturating_add(1)
+        } else {
+            refs.saturating_sub(1)
+        };
+        if index == 0 && *refs == 0 {
+            e.drop_completed_prefix();
         }
     }
 
@@ -97,15 +119,8 @@ impl AckTracker {
     /// past, if it moved since the last call.
     pub fn committed(&self) -> Option<(Position, u64)> {
         let mut e = self.lock();
-        let mut last = None;
-        let mut moved = 0;
-        while let Some(&(position, 0)) = e.pending.front() {
-            e.pending.pop_front();
-            e.first_seq += 1;
-            moved += 1;
-            last = Some((position, moved));
-        }
-        last
+        e.drop_completed_prefix();
+        e.completed.take()
     }
 
     /// Messages registered and not yet completed.
@@ -124,6 +139,7 @@ impl AckTracker {
         let n = e.pending.len() as u64;
         e.first_seq += n;
         e.pending.clear();
+        e.completed = None;
     }
 }
 
@@ -181,8 +197,34 @@ mod tests {
     }
 
     #[test]
+    fn completed_messages_are_dropped_before_the_source_asks() {
+        let t = AckTracker::new(4);
+        let open = t.register((3, 0));
+        for offset in 1..10_000 {
+            drop(t.register((3, offset)));
+        }
+        assert_eq!(
+            t.lock().pending.len(),
+            10_000,
+            "all wait behind the open one"
+        );
+        drop(open);
+        assert!(
+            t.lock().pending.is_empty(),
+            "dropped when the prefix completed"
+        );
+        for offset in 10_000..20_000 {
+            drop(t.register((3, offset)));
+        }
+        assert!(t.lock().pending.is_empty());
+        assert_eq!(t.committed(), Some(((3, 19_999), 20_000)));
+        assert_eq!(t.committed(), None);
+    }
+
+    #[test]
     fn reset_forgets_in_flight_messages() {
         let t = AckTracker::new(4);
+        drop(t.register((2, 1)));
         let a = t.register((2, 10));
         t.reset();
         drop(a);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// Bytes gathered before one write(2).
 const WRITE_BATCH: usize = 64 * 1024;
 /// Source acknowledgements held for one fsync before it is forced.
-const MAX_HELD_ACKS: usize = 4096;
+const MAX_HELD_ACKS: usize = 2048;
 
 /// What `full_action` decided for a record that did not fit.
 enum Room {
