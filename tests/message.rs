@@ -105,3 +105,37 @@ fn view_accepts_unpacked_numeric_values() {
     );
     assert_eq!(view.severity(), 7);
 }
+
+#[test]
+fn writer_index_is_the_scan_of_what_it_wrote() {
+    use hekad::message::view::HeaderIndex;
+    let source = common::read_fixture("streams/matcher_test_message.pb");
+    let view = MessageView::new(&source).expect("valid");
+    let mut buf = Vec::new();
+    let mut w = MessageWriter::new(&mut buf);
+    w.uuid(view.uuid())
+        .timestamp(-5)
+        .r#type(b"")
+        .logger(b"GoSpec")
+        .severity(-1)
+        .payload(b"Test Payload")
+        .env_version(b"0.8")
+        .pid(32157)
+        .hostname(b"trink-x230")
+        .fields_of(&view)
+        .field(b"status", b"", Values::Integer(&[404]));
+    let index = w
+        .index()
+        .expect("an index for a message written from empty");
+    assert_eq!(HeaderIndex::scan(&buf).expect("valid"), index);
+    assert_eq!(MessageView::with_index(&buf, index).fields().count(), 12);
+
+    // Copied-in bytes are not parsed, and a writer appending to a message does not know
+    // where that message's headers are: both give no index.
+    let mut raw = Vec::new();
+    let mut w = MessageWriter::new(&mut raw);
+    w.uuid(view.uuid()).raw(&source[..0]);
+    assert_eq!(w.index(), None);
+    let mut appended = buf.clone();
+    assert_eq!(MessageWriter::new(&mut appended).logger(b"x").index(), None);
+}

@@ -14,11 +14,10 @@ pub struct Span {
 }
 
 impl Span {
-    fn of(entry: &Entry<'_>) -> Span {
-        let start = entry.offset as u32;
+    fn new(start: usize, len: usize) -> Span {
         Span {
-            start,
-            end: start + entry.data.len() as u32,
+            start: start as u32,
+            end: (start + len) as u32,
         }
     }
 
@@ -53,34 +52,54 @@ impl HeaderIndex {
         let mut index = HeaderIndex::default();
         for entry in Entries::new(bytes) {
             let entry = entry?;
-            let expect = |wire_type: u8| {
-                if entry.wire_type == wire_type {
-                    Ok(())
-                } else {
-                    Err(WireError {
+            match header_wire_type(entry.tag) {
+                None => {}
+                Some(expected) if expected != entry.wire_type => {
+                    return Err(WireError {
                         offset: entry.offset,
                         reason: "wrong wire type for a header",
                     })
                 }
-            };
-            match entry.tag {
-                1 => (expect(LEN)?, index.uuid = Span::of(&entry)).1,
-                2 => (expect(VARINT)?, index.timestamp = Some(entry.scalar as i64)).1,
-                3 => (expect(LEN)?, index.r#type = Span::of(&entry)).1,
-                4 => (expect(LEN)?, index.logger = Span::of(&entry)).1,
-                5 => (expect(VARINT)?, index.severity = Some(entry.scalar as i32)).1,
-                6 => (expect(LEN)?, index.payload = Span::of(&entry)).1,
-                7 => (expect(LEN)?, index.env_version = Span::of(&entry)).1,
-                8 => (expect(VARINT)?, index.pid = Some(entry.scalar as i32)).1,
-                9 => (expect(LEN)?, index.hostname = Span::of(&entry)).1,
-                10 => {
-                    expect(LEN)?;
-                    index.field_count += 1;
-                }
-                _ => {}
+                Some(VARINT) => index.note_varint(entry.tag, entry.scalar),
+                Some(_) => index.note_len(entry.tag, entry.offset, entry.data.len()),
             }
         }
         Ok(index)
+    }
+
+    /// Records the length-delimited header `tag` whose value is `bytes[start..start +
+    /// len]`; tag 10 counts one dynamic field. Used by the scan and by `MessageWriter`.
+    pub(crate) fn note_len(&mut self, tag: u32, start: usize, len: usize) {
+        let span = Span::new(start, len);
+        match tag {
+            1 => self.uuid = span,
+            3 => self.r#type = span,
+            4 => self.logger = span,
+            6 => self.payload = span,
+            7 => self.env_version = span,
+            9 => self.hostname = span,
+            10 => self.field_count += 1,
+            _ => {}
+        }
+    }
+
+    /// Records the varint header `tag` (timestamp, severity, pid).
+    pub(crate) fn note_varint(&mut self, tag: u32, value: u64) {
+        match tag {
+            2 => self.timestamp = Some(value as i64),
+            5 => self.severity = Some(value as i32),
+            8 => self.pid = Some(value as i32),
+            _ => {}
+        }
+    }
+}
+
+/// The wire type of header `tag` (1..=10), `None` for tags Heka does not define.
+fn header_wire_type(tag: u32) -> Option<u8> {
+    match tag {
+        2 | 5 | 8 => Some(VARINT),
+        1 | 3 | 4 | 6 | 7 | 9 | 10 => Some(LEN),
+        _ => None,
     }
 }
 

@@ -5,11 +5,15 @@
 //! payload, env_version, pid, hostname) and then fields, as Heka's encoder does.
 
 use super::repr::ValueType;
+use super::view::HeaderIndex;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
 /// Appends protobuf-encoded message parts to `buf`.
 pub struct MessageWriter<'b> {
     buf: &'b mut Vec<u8>,
+    /// Where the headers went, while that is known exactly: `buf` started empty and
+    /// nothing was copied in unparsed ([`MessageWriter::raw`]).
+    index: Option<HeaderIndex>,
 }
 
 /// A field value array, borrowed.
@@ -51,7 +55,29 @@ fn len_delimited_len(tag: u32, len: usize) -> usize {
 impl<'b> MessageWriter<'b> {
     /// Starts writing at the end of `buf` (clear it first for a fresh message).
     pub fn new(buf: &'b mut Vec<u8>) -> Self {
-        MessageWriter { buf }
+        let index = buf.is_empty().then(HeaderIndex::default);
+        MessageWriter { buf, index }
+    }
+
+    /// The header index of the message written, when the writer started on an empty
+    /// buffer and wrote only typed parts. A message we build ourselves is valid by
+    /// construction, so this saves the validating [`HeaderIndex::scan`].
+    pub fn index(&self) -> Option<HeaderIndex> {
+        self.index
+    }
+
+    fn header_bytes(&mut self, tag: u32, value: &[u8]) {
+        self.bytes_field(tag, value);
+        if let Some(index) = &mut self.index {
+            index.note_len(tag, self.buf.len() - value.len(), value.len());
+        }
+    }
+
+    fn header_varint(&mut self, tag: u32, value: u64) {
+        self.varint_field(tag, value);
+        if let Some(index) = &mut self.index {
+            index.note_varint(tag, value);
+        }
     }
 
     fn bytes_field(&mut self, tag: u32, value: &[u8]) {
@@ -66,51 +92,52 @@ impl<'b> MessageWriter<'b> {
     }
 
     pub fn uuid(&mut self, uuid: &[u8]) -> &mut Self {
-        self.bytes_field(1, uuid);
+        self.header_bytes(1, uuid);
         self
     }
     pub fn timestamp(&mut self, ns: i64) -> &mut Self {
-        self.varint_field(2, ns as u64);
+        self.header_varint(2, ns as u64);
         self
     }
     pub fn r#type(&mut self, value: &[u8]) -> &mut Self {
-        self.bytes_field(3, value);
+        self.header_bytes(3, value);
         self
     }
     pub fn logger(&mut self, value: &[u8]) -> &mut Self {
-        self.bytes_field(4, value);
+        self.header_bytes(4, value);
         self
     }
     pub fn severity(&mut self, value: i32) -> &mut Self {
-        self.varint_field(5, value as i64 as u64);
+        self.header_varint(5, value as i64 as u64);
         self
     }
     pub fn payload(&mut self, value: &[u8]) -> &mut Self {
-        self.bytes_field(6, value);
+        self.header_bytes(6, value);
         self
     }
     pub fn env_version(&mut self, value: &[u8]) -> &mut Self {
-        self.bytes_field(7, value);
+        self.header_bytes(7, value);
         self
     }
     pub fn pid(&mut self, value: i32) -> &mut Self {
-        self.varint_field(8, value as i64 as u64);
+        self.header_varint(8, value as i64 as u64);
         self
     }
     pub fn hostname(&mut self, value: &[u8]) -> &mut Self {
-        self.bytes_field(9, value);
+        self.header_bytes(9, value);
         self
     }
 
     /// Copies already-encoded field entries (tag 10 entries) verbatim.
     pub fn raw(&mut self, encoded: &[u8]) -> &mut Self {
+        self.index = None;
         self.buf.extend_from_slice(encoded);
         self
     }
 
     /// Appends one dynamic field from its encoded body (a `FieldView`'s bytes).
     pub fn field_bytes(&mut self, body: &[u8]) -> &mut Self {
-        self.bytes_field(10, body);
+        self.header_bytes(10, body);
         self
     }
 
@@ -154,6 +181,9 @@ impl<'b> MessageWriter<'b> {
         };
         encode_key(10, WireType::LengthDelimited, self.buf);
         encode_varint(body as u64, self.buf);
+        if let Some(index) = &mut self.index {
+            index.note_len(10, self.buf.len(), body);
+        }
         self.bytes_field(1, name);
         self.varint_field(2, value_type as u64);
         self.bytes_field(3, representation);

@@ -45,11 +45,28 @@ impl Pack {
         MessageView::with_index(&self.msg, self.index)
     }
 
-    /// Makes `scratch` (holding a freshly written message) the pack's message.
-    pub fn commit_scratch(&mut self) -> Result<(), WireError> {
+    /// Takes the index a `MessageWriter` produced while writing `msg` from empty, instead
+    /// of scanning bytes that are valid by construction.
+    pub fn set_written_index(&mut self, index: HeaderIndex) {
+        debug_assert_eq!(HeaderIndex::scan(&self.msg).ok(), Some(index));
+        self.index = index;
+    }
+
+    /// Makes `scratch` (holding a freshly written message) the pack's message. `written` is
+    /// the writer's index when it has one ([`MessageWriter::index`]); otherwise the new
+    /// message is scanned.
+    ///
+    /// [`MessageWriter::index`]: crate::message::MessageWriter::index
+    pub fn commit_scratch(&mut self, written: Option<HeaderIndex>) -> Result<(), WireError> {
         std::mem::swap(&mut self.msg, &mut self.scratch);
         self.scratch.clear();
-        self.reindex()
+        match written {
+            Some(index) => {
+                self.set_written_index(index);
+                Ok(())
+            }
+            None => self.reindex(),
+        }
     }
 
     /// Clears the pack for reuse, keeping buffer capacity.

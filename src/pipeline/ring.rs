@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
+/// Turns a batching consumer gives the other tasks of its executor before it calls a ring
+/// empty: an input's items reach an output through the router, two hops.
+pub const YIELDS_BEFORE_EMPTY: usize = 2;
+
 /// Tasks waiting for a ring to change; the Vec keeps its capacity.
 #[derive(Default)]
 struct Waiters(Mutex<Vec<Waker>>);
@@ -149,6 +153,20 @@ impl<T> Receiver<T> {
             }
             Err(PopError::Empty | PopError::Closed) => Err(RecvError),
         }
+    }
+
+    /// Takes an item now, or after the executor's other ready tasks have had a turn (the
+    /// router or input that feeds this ring, when they run on the same core). A consumer
+    /// that batches calls this until it returns `None`, so one system call carries many
+    /// more items than the ring holds.
+    pub async fn try_recv_after_yield(&self) -> Option<T> {
+        for _ in 0..YIELDS_BEFORE_EMPTY {
+            if let Ok(item) = self.try_recv() {
+                return Some(item);
+            }
+            smol::future::yield_now().await;
+        }
+        self.try_recv().ok()
     }
 
     /// Takes an item, waiting for one; `Err` once the ring is closed and drained.

@@ -104,7 +104,7 @@ impl QueueWriter {
             self.append(&pack).await;
             drop(pack);
             while self.pending.len() < WRITE_BATCH {
-                let Ok(pack) = from_router.try_recv() else {
+                let Some(pack) = from_router.try_recv_after_yield().await else {
                     break;
                 };
                 self.append(&pack).await;

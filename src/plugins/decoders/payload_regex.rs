@@ -132,9 +132,9 @@ impl Decoder for PayloadRegexDecoder {
         set.severity = set.severity.or(severity);
         pack.scratch.clear();
         let mut out = std::mem::take(&mut pack.scratch);
-        rewrite(&pack.view(), &set, &added, &mut out);
+        let written = rewrite(&pack.view(), &set, &added, &mut out);
         pack.scratch = out;
-        pack.commit_scratch()
+        pack.commit_scratch(written)
             .map_err(|e| DecodeError(e.to_string()))?;
         Ok(Decoded::Keep)
     }

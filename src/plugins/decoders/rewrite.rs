@@ -2,6 +2,7 @@
 //! PayloadRegexDecoder and ScribbleDecoder do. Headers keep field-number order; the
 //! original fields are copied as bytes, new fields appended.
 
+use crate::message::view::HeaderIndex;
 use crate::message::writer::Values;
 use crate::message::{MessageView, MessageWriter};
 
@@ -22,13 +23,15 @@ pub struct Overrides<'a> {
 /// A STRING field to append: name, representation, value.
 pub type NewField<'a> = (&'a [u8], &'a [u8], &'a [u8]);
 
-/// Writes `msg` with `set` applied and `fields` appended into `out`.
+/// Writes `msg` with `set` applied and `fields` appended into `out` (cleared first);
+/// returns the header index of what it wrote.
 pub fn rewrite(
     msg: &MessageView<'_>,
     set: &Overrides<'_>,
     fields: &[NewField<'_>],
     out: &mut Vec<u8>,
-) {
+) -> Option<HeaderIndex> {
+    out.clear();
     let mut w = MessageWriter::new(out);
     if let Some(u) = set
         .uuid
@@ -75,4 +78,5 @@ pub fn rewrite(
     for (name, repr, value) in fields {
         w.field(name, repr, Values::String(&[value]));
     }
+    w.index()
 }

@@ -35,9 +35,9 @@ impl Decoder for ScribbleDecoder {
         self.fields.apply(&mut set, &mut added, &mut uuid);
         let mut out = std::mem::take(&mut pack.scratch);
         out.clear();
-        rewrite(&pack.view(), &set, &added, &mut out);
+        let written = rewrite(&pack.view(), &set, &added, &mut out);
         pack.scratch = out;
-        pack.commit_scratch()
+        pack.commit_scratch(written)
             .map_err(|e| DecodeError(e.to_string()))?;
         Ok(Decoded::Keep)
     }

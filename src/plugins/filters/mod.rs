@@ -90,15 +90,23 @@ impl Injector {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
-        {
+        let written = {
             let mut w = MessageWriter::new(&mut pack.msg);
             w.uuid(&uuid::new_v4())
                 .timestamp(now)
                 .r#type(r#type.as_bytes())
                 .logger(self.name.as_bytes());
             fill(&mut w, &self.origin);
-        }
-        if let Err(e) = pack.reindex() {
+            w.index()
+        };
+        let indexed = match written {
+            Some(index) => {
+                pack.set_written_index(index);
+                Ok(())
+            }
+            None => pack.reindex(),
+        };
+        if let Err(e) = indexed {
             log::error!(
                 "Plugin '{}' error: injected an invalid message: {e}",
                 self.name

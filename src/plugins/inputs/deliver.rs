@@ -295,11 +295,14 @@ async fn prepare(
     let Some(mut pack) = shared.pool.acquire().await else {
         return Err(RouterClosed);
     };
-    if splitter.use_message_bytes() {
+    let indexed = if splitter.use_message_bytes() {
         pack.msg.extend_from_slice(bytes);
         if let Some(signer) = signer {
             let _ = pack.signer.push_str(signer);
         }
+        // Every received message is validated and indexed before any decoder sees it; an
+        // invalid encoding counts as a failure of the (protobuf) decoder.
+        pack.reindex()
     } else {
         let mut w = MessageWriter::new(&mut pack.msg);
         w.uuid(&uuid::new_v4()).timestamp(now_ns());
@@ -318,10 +321,15 @@ async fn prepare(
         if let Some(h) = &decorator.hostname {
             w.hostname(h.as_bytes());
         }
-    }
-    // Every message is validated and indexed before any decoder sees it; an invalid
-    // encoding counts as a failure of the (protobuf) decoder.
-    let decoded = match (pack.reindex(), decoder) {
+        match w.index() {
+            Some(index) => {
+                pack.set_written_index(index);
+                Ok(())
+            }
+            None => pack.reindex(),
+        }
+    };
+    let decoded = match (indexed, decoder) {
         (Err(e), _) => Err(format!(
             "{e} (message prefix {})",
             escaped_prefix(&pack.msg)
@@ -373,7 +381,7 @@ fn tag_decode_failure(pack: &mut PooledPack, error: &str) -> Result<(), ()> {
     MessageWriter::new(&mut pack.scratch)
         .field(b"decode_failure", b"", Values::Bool(&[true]))
         .field(b"decode_error", b"", Values::String(&[error]));
-    pack.commit_scratch().map_err(|_| ())
+    pack.commit_scratch(None).map_err(|_| ())
 }
 
 /// Up to 32 bytes of `data`, escaped, for error messages about bad input.

@@ -254,7 +254,7 @@ impl TcpOutput {
                 }
                 drop(p);
                 if batch.len() < BATCH_BYTES {
-                    pack = ctx.queue.try_recv();
+                    pack = ctx.queue.try_recv_after_yield().await;
                 }
             }
             if batch.is_empty() {
@@ -449,7 +449,13 @@ impl TcpOutput {
             let mut count = u64::from(ctx.encode_into(&first, &mut batch));
             drop(first);
             while batch.len() < BATCH_BYTES {
-                let Some(next) = ctx.queue.try_recv() else {
+                // Gather beyond the queue only while connected: without a peer, messages
+                // are better left queued, where back-pressure and wedge detection see them.
+                let next = match conn {
+                    Some(_) => ctx.queue.try_recv_after_yield().await,
+                    None => ctx.queue.try_recv(),
+                };
+                let Some(next) = next else {
                     break;
                 };
                 count += u64::from(ctx.encode_into(&next, &mut batch));
