@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 /// Bytes gathered before one write(2).
 const WRITE_BATCH: usize = 64 * 1024;
-/// Source acknowledgements held for one fsync before it is forced.
+/// Source acknowledgements held before an fsync is started early (ahead of
+/// `fsync_interval`): this bounds the sources' trackers, not the speed.
 const MAX_HELD_ACKS: usize = 2048;
 
 /// What `full_action` decided for a record that did not fit.
@@ -46,6 +47,12 @@ pub struct QueueWriter {
     /// Acknowledgements released once their messages are written (and, with
     /// `fsync_interval` > 0, fsync'd).
     held: Vec<AckToken>,
+    /// The fsync running on a blocking thread, and the acknowledgements it releases. The
+    /// writer goes on appending meanwhile: an fsync takes milliseconds, a message a
+    /// microsecond.
+    syncing: Option<(smol::Task<io::Result<()>>, Vec<AckToken>)>,
+    /// The previous fsync's acknowledgement list, emptied, kept for its capacity.
+    spare_held: Vec<AckToken>,
     unsynced: bool,
     last_sync: Instant,
     notify: Sender<()>,
@@ -71,6 +78,8 @@ impl QueueWriter {
             pending_messages: 0,
             frame: Vec::new(),
             held: Vec::new(),
+            syncing: None,
+            spare_held: Vec::new(),
             unsynced: false,
             last_sync: Instant::now(),
             notify,
@@ -82,8 +91,15 @@ impl QueueWriter {
     pub async fn run(mut self, from_router: Receiver<SharedPack>) {
         let interval = self.queue.settings.fsync_interval;
         loop {
-            let wait_for_sync = !interval.is_zero() && self.unsynced;
-            let next = if wait_for_sync {
+            let next = if self.syncing.is_some() {
+                // The running fsync releases acknowledgements when it completes, even if
+                // no message comes meanwhile.
+                let synced = async {
+                    self.finish_sync().await;
+                    None
+                };
+                async { Some(from_router.recv().await) }.or(synced).await
+            } else if !interval.is_zero() && self.unsynced {
                 let due = interval.saturating_sub(self.last_sync.elapsed());
                 let timeout = async {
                     smol::Timer::after(due.max(Duration::from_millis(1))).await;
@@ -95,33 +111,39 @@ impl QueueWriter {
             };
             let pack = match next {
                 None => {
-                    self.sync();
+                    if !interval.is_zero() && self.last_sync.elapsed() >= interval {
+                        self.start_sync().await;
+                    }
                     continue;
                 }
                 Some(Err(_)) => break,
                 Some(Ok(pack)) => pack,
             };
-            self.append(&pack).await;
+            // One round takes at most a write batch: `append` may flush on the way, and
+            // the fsync below must come round, or held acknowledgements pile up.
+            let mut gathered = self.append(&pack).await;
             drop(pack);
-            while self.pending.len() < WRITE_BATCH {
+            while gathered < WRITE_BATCH {
                 let Some(pack) = from_router.try_recv_after_yield().await else {
                     break;
                 };
-                self.append(&pack).await;
+                gathered += self.append(&pack).await;
             }
             self.flush().await;
+            self.finish_sync_if_done().await;
             if !interval.is_zero()
                 && (self.last_sync.elapsed() >= interval || self.held.len() >= MAX_HELD_ACKS)
             {
-                self.sync();
+                self.start_sync().await;
             }
         }
         self.flush().await;
-        self.sync();
+        self.sync_now().await;
     }
 
-    /// Frames `pack` into the write batch, after checking space and segment size.
-    async fn append(&mut self, pack: &SharedPack) {
+    /// Frames `pack` into the write batch, after checking space and segment size; returns
+    /// the bytes it took (0 when the message was not queued).
+    async fn append(&mut self, pack: &SharedPack) -> usize {
         self.frame.clear();
         let max = self.queue.settings.max_message_size;
         if let Err(e) = framing::write_checksummed_frame(
@@ -133,14 +155,14 @@ impl QueueWriter {
         ) {
             PluginStats::add(&self.queue.stats.drop_count, 1);
             log::error!("Plugin '{}' queue: message dropped: {e}", self.queue.name);
-            return;
+            return 0;
         }
         let len = self.frame.len() as u64;
         match self.make_room(len).await {
             Room::Made => {}
             Room::Dropped => {
                 PluginStats::add(&self.queue.stats.drop_count, 1);
-                return;
+                return 0;
             }
             Room::Refused => {
                 // Not queued and not counted as delivered: the source reads it again
@@ -148,12 +170,12 @@ impl QueueWriter {
                 if let Some(token) = pack.take_ack() {
                     token.abandon();
                 }
-                return;
+                return 0;
             }
         }
         if self.segment_len > 0 && self.segment_len + len > self.queue.settings.segment_size {
             self.flush().await;
-            self.roll();
+            self.roll().await;
         }
         self.pending.extend_from_slice(&self.frame);
         self.pending_messages += 1;
@@ -166,6 +188,7 @@ impl QueueWriter {
         if self.pending.len() >= WRITE_BATCH {
             self.flush().await;
         }
+        len as usize
     }
 
     /// Applies `full_action` while adding `len` bytes would exceed `max_buffer_size`.
@@ -255,20 +278,65 @@ impl QueueWriter {
         let _ = self.notify.try_send(());
     }
 
-    /// fsyncs the segment and releases the acknowledgements it makes durable.
-    fn sync(&mut self) {
-        if self.unsynced {
-            if let Err(e) = self.file.sync_data() {
-                log::error!("Plugin '{}' queue: fsync: {e}", self.queue.name);
-            }
-            self.unsynced = false;
+    /// Starts an fsync of what was written so far on a blocking thread; its
+    /// acknowledgements are released when it completes. With one already running, waits
+    /// for that one first (so held acknowledgements stay bounded).
+    async fn start_sync(&mut self) {
+        self.finish_sync().await;
+        if !self.unsynced {
+            self.last_sync = Instant::now();
+            self.held.clear();
+            return;
         }
+        self.unsynced = false;
         self.last_sync = Instant::now();
-        self.held.clear();
+        let file = match self.file.try_clone() {
+            Ok(file) => file,
+            Err(e) => {
+                log::error!("Plugin '{}' queue: fsync: {e}", self.queue.name);
+                self.held.clear();
+                return;
+            }
+        };
+        let released = std::mem::replace(&mut self.held, std::mem::take(&mut self.spare_held));
+        self.syncing = Some((smol::unblock(move || file.sync_data()), released));
     }
 
-    fn roll(&mut self) {
-        self.sync();
+    /// Completes the running fsync if it is done, without waiting.
+    async fn finish_sync_if_done(&mut self) {
+        if self
+            .syncing
+            .as_ref()
+            .is_some_and(|(task, _)| task.is_finished())
+        {
+            self.finish_sync().await;
+        }
+    }
+
+    /// Waits for the running fsync and releases its acknowledgements. Cancel-safe: until
+    /// the fsync has completed, it and its acknowledgements stay in `syncing`.
+    async fn finish_sync(&mut self) {
+        let Some((task, _)) = &mut self.syncing else {
+            return;
+        };
+        let result = task.await;
+        if let Err(e) = result {
+            log::error!("Plugin '{}' queue: fsync: {e}", self.queue.name);
+        }
+        if let Some((_, mut released)) = self.syncing.take() {
+            released.clear();
+            self.spare_held = released;
+        }
+    }
+
+    /// fsyncs the segment now and releases every held acknowledgement.
+    async fn sync_now(&mut self) {
+        self.start_sync().await;
+        self.finish_sync().await;
+    }
+
+    async fn roll(&mut self) {
+        self.sync_now().await;
         let next = self.id + 1;
         match create_segment(&self.queue, next) {
             Ok(file) => {
