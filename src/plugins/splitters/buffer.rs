@@ -19,7 +19,16 @@ pub struct SplitterBuffer {
     max_size: usize,
     keep_truncated: bool,
     garbage: u64,
+    /// Free space the last [`SplitterBuffer::spare`] offered.
+    offered: usize,
+    /// The last read filled all of it: the source has more waiting.
+    filled_all: bool,
 }
+
+/// How far a buffer grows on its own while its reads keep coming back full (a file
+/// being caught up on, a busy connection): one read(2) per 64 KiB instead of per
+/// `min_buffer_size`. Idle and slow streams keep their small buffer.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// The outcome of [`SplitterBuffer::next_record`].
 #[derive(Debug, PartialEq, Eq)]
@@ -50,11 +59,14 @@ impl SplitterBuffer {
             max_size,
             keep_truncated,
             garbage: 0,
+            offered: 0,
+            filled_all: false,
         }
     }
 
     /// Free space to read into: compacts, and grows ×2 up to the maximum when less than
-    /// half the buffer is free. Never empty.
+    /// half the buffer is free, or up to [`READ_AHEAD`] after a read that filled it.
+    /// Never empty.
     pub fn spare(&mut self) -> &mut [u8] {
         if self.data.is_empty() {
             self.data.resize(self.min_size, 0);
@@ -65,7 +77,10 @@ impl SplitterBuffer {
             self.end -= self.start;
             self.start = 0;
         }
-        if self.data.len() - self.end <= self.data.len() / 2 && self.data.len() < self.max_size {
+        let busy = std::mem::take(&mut self.filled_all) && self.data.len() < READ_AHEAD;
+        if (busy || self.data.len() - self.end <= self.data.len() / 2)
+            && self.data.len() < self.max_size
+        {
             let grown = (self.data.len() * 2).min(self.max_size);
             self.data.resize(grown, 0);
         }
@@ -76,11 +91,13 @@ impl SplitterBuffer {
             self.start = 0;
             self.end = 0;
         }
+        self.offered = self.data.len() - self.end;
         &mut self.data[self.end..]
     }
 
     /// Records that `n` bytes were read into [`SplitterBuffer::spare`].
     pub fn filled(&mut self, n: usize) {
+        self.filled_all = n > 0 && n >= self.offered;
         self.end = (self.end + n).min(self.data.len());
     }
 
@@ -172,5 +189,35 @@ impl SplitterBuffer {
         self.base += self.end as u64;
         self.start = 0;
         self.end = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_to_read_ahead_only_while_reads_come_back_full() {
+        let mut buf = SplitterBuffer::new(8192, 1024 * 1024, false);
+        let mut offered = Vec::new();
+        for _ in 0..5 {
+            let n = buf.spare().len();
+            offered.push(n);
+            buf.filled(n);
+            buf.start = buf.end; // the records were taken
+        }
+        assert_eq!(offered, [8192, 16384, 32768, 65536, 65536]);
+
+        let mut quiet = SplitterBuffer::new(8192, 1024 * 1024, false);
+        for _ in 0..5 {
+            let n = quiet.spare().len() / 2;
+            quiet.filled(n);
+            quiet.start = quiet.end;
+        }
+        assert_eq!(
+            quiet.data.len(),
+            8192,
+            "partial reads keep the small buffer"
+        );
     }
 }
