@@ -35,16 +35,7 @@ impl Inbox {
     /// The next message if one is ready now or once the executor's other ready tasks have
     /// had a turn: a batching output gathers more than `plugin_chansize` messages per write.
     pub async fn try_recv_after_yield(&self) -> Option<SharedPack> {
-        match self {
-            Inbox::Memory(rx) => rx.try_recv_after_yield().await,
-            Inbox::Disk(reader) => match reader.try_recv() {
-                Some(pack) => Some(pack),
-                None => {
-                    smol::future::yield_now().await;
-                    reader.try_recv()
-                }
-            },
-        }
+        super::ring::after_yields(|| self.try_recv()).await
     }
 
     /// Whether the queue takes no more messages (memory: the router closed it; disk: the

@@ -45,28 +45,26 @@ impl Pack {
         MessageView::with_index(&self.msg, self.index)
     }
 
-    /// Takes the index a `MessageWriter` produced while writing `msg` from empty, instead
-    /// of scanning bytes that are valid by construction.
-    pub fn set_written_index(&mut self, index: HeaderIndex) {
-        debug_assert_eq!(HeaderIndex::scan(&self.msg).ok(), Some(index));
-        self.index = index;
-    }
-
-    /// Makes `scratch` (holding a freshly written message) the pack's message. `written` is
-    /// the writer's index when it has one ([`MessageWriter::index`]); otherwise the new
-    /// message is scanned.
+    /// Indexes `msg`, which hekad just wrote: `written` is the writer's own index when it
+    /// has one ([`MessageWriter::index`]), taken as is since the bytes are valid by
+    /// construction; otherwise `msg` is scanned.
     ///
     /// [`MessageWriter::index`]: crate::message::MessageWriter::index
+    pub fn index_written(&mut self, written: Option<HeaderIndex>) -> Result<(), WireError> {
+        let Some(index) = written else {
+            return self.reindex();
+        };
+        debug_assert_eq!(HeaderIndex::scan(&self.msg).ok(), Some(index));
+        self.index = index;
+        Ok(())
+    }
+
+    /// Makes `scratch` (holding a freshly written message) the pack's message; `written`
+    /// as in [`Pack::index_written`].
     pub fn commit_scratch(&mut self, written: Option<HeaderIndex>) -> Result<(), WireError> {
         std::mem::swap(&mut self.msg, &mut self.scratch);
         self.scratch.clear();
-        match written {
-            Some(index) => {
-                self.set_written_index(index);
-                Ok(())
-            }
-            None => self.reindex(),
-        }
+        self.index_written(written)
     }
 
     /// Clears the pack for reuse, keeping buffer capacity.

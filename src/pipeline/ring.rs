@@ -14,7 +14,21 @@ use std::task::{Poll, Waker};
 
 /// Turns a batching consumer gives the other tasks of its executor before it calls a ring
 /// empty: an input's items reach an output through the router, two hops.
-pub const YIELDS_BEFORE_EMPTY: usize = 2;
+const YIELDS_BEFORE_EMPTY: usize = 2;
+
+/// `try_now()`, or its result after the executor's other ready tasks (the router or input
+/// that feeds a consumer, when they run on the same core) have had their turns. A consumer
+/// that batches calls this until it returns `None`, so one system call carries many more
+/// items than its queue holds.
+pub async fn after_yields<T>(mut try_now: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..YIELDS_BEFORE_EMPTY {
+        if let Some(item) = try_now() {
+            return Some(item);
+        }
+        smol::future::yield_now().await;
+    }
+    try_now()
+}
 
 /// Tasks waiting for a ring to change; the Vec keeps its capacity.
 #[derive(Default)]
@@ -155,18 +169,9 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Takes an item now, or after the executor's other ready tasks have had a turn (the
-    /// router or input that feeds this ring, when they run on the same core). A consumer
-    /// that batches calls this until it returns `None`, so one system call carries many
-    /// more items than the ring holds.
+    /// Takes an item now or after the other tasks' turns ([`after_yields`]).
     pub async fn try_recv_after_yield(&self) -> Option<T> {
-        for _ in 0..YIELDS_BEFORE_EMPTY {
-            if let Ok(item) = self.try_recv() {
-                return Some(item);
-            }
-            smol::future::yield_now().await;
-        }
-        self.try_recv().ok()
+        after_yields(|| self.try_recv().ok()).await
     }
 
     /// Takes an item, waiting for one; `Err` once the ring is closed and drained.

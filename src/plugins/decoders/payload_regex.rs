@@ -130,7 +130,6 @@ impl Decoder for PayloadRegexDecoder {
         self.fields.apply(&mut set, &mut added, &mut uuid);
         set.timestamp = set.timestamp.or(timestamp);
         set.severity = set.severity.or(severity);
-        pack.scratch.clear();
         let mut out = std::mem::take(&mut pack.scratch);
         let written = rewrite(&pack.view(), &set, &added, &mut out);
         pack.scratch = out;

@@ -34,7 +34,6 @@ impl Decoder for ScribbleDecoder {
         let mut uuid = [0u8; 16];
         self.fields.apply(&mut set, &mut added, &mut uuid);
         let mut out = std::mem::take(&mut pack.scratch);
-        out.clear();
         let written = rewrite(&pack.view(), &set, &added, &mut out);
         pack.scratch = out;
         pack.commit_scratch(written)

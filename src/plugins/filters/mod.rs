@@ -99,14 +99,7 @@ impl Injector {
             fill(&mut w, &self.origin);
             w.index()
         };
-        let indexed = match written {
-            Some(index) => {
-                pack.set_written_index(index);
-                Ok(())
-            }
-            None => pack.reindex(),
-        };
-        if let Err(e) = indexed {
+        if let Err(e) = pack.index_written(written) {
             log::error!(
                 "Plugin '{}' error: injected an invalid message: {e}",
                 self.name

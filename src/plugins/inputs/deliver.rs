@@ -321,13 +321,8 @@ async fn prepare(
         if let Some(h) = &decorator.hostname {
             w.hostname(h.as_bytes());
         }
-        match w.index() {
-            Some(index) => {
-                pack.set_written_index(index);
-                Ok(())
-            }
-            None => pack.reindex(),
-        }
+        let written = w.index();
+        pack.index_written(written)
     };
     let decoded = match (indexed, decoder) {
         (Err(e), _) => Err(format!(

@@ -19,8 +19,6 @@ pub struct SplitterBuffer {
     max_size: usize,
     keep_truncated: bool,
     garbage: u64,
-    /// Free space the last [`SplitterBuffer::spare`] offered.
-    offered: usize,
     /// The last read filled all of it: the source has more waiting.
     filled_all: bool,
 }
@@ -59,7 +57,6 @@ impl SplitterBuffer {
             max_size,
             keep_truncated,
             garbage: 0,
-            offered: 0,
             filled_all: false,
         }
     }
@@ -91,13 +88,13 @@ impl SplitterBuffer {
             self.start = 0;
             self.end = 0;
         }
-        self.offered = self.data.len() - self.end;
         &mut self.data[self.end..]
     }
 
     /// Records that `n` bytes were read into [`SplitterBuffer::spare`].
     pub fn filled(&mut self, n: usize) {
-        self.filled_all = n > 0 && n >= self.offered;
+        // spare() handed out data[end..]: a read that filled it reached the end.
+        self.filled_all = n > 0 && self.end + n >= self.data.len();
         self.end = (self.end + n).min(self.data.len());
     }
 
