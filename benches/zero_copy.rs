@@ -138,11 +138,13 @@ fn main() {
     );
     let expected = (0..messages).filter(|i| i % 10 != 0).count() as u64;
     let warm_output = (0..warmup).filter(|i| i % 10 != 0).count() as u64;
-    let started = std::cell::Cell::new(None::<(Instant, u64)>);
-    let ex = smol::LocalExecutor::new();
-    let result = smol::block_on(ex.run(async {
+    let started = std::rc::Rc::new(std::cell::Cell::new(None::<(Instant, u64)>));
+    // hekad's own executor, as in the daemon (its run queue is part of what is counted).
+    let ex = hekad::pipeline::local_executor::LocalExecutor::new();
+    let output_started = started.clone();
+    let result = ex.block_on(async {
         let router_task = ex.spawn(router.run());
-        let output_task = ex.spawn(async {
+        let output_task = ex.spawn(async move {
             let mut sink = Vec::with_capacity(1 << 20);
             let mut written = 0u64;
             while let Ok(pack) = ctx.queue.recv().await {
@@ -153,7 +155,7 @@ fn main() {
                 drop(pack);
                 written += 1;
                 if written == warm_output {
-                    started.set(Some((Instant::now(), hekad::alloc_count::allocations())));
+                    output_started.set(Some((Instant::now(), hekad::alloc_count::allocations())));
                 }
             }
             written
@@ -166,7 +168,7 @@ fn main() {
         drop(deliverer);
         router_task.await;
         output_task.await
-    }));
+    });
     let end_allocs = hekad::alloc_count::allocations();
     let Some((t0, a0)) = started.get() else {
         eprintln!("warm-up never finished");

@@ -1,10 +1,11 @@
-//! One single-threaded smol executor per core (`maxprocs` threads). Plugins are built on
+//! One single-threaded executor per core (`maxprocs` threads). Plugins are built on
 //! the main thread, then each plugin's task is handed to one executor round-robin and runs
 //! there for its whole life, so plugin state needs no locks (and may later hold `!Send`
 //! Lua states). The I/O reactor is smol's process-wide epoll.
 
+use super::local_executor::LocalExecutor;
 use smol::channel::{self, Receiver, Sender};
-use smol::{LocalExecutor, Task};
+use smol::Task;
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -14,7 +15,7 @@ use std::thread::JoinHandle;
 type Job = Box<dyn FnOnce() -> Task<()> + Send>;
 
 thread_local! {
-    static CURRENT: RefCell<Option<Rc<LocalExecutor<'static>>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Rc<LocalExecutor>>> = const { RefCell::new(None) };
 }
 
 /// Spawns a task on the executor of the calling thread (for per-connection tasks).
@@ -91,7 +92,7 @@ impl Executors {
 fn run_executor(jobs: Receiver<Job>) {
     let ex = Rc::new(LocalExecutor::new());
     CURRENT.with(|current| *current.borrow_mut() = Some(ex.clone()));
-    smol::block_on(ex.run(async {
+    ex.block_on(async {
         let mut tasks = Vec::new();
         while let Ok(job) = jobs.recv().await {
             tasks.push(job());
@@ -99,6 +100,6 @@ fn run_executor(jobs: Receiver<Job>) {
         for task in tasks {
             task.await;
         }
-    }));
+    });
     CURRENT.with(|current| current.borrow_mut().take());
 }

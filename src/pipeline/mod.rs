@@ -5,6 +5,7 @@ pub mod ack;
 pub mod assemble;
 pub mod executors;
 pub mod inbox;
+pub mod local_executor;
 pub mod pack;
 pub mod pool;
 pub mod queue;

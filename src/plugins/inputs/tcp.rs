@@ -202,10 +202,14 @@ async fn serve<S: smol::io::AsyncRead + HalfClose + Unpin>(
     mut deliverer: Deliverer,
     listener_closed: smol::channel::Receiver<()>,
 ) {
+    // One wait for the whole connection: a fresh `recv()` per read would register (and
+    // allocate) a new listener each time the read has to wait.
+    let closed = listener_closed.recv();
+    smol::pin!(closed);
     loop {
         let read = async { Some(stream.read(deliverer.spare()).await) };
         let stopped = async {
-            let _ = listener_closed.recv().await;
+            let _ = (&mut closed).await;
             None
         };
         let n = match read.or(stopped).await {
