@@ -1,15 +1,47 @@
 //! Process-wide stop signals: a broadcast "stop now" for inputs, a "reopen files" event
 //! for SIGHUP, and the exit code a fatal plugin error sets.
 
-use smol::channel::{self, Receiver, Sender};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use event_listener::Event;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A one-way flag that any number of tasks can wait on. Waiting allocates nothing (the
+/// listener lives in the waiting future), so a loop that races every read against it
+/// costs no allocation per wait; a closed async-channel allocated a listener each time.
+#[derive(Debug, Default)]
+pub struct Signal {
+    raised: AtomicBool,
+    event: Event,
+}
+
+impl Signal {
+    /// Raises the flag and wakes every waiter (idempotent).
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::SeqCst);
+        self.event.notify(usize::MAX);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the flag is raised.
+    pub async fn raised(&self) {
+        while !self.is_raised() {
+            event_listener::listener!(self.event => listener);
+            // Raised between the first look and listening: the notification was missed.
+            if self.is_raised() {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
 
 /// Shared control state of one hekad run.
 #[derive(Debug, Clone)]
 pub struct Control {
-    stop_tx: Arc<Mutex<Option<Sender<()>>>>,
-    stop_rx: Receiver<()>,
+    stop: Arc<Signal>,
     exit_code: Arc<AtomicI32>,
     reopen_generation: Arc<AtomicU64>,
 }
@@ -22,10 +54,8 @@ impl Default for Control {
 
 impl Control {
     pub fn new() -> Control {
-        let (tx, rx) = channel::bounded(1);
         Control {
-            stop_tx: Arc::new(Mutex::new(Some(tx))),
-            stop_rx: rx,
+            stop: Arc::default(),
             exit_code: Arc::new(AtomicI32::new(0)),
             reopen_generation: Arc::new(AtomicU64::new(0)),
         }
@@ -36,19 +66,16 @@ impl Control {
         if fatal {
             self.exit_code.store(1, Ordering::SeqCst);
         }
-        self.stop_tx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.stop.raise();
     }
 
     /// Resolves once shutdown has started.
     pub async fn stopped(&self) {
-        let _ = self.stop_rx.recv().await;
+        self.stop.raised().await;
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.stop_rx.is_closed()
+        self.stop.is_raised()
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -63,5 +90,27 @@ impl Control {
     /// Increases each time a reopen is requested; outputs compare it with the last seen.
     pub fn reopen_generation(&self) -> u64 {
         self.reopen_generation.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_waiter_wakes_once_the_signal_is_raised() {
+        let signal = Arc::new(Signal::default());
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let s = signal.clone();
+                std::thread::spawn(move || smol::block_on(s.raised()))
+            })
+            .collect();
+        assert!(!signal.is_raised());
+        signal.raise();
+        for waiter in waiters {
+            assert!(waiter.join().is_ok());
+        }
+        smol::block_on(signal.raised());
     }
 }

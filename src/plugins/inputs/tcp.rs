@@ -4,12 +4,14 @@
 use super::{Decorator, Deliverer, Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::executors::spawn_local;
+use crate::pipeline::shutdown::Signal;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use smol::io::AsyncReadExt;
 use smol::Async;
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
+use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -144,9 +146,8 @@ impl Acceptor for Async<UnixListener> {
 /// acknowledged and then lost. The backlog is accepted and served (drained) first.
 async fn accept_until_stopped<A: Acceptor>(ctx: &InputContext, acceptor: A) {
     let mut connections: Vec<smol::Task<()>> = Vec::new();
-    // Connections start their shutdown only once the listener is closed: dropping this
-    // sender closes the channel they wait on.
-    let (listener_open, listener_closed) = smol::channel::bounded::<()>(1);
+    // Connections start their shutdown only once the listener is closed.
+    let listener_closed = Arc::new(Signal::default());
     loop {
         let accepted = async { Some(acceptor.accept().await) };
         let stopped = async {
@@ -162,7 +163,7 @@ async fn accept_until_stopped<A: Acceptor>(ctx: &InputContext, acceptor: A) {
         start_serving(ctx, &mut connections, &listener_closed, Ok(conn));
     }
     drop(acceptor);
-    drop(listener_open);
+    listener_closed.raise();
     for connection in connections {
         connection.await;
     }
@@ -172,7 +173,7 @@ async fn accept_until_stopped<A: Acceptor>(ctx: &InputContext, acceptor: A) {
 fn start_serving<S: smol::io::AsyncRead + HalfClose + Unpin + 'static>(
     ctx: &InputContext,
     connections: &mut Vec<smol::Task<()>>,
-    listener_closed: &smol::channel::Receiver<()>,
+    listener_closed: &Arc<Signal>,
     accepted: std::io::Result<(S, Option<std::net::SocketAddr>)>,
 ) {
     let (stream, peer) = match accepted {
@@ -195,21 +196,17 @@ fn start_serving<S: smol::io::AsyncRead + HalfClose + Unpin + 'static>(
     }
 }
 
-/// Reads one connection until EOF or shutdown (`listener_closed` closes); every record
+/// Reads one connection until EOF or shutdown (`listener_closed` is raised); every record
 /// already read is delivered.
 async fn serve<S: smol::io::AsyncRead + HalfClose + Unpin>(
     mut stream: S,
     mut deliverer: Deliverer,
-    listener_closed: smol::channel::Receiver<()>,
+    listener_closed: Arc<Signal>,
 ) {
-    // One wait for the whole connection: a fresh `recv()` per read would register (and
-    // allocate) a new listener each time the read has to wait.
-    let closed = listener_closed.recv();
-    smol::pin!(closed);
     loop {
         let read = async { Some(stream.read(deliverer.spare()).await) };
         let stopped = async {
-            let _ = (&mut closed).await;
+            listener_closed.raised().await;
             None
         };
         let n = match read.or(stopped).await {

@@ -117,9 +117,6 @@ impl Input for UdpInput {
                     Some((Async::new(s).map_err(|e| e.to_string())?, path)),
                 ),
             };
-            // One wait for the whole run, not one listener allocated per datagram wait.
-            let stopped = ctx.control.stopped();
-            smol::pin!(stopped);
             loop {
                 let received = async {
                     Some(match (&udp, &unix) {
@@ -131,11 +128,11 @@ impl Input for UdpInput {
                         _ => Ok((0, None)),
                     })
                 };
-                let stop = async {
-                    (&mut stopped).await;
+                let stopped = async {
+                    ctx.control.stopped().await;
                     None
                 };
-                let (n, peer) = match received.or(stop).await {
+                let (n, peer) = match received.or(stopped).await {
                     None => break,
                     Some(Ok(got)) => got,
                     Some(Err(e)) => return Err(format!("receive: {e}")),

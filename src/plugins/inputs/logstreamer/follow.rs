@@ -201,10 +201,6 @@ impl Follower {
     /// Reads the stream until shutdown.
     pub async fn run(mut self) {
         self.resume();
-        // One wait for the whole run, not one listener allocated per idle poll.
-        let control = self.control.clone();
-        let stopped = control.stopped();
-        smol::pin!(stopped);
         loop {
             if self.control.is_stopping() {
                 break;
@@ -221,7 +217,10 @@ impl Follower {
             if self.at_end_of_file().await.is_err() {
                 break;
             }
-            (&mut stopped)
+            let stopped = async {
+                self.control.stopped().await;
+            };
+            stopped
                 .or(async {
                     smol::Timer::after(self.s.check_interval).await;
                 })
