@@ -3,6 +3,7 @@
 
 pub mod ack;
 pub mod assemble;
+pub mod deadline;
 pub mod executors;
 pub mod inbox;
 pub mod local_executor;

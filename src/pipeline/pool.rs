@@ -13,12 +13,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A pool slot: the pack plus the count of its current shared holders.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Slot {
     pack: Pack,
     holders: AtomicUsize,
     /// Completes the message at its source when the pack is recycled (see `ack.rs`).
     ack: Mutex<Option<AckToken>>,
+    /// The pool's free ring. Kept in the slot, not in each handle, so handing a pack out
+    /// and sharing it costs no reference counting on the ring. The ring holds free slots
+    /// and each slot holds the ring: [`PoolRing`]'s drop breaks that cycle.
+    home: Sender<Arc<Slot>>,
 }
 
 impl Slot {
@@ -27,86 +31,96 @@ impl Slot {
     }
 
     /// Returns the slot to its pool, completing its acknowledgement first.
-    fn recycle(slot: Arc<Slot>, home: &Sender<Arc<Slot>>) {
+    fn recycle(slot: Arc<Slot>) {
         let token = slot.ack().take();
         drop(token);
-        let _ = home.try_send(slot);
+        // The ring is borrowed from the slot that is being sent: send a second reference
+        // (the claimer waits until this one is dropped, see `PackPool::claim`).
+        let _ = slot.home.try_send(slot.clone());
+    }
+}
+
+/// The receiving end of a pool's free ring, shared by the pool's clones.
+#[derive(Debug)]
+struct PoolRing {
+    free: Receiver<Arc<Slot>>,
+    size: usize,
+}
+
+impl Drop for PoolRing {
+    /// Closes the ring and drops the free slots in it, which hold the ring; slots still
+    /// out are dropped when their last holder fails to send them home.
+    fn drop(&mut self) {
+        self.free.close_and_drain();
     }
 }
 
 /// A fixed set of recycled packs.
 #[derive(Debug, Clone)]
 pub struct PackPool {
-    free_tx: Sender<Arc<Slot>>,
-    free_rx: Receiver<Arc<Slot>>,
-    size: usize,
+    ring: Arc<PoolRing>,
 }
 
 impl PackPool {
     /// Allocates `size` packs, each with `buffer_capacity` bytes of message space.
     pub fn new(size: usize, buffer_capacity: usize) -> PackPool {
         let size = size.max(1);
-        let (free_tx, free_rx) = channel::bounded(size);
+        let (free_tx, free) = channel::bounded(size);
         for _ in 0..size {
             let slot = Arc::new(Slot {
                 pack: Pack::with_capacity(buffer_capacity),
                 holders: AtomicUsize::new(0),
                 ack: Mutex::new(None),
+                home: free_tx.clone(),
             });
             // The channel has room for exactly `size` slots.
             let _ = free_tx.try_send(slot);
         }
         PackPool {
-            free_tx,
-            free_rx,
-            size,
+            ring: Arc::new(PoolRing { free, size }),
         }
     }
 
     /// Waits for a free pack; `None` only if the pool was closed.
     pub async fn acquire(&self) -> Option<PooledPack> {
-        let slot = self.free_rx.recv().await.ok()?;
-        Some(self.claim(slot))
+        let slot = self.ring.free.recv().await.ok()?;
+        Some(claim(slot))
     }
 
     /// A free pack if one is available now.
     pub fn try_acquire(&self) -> Option<PooledPack> {
-        self.free_rx.try_recv().ok().map(|slot| self.claim(slot))
-    }
-
-    fn claim(&self, mut slot: Arc<Slot>) -> PooledPack {
-        // The last shared holder sent the slot home a moment before dropping its own
-        // reference; wait out that window so the pack is exclusively ours.
-        loop {
-            if Arc::get_mut(&mut slot).is_some() {
-                break;
-            }
-            std::thread::yield_now();
-        }
-        let mut pooled = PooledPack {
-            slot: Some(slot),
-            home: self.free_tx.clone(),
-        };
-        pooled.reset();
-        pooled
+        self.ring.free.try_recv().ok().map(claim)
     }
 
     /// Packs currently free (Heka's InChanLength of a recycle channel).
     pub fn free(&self) -> usize {
-        self.free_rx.len()
+        self.ring.free.len()
     }
 
     /// Total packs (Heka's InChanCapacity of a recycle channel).
     pub fn size(&self) -> usize {
-        self.size
+        self.ring.size
     }
+}
+
+fn claim(mut slot: Arc<Slot>) -> PooledPack {
+    // The last holder sent the slot home a moment before dropping its own reference; wait
+    // out that window so the pack is exclusively ours.
+    loop {
+        if Arc::get_mut(&mut slot).is_some() {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let mut pooled = PooledPack { slot: Some(slot) };
+    pooled.reset();
+    pooled
 }
 
 /// An exclusively owned pack; returns to its pool when dropped.
 #[derive(Debug)]
 pub struct PooledPack {
     slot: Option<Arc<Slot>>,
-    home: Sender<Arc<Slot>>,
 }
 
 impl PooledPack {
@@ -123,10 +137,7 @@ impl PooledPack {
         if let Some(slot) = &slot {
             slot.holders.store(1, Ordering::Release);
         }
-        SharedPack {
-            slot,
-            home: self.home.clone(),
-        }
+        SharedPack { slot }
     }
 }
 
@@ -152,7 +163,7 @@ impl DerefMut for PooledPack {
 impl Drop for PooledPack {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            Slot::recycle(slot, &self.home);
+            Slot::recycle(slot);
         }
     }
 }
@@ -176,7 +187,6 @@ impl SharedPack {
 #[derive(Debug)]
 pub struct SharedPack {
     slot: Option<Arc<Slot>>,
-    home: Sender<Arc<Slot>>,
 }
 
 impl Clone for SharedPack {
@@ -186,7 +196,6 @@ impl Clone for SharedPack {
         }
         SharedPack {
             slot: self.slot.clone(),
-            home: self.home.clone(),
         }
     }
 }
@@ -205,7 +214,7 @@ impl Drop for SharedPack {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
             if slot.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
-                Slot::recycle(slot, &self.home);
+                Slot::recycle(slot);
             }
         }
     }

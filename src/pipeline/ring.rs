@@ -31,21 +31,36 @@ pub async fn after_yields<T>(mut try_now: impl FnMut() -> Option<T>) -> Option<T
 }
 
 /// Tasks waiting for a ring to change; the Vec keeps its capacity.
+///
+/// `armed` lets the common case, nobody waiting, skip the lock: one atomic read-modify-write
+/// instead of a lock and an unlock, on every item passed. Both sides use a read-modify-write
+/// on `armed`, so either the waker reads the waiter's `true`, or the waiter's swap reads the
+/// waker's value and so sees the item the waker published before it (release/acquire): the
+/// waiter's re-check after registering finds it. No wake-up is lost.
 #[derive(Default)]
-struct Waiters(Mutex<Vec<Waker>>);
+struct Waiters {
+    armed: AtomicBool,
+    list: Mutex<Vec<Waker>>,
+}
 
 impl Waiters {
+    /// Registers `waker`; the caller must look at the ring again afterwards.
     fn register(&self, waker: &Waker) {
-        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
         if !list.iter().any(|w| w.will_wake(waker)) {
             list.push(waker.clone());
         }
+        self.armed.swap(true, Ordering::AcqRel);
     }
 
     /// Wakes every waiter (waiters that went elsewhere just poll again); draining keeps
     /// the list's capacity, so registering stays allocation-free.
     fn wake_all(&self) {
-        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.armed.fetch_or(false, Ordering::AcqRel) {
+            return;
+        }
+        let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
+        self.armed.store(false, Ordering::Release);
         list.drain(..).for_each(Waker::wake);
     }
 }
@@ -62,6 +77,8 @@ struct Ring<T> {
 impl<T> Ring<T> {
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        // Items already queued can still be received; nothing more can be pushed.
+        self.queue.close();
         self.not_empty.wake_all();
         self.not_full.wake_all();
     }
@@ -206,6 +223,13 @@ impl<T> Receiver<T> {
     pub fn is_closed(&self) -> bool {
         self.0.closed.load(Ordering::SeqCst)
     }
+
+    /// Closes the ring for every sender and drops what it holds (a pool whose items
+    /// refer back to the ring breaks the cycle this way).
+    pub fn close_and_drain(&self) {
+        self.0.close();
+        while self.0.queue.pop().is_ok() {}
+    }
 }
 
 impl<T> Clone for Sender<T> {
@@ -286,5 +310,28 @@ mod tests {
             producer.await;
             assert_eq!(got, (0..100).collect::<Vec<_>>());
         }));
+    }
+
+    #[test]
+    fn no_wake_up_is_lost_between_threads() {
+        // A one-slot ring makes both sides wait on nearly every item; a lost wake-up
+        // would hang this test.
+        let (tx, rx) = bounded::<u32>(1);
+        let producer = std::thread::spawn(move || {
+            smol::block_on(async {
+                for i in 0..20_000 {
+                    tx.send(i).await.expect("open");
+                }
+            })
+        });
+        let sum = smol::block_on(async {
+            let mut sum = 0u64;
+            while let Ok(i) = rx.recv().await {
+                sum += u64::from(i);
+            }
+            sum
+        });
+        producer.join().expect("producer");
+        assert_eq!(sum, (0..20_000u64).sum::<u64>());
     }
 }

@@ -11,6 +11,7 @@
 //! a separate channel without ever waiting on the router, so the router and a filter can
 //! never wait on each other.
 
+use super::deadline::Deadline;
 use super::pool::{PooledPack, SharedPack};
 use super::ring::{Receiver, Sender, TrySendError};
 use super::stats::PluginStats;
@@ -35,6 +36,8 @@ pub struct Route {
     pub waits_forever: bool,
     wedged: bool,
     seen: u64,
+    /// Times a wait on a full queue out after `max_pack_idle`.
+    idle: Deadline,
 }
 
 impl Route {
@@ -59,6 +62,7 @@ impl Route {
             waits_forever: false,
             wedged: false,
             seen: 0,
+            idle: Deadline::new(),
         }
     }
 }
@@ -184,9 +188,10 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
             Err(_) => PluginStats::add(&route.stats.drop_count, 1),
         };
     }
-    let sent = async { route.queue.send(pack).await.is_ok() };
+    let (queue, idle) = (&route.queue, &mut route.idle);
+    let sent = async { queue.send(pack).await.is_ok() };
     let timed_out = async {
-        smol::Timer::after(max_idle).await;
+        idle.until(Instant::now() + max_idle).await;
         false
     };
     if sent.or(timed_out).await {

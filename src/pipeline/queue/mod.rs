@@ -12,6 +12,7 @@
 //! so flipped bytes are detected, skipped and counted instead of delivered corrupted. Heka
 //! ignores the signature, and unsigned frames (a queue Heka wrote) are accepted.
 
+pub mod handoff;
 pub mod reader;
 pub mod segments;
 pub mod writer;
@@ -94,6 +95,8 @@ pub struct Queue {
     writing: AtomicU64,
     pub stats: Arc<PluginStats>,
     pub control: Control,
+    /// Written records passed from the writer to a caught-up reader.
+    handoff: handoff::Handoff,
 }
 
 impl Queue {
@@ -123,6 +126,7 @@ impl Queue {
             writing: AtomicU64::new(0),
             stats,
             control,
+            handoff: handoff::Handoff::default(),
         }))
     }
 

@@ -5,8 +5,10 @@
 //! the end of a shortened segment moves on, and torn or flipped frames are skipped, logged
 //! with their segment and offset, and counted in `QueueCorruptBytes`.
 
+use super::handoff::WrittenBatch;
 use super::{segments, Queue, QUEUE_SIGNER};
 use crate::pipeline::ack::{AckTracker, Position};
+use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::{PackPool, PooledPack, SharedPack};
 use crate::pipeline::ring::Receiver;
 use crate::pipeline::stats::PluginStats;
@@ -15,7 +17,7 @@ use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
 use crate::plugins::splitters::heka_framing::HekaFramingSplitter;
 use crate::plugins::splitters::{Splitter, Unframed};
 use smol::future::FutureExt;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -38,11 +40,18 @@ pub struct QueueReader {
     tracker: Arc<AckTracker>,
     writer: Receiver<()>,
     state: RefCell<ReadState>,
+    /// Bounds a wait for the writer to [`POLL`].
+    poll: Cell<Deadline>,
 }
 
 struct ReadState {
     id: u64,
     file: Option<File>,
+    /// The file's read offset is behind `buffer.offset()`: records came from the writer's
+    /// hand-off instead.
+    file_behind: bool,
+    /// The writer's batch being read (see `handoff.rs`).
+    written: Option<WrittenBatch>,
     buffer: SplitterBuffer,
     splitter: HekaFramingSplitter,
     /// The position `checkpoint.txt` holds.
@@ -130,9 +139,12 @@ impl QueueReader {
             pool: PackPool::new(in_flight, 0),
             tracker: AckTracker::new(in_flight),
             writer,
+            poll: Cell::new(Deadline::new()),
             state: RefCell::new(ReadState {
                 id,
                 file: None,
+                file_behind: false,
+                written: None,
                 buffer: SplitterBuffer::new(READ_BUFFER.min(record), record, false),
                 splitter,
                 checkpoint: (id, offset),
@@ -153,6 +165,7 @@ impl QueueReader {
         let mut st = self.state.borrow_mut();
         st.id = id;
         st.file = None;
+        st.file_behind = false;
         st.buffer.restart_at(offset);
         let path = segments::segment_path(&self.queue.settings.dir, id);
         match File::open(&path) {
@@ -177,19 +190,18 @@ impl QueueReader {
                 Fill::Closed => return Err(Closed),
                 Fill::Empty => {
                     self.commit(Commit::Idle);
+                    // Taken out for the wait (a cancelled wait only costs a new timer).
+                    let mut poll = self.poll.take();
                     if self.writer.is_closed() {
                         // Nothing will wake us: look again after a pause, never spin.
-                        smol::Timer::after(POLL).await;
+                        poll.within(POLL).await;
                     } else {
                         let woken = async {
                             let _ = self.writer.recv().await;
                         };
-                        woken
-                            .or(async {
-                                smol::Timer::after(POLL).await;
-                            })
-                            .await;
+                        woken.or(poll.within(POLL)).await;
                     }
+                    self.poll.set(poll);
                 }
             }
         }
@@ -250,6 +262,9 @@ impl QueueReader {
         let mut st = self.state.borrow_mut();
         let st = &mut *st;
         loop {
+            if st.buffer.remaining().is_empty() && self.take_written(st, pack) {
+                return Fill::Filled;
+            }
             let garbage_before = st.buffer.garbage_bytes();
             let next = st.buffer.next_record(&mut st.splitter);
             let garbage = st.buffer.garbage_bytes() - garbage_before;
@@ -325,9 +340,29 @@ impl QueueReader {
             }
             st.id = next;
             st.buffer.restart_at(0);
+            st.file_behind = false;
             st.file = File::open(segments::segment_path(&self.queue.settings.dir, next)).ok();
             self.tracker.consumed((next, 0));
         }
+    }
+
+    /// Fills `pack` with the record at the reader's position from the writer's hand-off,
+    /// if it holds it: no read, no frame parsing, no checksum, no re-indexing.
+    fn take_written(&self, st: &mut ReadState, pack: &mut PooledPack) -> bool {
+        let offset = st.buffer.offset();
+        let Some(batch) = self.queue.handoff.batch_at(&mut st.written, st.id, offset) else {
+            return false;
+        };
+        let Some((msg, index, end)) = batch.take_at(st.id, offset) else {
+            return false;
+        };
+        pack.msg.clear();
+        pack.msg.extend_from_slice(msg);
+        pack.index = index;
+        st.buffer.restart_at(end);
+        st.file_behind = true;
+        pack.set_ack(self.tracker.register((st.id, end)));
+        true
     }
 
     fn corrupt(&self, id: u64, offset: u64, bytes: u64, why: &str) {
@@ -405,6 +440,10 @@ fn read_into(st: &mut ReadState) -> io::Result<usize> {
     let Some(file) = st.file.as_mut() else {
         return Ok(0);
     };
+    if st.file_behind {
+        file.seek(SeekFrom::Start(st.buffer.offset()))?;
+        st.file_behind = false;
+    }
     let n = file.read(st.buffer.spare())?;
     st.buffer.filled(n);
     Ok(n)

@@ -3,10 +3,12 @@
 //! segments. It starts a fresh segment on every start, so a torn frame a kill -9 left at the
 //! end of the previous one is never written after.
 
+use super::handoff::WrittenBatch;
 use super::{segments, Queue, QUEUE_CHECKSUM_VERSION, QUEUE_SIGNER};
 use crate::config::common::FullAction;
 use crate::framing;
 use crate::pipeline::ack::AckToken;
+use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::SharedPack;
 use crate::pipeline::ring::{Receiver, Sender};
 use crate::pipeline::stats::PluginStats;
@@ -40,9 +42,8 @@ pub struct QueueWriter {
     id: u64,
     /// Bytes in the current segment, including `pending`.
     segment_len: u64,
-    pending: Vec<u8>,
-    /// Messages in `pending`.
-    pending_messages: u64,
+    /// Frames gathered for the next write(2), handed to the reader once written.
+    pending: WrittenBatch,
     frame: Vec<u8>,
     /// Acknowledgements released once their messages are written (and, with
     /// `fsync_interval` > 0, fsync'd).
@@ -55,6 +56,8 @@ pub struct QueueWriter {
     spare_held: Vec<AckToken>,
     unsynced: bool,
     last_sync: Instant,
+    /// Wakes the writer when written data has waited `fsync_interval` for its fsync.
+    sync_due: Deadline,
     notify: Sender<()>,
     /// `full_action = shutdown` already triggered.
     shut_down: bool,
@@ -74,14 +77,14 @@ impl QueueWriter {
             file,
             id,
             segment_len: 0,
-            pending: Vec::with_capacity(WRITE_BATCH * 2),
-            pending_messages: 0,
+            pending: WrittenBatch::with_capacity(WRITE_BATCH * 2),
             frame: Vec::new(),
             held: Vec::new(),
             syncing: None,
             spare_held: Vec::new(),
             unsynced: false,
             last_sync: Instant::now(),
+            sync_due: Deadline::new(),
             notify,
             shut_down: false,
         })
@@ -100,9 +103,9 @@ impl QueueWriter {
                 };
                 async { Some(from_router.recv().await) }.or(synced).await
             } else if !interval.is_zero() && self.unsynced {
-                let due = interval.saturating_sub(self.last_sync.elapsed());
+                let due = self.last_sync + interval;
                 let timeout = async {
-                    smol::Timer::after(due.max(Duration::from_millis(1))).await;
+                    self.sync_due.until(due).await;
                     None
                 };
                 async { Some(from_router.recv().await) }.or(timeout).await
@@ -177,15 +180,14 @@ impl QueueWriter {
             self.flush().await;
             self.roll().await;
         }
-        self.pending.extend_from_slice(&self.frame);
-        self.pending_messages += 1;
+        self.pending.push(&self.frame, pack.msg.len(), pack.index);
         self.segment_len += len;
         // The source may commit this message only once it is written (and with
         // fsync_interval, fsync'd): hold the acknowledgement until then.
         if let Some(token) = pack.clone_ack() {
             self.held.push(token);
         }
-        if self.pending.len() >= WRITE_BATCH {
+        if self.pending.bytes().len() >= WRITE_BATCH {
             self.flush().await;
         }
         len as usize
@@ -195,7 +197,7 @@ impl QueueWriter {
     async fn make_room(&mut self, len: u64) -> Room {
         let max = self.queue.settings.max_buffer_size;
         let fits = |q: &Queue, pending: usize| max == 0 || q.size() + pending as u64 + len <= max;
-        if fits(&self.queue, self.pending.len()) {
+        if fits(&self.queue, self.pending.bytes().len()) {
             return Room::Made;
         }
         match self.queue.settings.full_action {
@@ -243,9 +245,9 @@ impl QueueWriter {
         if self.pending.is_empty() {
             return;
         }
-        let written = self.pending.len() as u64;
+        let written = self.pending.bytes().len() as u64;
         let mut delay = Duration::from_millis(50);
-        while let Err(e) = self.file.write_all(&self.pending) {
+        while let Err(e) = self.file.write_all(self.pending.bytes()) {
             log::error!(
                 "Plugin '{}' queue: writing segment {}: {e}; retrying",
                 self.queue.name,
@@ -254,20 +256,21 @@ impl QueueWriter {
             let keep = self.segment_len - written;
             let _ = self.file.set_len(keep);
             if self.queue.control.is_stopping() && delay >= Duration::from_secs(1) {
-                PluginStats::add(&self.queue.stats.drop_count, self.pending_messages);
+                PluginStats::add(&self.queue.stats.drop_count, self.pending.len() as u64);
                 for token in self.held.drain(..) {
                     token.abandon();
                 }
                 self.segment_len = keep;
                 self.pending.clear();
-                self.pending_messages = 0;
                 return;
             }
             smol::Timer::after(delay).await;
             delay = (delay * 2).min(Duration::from_secs(1));
         }
-        self.pending.clear();
-        self.pending_messages = 0;
+        let start = self.segment_len - written;
+        self.queue
+            .handoff
+            .publish(&mut self.pending, self.id, start);
         self.queue.grew(written);
         if self.queue.settings.fsync_interval.is_zero() {
             // Written is as durable as this policy gets: the sources may commit.

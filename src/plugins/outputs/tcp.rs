@@ -13,6 +13,7 @@
 use super::{Output, OutputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::ack::AckToken;
+use crate::pipeline::deadline::Deadline;
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
@@ -217,6 +218,7 @@ impl TcpOutput {
         let mut batch = Vec::with_capacity(BATCH_BYTES);
         let mut tokens: Vec<(u64, AckToken)> = Vec::new();
         let mut delay = FIRST_BACKOFF;
+        let mut ack_poll = Deadline::new();
         loop {
             // Wait for the next message, checking acknowledgements while some are due.
             let waiting_for_acks = conn.as_ref().is_some_and(|c| !c.unacked.is_empty());
@@ -224,7 +226,7 @@ impl TcpOutput {
                 true => {
                     let next = async { Some(ctx.queue.recv().await) }
                         .or(async {
-                            smol::Timer::after(ACK_POLL).await;
+                            ack_poll.within(ACK_POLL).await;
                             None
                         })
                         .await;

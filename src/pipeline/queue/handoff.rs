@@ -1,0 +1,263 @@
+//! Records the writer has just written, handed to a reader that has caught up with it, so
+//! the reader need not read them back from the segment, parse their frames, check their
+//! checksums and re-index their messages: it copies each message and takes its header
+//! index as the writer knew it. The segment file stays the truth: a reader that is
+//! behind (a rewind, a slow plugin, a restart) reads the file, and a batch is used only
+//! from the exact position the reader has reached.
+//!
+//! Three buffers circulate (the writer's, one waiting, one being read) and keep their
+//! capacity, so the hand-off allocates nothing in the steady state and bounds its memory:
+//! when the reader holds the other two, the writer's batch is simply not handed off.
+
+use crate::message::view::HeaderIndex;
+use std::sync::Mutex;
+
+/// One record of a [`WrittenBatch`]: where its message is and where the record ends.
+#[derive(Debug, Clone, Copy)]
+struct WrittenRecord {
+    /// Start of the message in the batch's bytes (after the frame header).
+    msg_start: u32,
+    /// End of the record in the batch's bytes.
+    end: u32,
+    index: HeaderIndex,
+}
+
+/// Frames written to one segment by one write(2), and the records in them.
+#[derive(Debug, Default)]
+pub struct WrittenBatch {
+    segment: u64,
+    /// Segment offset of `bytes[0]`.
+    start: u64,
+    bytes: Vec<u8>,
+    records: Vec<WrittenRecord>,
+    /// The reader's next record.
+    next: usize,
+}
+
+impl WrittenBatch {
+    /// An empty batch whose buffer holds `capacity` bytes before it grows.
+    pub fn with_capacity(capacity: usize) -> WrittenBatch {
+        WrittenBatch {
+            bytes: Vec::with_capacity(capacity),
+            ..Default::default()
+        }
+    }
+
+    /// The frames gathered so far, as they will be written.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Records gathered so far.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Appends one record: `frame` ends with the message whose header index is `index`.
+    pub fn push(&mut self, frame: &[u8], msg_len: usize, index: HeaderIndex) {
+        self.bytes.extend_from_slice(frame);
+        let end = self.bytes.len();
+        self.records.push(WrittenRecord {
+            msg_start: (end - msg_len) as u32,
+            end: end as u32,
+            index,
+        });
+    }
+
+    /// Empties the batch, keeping its capacity.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.records.clear();
+        self.next = 0;
+    }
+
+    /// Segment offset where the reader's next record in this batch starts.
+    fn next_offset(&self) -> u64 {
+        match self.next {
+            0 => self.start,
+            n => self.start + self.records[n - 1].end as u64,
+        }
+    }
+
+    /// Whether everything in the batch lies before `(segment, offset)`: it is of no more use.
+    fn behind(&self, segment: u64, offset: u64) -> bool {
+        self.next == self.records.len()
+            || self.segment < segment
+            || (self.segment == segment && self.start + self.bytes.len() as u64 <= offset)
+    }
+
+    /// The record starting at `(segment, offset)`, if this batch holds it: its message,
+    /// header index and end offset. Records before `offset` are skipped.
+    pub fn take_at(&mut self, segment: u64, offset: u64) -> Option<(&[u8], HeaderIndex, u64)> {
+        if self.segment != segment {
+            return None;
+        }
+        while self.next < self.records.len() && self.next_offset() < offset {
+            self.next += 1;
+        }
+        if self.next == self.records.len() || self.next_offset() != offset {
+            return None;
+        }
+        let record = self.records[self.next];
+        self.next += 1;
+        let msg = &self.bytes[record.msg_start as usize..record.end as usize];
+        Some((msg, record.index, self.start + record.end as u64))
+    }
+}
+
+/// The hand-off point between a queue's writer and its reader.
+#[derive(Debug)]
+pub struct Handoff {
+    state: Mutex<Slots>,
+}
+
+#[derive(Debug)]
+struct Slots {
+    /// Handed off, not yet taken by the reader.
+    ready: Option<WrittenBatch>,
+    /// Empty batches the writer may swap its written one for.
+    spare: Vec<WrittenBatch>,
+}
+
+impl Default for Handoff {
+    /// A hand-off with two circulating batches (their buffers grow on first use).
+    fn default() -> Handoff {
+        let spare = (0..2).map(|_| WrittenBatch::default()).collect();
+        Handoff {
+            state: Mutex::new(Slots { ready: None, spare }),
+        }
+    }
+}
+
+impl Handoff {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by the writer once `batch` is written at `(segment, start)`: hands it off if
+    /// a spare batch is free (leaving `batch` empty either way).
+    pub fn publish(&self, batch: &mut WrittenBatch, segment: u64, start: u64) {
+        let mut slots = self.slots();
+        if slots.ready.is_none() {
+            if let Some(mut spare) = slots.spare.pop() {
+                batch.segment = segment;
+                batch.start = start;
+                batch.next = 0;
+                std::mem::swap(batch, &mut spare);
+                slots.ready = Some(spare);
+                return;
+            }
+        }
+        drop(slots);
+        batch.clear();
+    }
+
+    /// Called by the reader at `(segment, offset)`: the batch holding its next record, if
+    /// any. `current` is the batch the reader holds; it is returned as spare once it is
+    /// behind the reader, and replaced by the waiting one.
+    pub fn batch_at<'b>(
+        &self,
+        current: &'b mut Option<WrittenBatch>,
+        segment: u64,
+        offset: u64,
+    ) -> Option<&'b mut WrittenBatch> {
+        if current
+            .as_ref()
+            .is_none_or(|batch| batch.behind(segment, offset))
+        {
+            let mut slots = self.slots();
+            if let Some(mut done) = current.take() {
+                done.clear();
+                slots.spare.push(done);
+            }
+            *current = slots.ready.take();
+        }
+        let batch = current.as_mut()?;
+        (batch.segment == segment && batch.next_offset() <= offset).then_some(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of `n` records of 10 bytes each: a 4-byte frame header, then a 6-byte message.
+    fn written(n: usize) -> WrittenBatch {
+        let mut batch = WrittenBatch::with_capacity(64);
+        for i in 0..n {
+            let frame = format!("hhhhmsg{i}..");
+            batch.push(frame.as_bytes(), 6, HeaderIndex::default());
+        }
+        batch
+    }
+
+    #[test]
+    fn a_reader_takes_records_only_from_its_exact_position() {
+        let handoff = Handoff::default();
+        let mut batch = written(3);
+        handoff.publish(&mut batch, 5, 100);
+        assert!(batch.is_empty(), "the writer keeps an empty batch");
+        let mut current = None;
+
+        // Behind the batch (reading the file): nothing, and the batch is kept.
+        assert!(handoff.batch_at(&mut current, 5, 40).is_none());
+        // In another segment: nothing.
+        assert!(handoff.batch_at(&mut current, 4, 100).is_none());
+
+        let batch = handoff
+            .batch_at(&mut current, 5, 100)
+            .expect("at the batch");
+        let (msg, _, end) = batch.take_at(5, 100).expect("first record");
+        assert_eq!((msg, end), (&b"msg0.."[..], 110));
+        // Mid-record: never.
+        assert!(batch.take_at(5, 115).is_none());
+        let batch = handoff
+            .batch_at(&mut current, 5, 120)
+            .expect("still at the batch");
+        let (msg, _, end) = batch.take_at(5, 120).expect("third record, second skipped");
+        assert_eq!((msg, end), (&b"msg2.."[..], 130));
+        // Used up: returned as spare, so the writer can hand off twice more.
+        assert!(handoff.batch_at(&mut current, 5, 130).is_none());
+        for start in [130, 160] {
+            let mut next = written(3);
+            handoff.publish(&mut next, 5, start);
+            assert!(handoff.batch_at(&mut current, 5, start).is_some());
+            assert!(current.as_mut().and_then(|b| b.take_at(5, start)).is_some());
+        }
+    }
+
+    #[test]
+    fn without_a_spare_batch_the_writer_hands_nothing_off() {
+        let handoff = Handoff::default();
+        let mut current = None;
+        for start in [0, 30] {
+            let mut batch = written(3);
+            handoff.publish(&mut batch, 1, start);
+            let _ = handoff.batch_at(&mut current, 1, 0);
+        }
+        // The reader holds one batch, one waits: a third is not handed off.
+        let mut third = written(3);
+        handoff.publish(&mut third, 1, 60);
+        assert!(third.is_empty());
+        let batch = handoff
+            .batch_at(&mut current, 1, 0)
+            .expect("the first batch");
+        for offset in [0, 10, 20] {
+            assert!(batch.take_at(1, offset).is_some());
+        }
+        assert!(
+            handoff.batch_at(&mut current, 1, 30).is_some(),
+            "the second"
+        );
+        assert!(current.as_mut().and_then(|b| b.take_at(1, 60)).is_none());
+        // A reader that moved past both finds nothing there and frees them.
+        assert!(handoff.batch_at(&mut current, 2, 0).is_none());
+        let mut again = written(1);
+        handoff.publish(&mut again, 2, 0);
+        assert!(handoff.batch_at(&mut current, 2, 0).is_some());
+    }
+}
