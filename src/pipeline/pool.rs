@@ -126,8 +126,9 @@ pub struct PooledPack {
 impl PooledPack {
     /// Attaches the source's acknowledgement: it completes when the pack is recycled.
     pub fn set_ack(&mut self, token: AckToken) {
-        if let Some(slot) = &self.slot {
-            *slot.ack() = Some(token);
+        // Exclusively ours (see `claim`): no need to lock.
+        if let Some(slot) = self.slot.as_mut().and_then(Arc::get_mut) {
+            *slot.ack.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(token);
         }
     }
 

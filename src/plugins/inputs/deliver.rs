@@ -70,6 +70,9 @@ pub struct Deliverer {
     /// LogstreamerInput, as Heka does.
     skip_oversized_tails: bool,
     skipping_tail: bool,
+    /// When the newest bytes were read: the Timestamp of messages made from the records
+    /// they complete (one clock read per read(2), not one per message).
+    read_at: i64,
 }
 
 impl Deliverer {
@@ -103,6 +106,7 @@ impl Deliverer {
             ack: None,
             skip_oversized_tails: false,
             skipping_tail: false,
+            read_at: now_ns(),
         })
     }
 
@@ -143,6 +147,7 @@ impl Deliverer {
     /// Records `n` bytes read into [`Deliverer::spare`] and delivers every complete record.
     pub async fn filled(&mut self, n: usize) -> Result<(), RouterClosed> {
         self.buffer.filled(n);
+        self.read_at = now_ns();
         self.drain().await
     }
 
@@ -196,6 +201,7 @@ impl Deliverer {
             decoder,
             decorator,
             stream,
+            read_at,
             ..
         } = self;
         let bytes = &buffer.data()[range];
@@ -206,6 +212,7 @@ impl Deliverer {
             decorator,
             stream,
             bytes,
+            *read_at,
         )
         .await?;
         let Some(mut pack) = pack else {
@@ -275,7 +282,8 @@ fn now_ns() -> i64 {
 }
 
 /// Turns one record into a pack ready for the router, or `None` when the record yields
-/// no message (rejected frame, decoder drop or failure; counted and logged).
+/// no message (rejected frame, decoder drop or failure; counted and logged). A message
+/// made from a text record gets `timestamp`, when the record was read.
 async fn prepare(
     shared: &InputShared,
     splitter: &mut dyn Splitter,
@@ -283,6 +291,7 @@ async fn prepare(
     decorator: &Decorator,
     stream: &str,
     record: &[u8],
+    timestamp: i64,
 ) -> Result<Option<PooledPack>, RouterClosed> {
     let (bytes, signer) = match splitter.unframe(record) {
         Unframed::Message { bytes, signer } => (bytes, signer),
@@ -305,7 +314,7 @@ async fn prepare(
         pack.reindex()
     } else {
         let mut w = MessageWriter::new(&mut pack.msg);
-        w.uuid(&uuid::new_v4()).timestamp(now_ns());
+        w.uuid(&uuid::new_v4()).timestamp(timestamp);
         if let Some(t) = &decorator.r#type {
             w.r#type(t.as_bytes());
         }
