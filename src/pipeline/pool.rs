@@ -176,10 +176,18 @@ impl SharedPack {
         self.slot.as_ref().and_then(|slot| slot.ack().take())
     }
 
-    /// A second hold on the acknowledgement: the message completes at its source only when
-    /// this clone is dropped too (a disk queue keeps one until its fsync).
-    pub fn clone_ack(&self) -> Option<AckToken> {
-        self.slot.as_ref().and_then(|slot| slot.ack().clone())
+    /// A hold on the acknowledgement past this pack (a disk queue keeps one until its
+    /// fsync): the message completes at its source only when the returned token is
+    /// dropped too. The last holder of the pack gets the token itself, which saves the
+    /// tracker a clone and a completion; others get a clone.
+    pub fn hold_ack(&self) -> Option<AckToken> {
+        let slot = self.slot.as_ref()?;
+        // Only holders can make new holders: with one left, it is this one for good.
+        if slot.holders.load(Ordering::Acquire) == 1 {
+            slot.ack().take()
+        } else {
+            slot.ack().clone()
+        }
     }
 }
 

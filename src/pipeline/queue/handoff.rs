@@ -68,6 +68,29 @@ impl WrittenBatch {
         });
     }
 
+    /// Appends one record that `write` frames straight into the batch: a frame ending
+    /// with a message of `msg_len` bytes indexed by `index`. Returns the frame's length;
+    /// on error nothing was added.
+    pub fn push_with<E>(
+        &mut self,
+        msg_len: usize,
+        index: HeaderIndex,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let start = self.bytes.len();
+        if let Err(e) = write(&mut self.bytes) {
+            self.bytes.truncate(start);
+            return Err(e);
+        }
+        let end = self.bytes.len();
+        self.records.push(WrittenRecord {
+            msg_start: (end - msg_len) as u32,
+            end: end as u32,
+            index,
+        });
+        Ok(end - start)
+    }
+
     /// Empties the batch, keeping its capacity.
     pub fn clear(&mut self) {
         self.bytes.clear();

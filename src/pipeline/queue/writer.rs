@@ -147,25 +147,43 @@ impl QueueWriter {
     /// Frames `pack` into the write batch, after checking space and segment size; returns
     /// the bytes it took (0 when the message was not queued).
     async fn append(&mut self, pack: &SharedPack) -> usize {
-        self.frame.clear();
-        let max = self.queue.settings.max_message_size;
-        if let Err(e) = framing::write_checksummed_frame(
-            pack.view().bytes(),
-            QUEUE_SIGNER,
-            QUEUE_CHECKSUM_VERSION,
-            max,
-            &mut self.frame,
-        ) {
-            PluginStats::add(&self.queue.stats.drop_count, 1);
-            log::error!("Plugin '{}' queue: message dropped: {e}", self.queue.name);
+        let msg = pack.view().bytes();
+        let bound = (msg.len() + framing::HEADER_FRAMING_SIZE + framing::MAX_HEADER_SIZE) as u64;
+        let framed = if self.fits(bound) && !self.must_roll(bound) {
+            // The common case: framed straight into the batch, nothing to decide.
+            self.pending
+                .push_with(msg.len(), pack.index, |out| frame(&self.queue, msg, out))
+        } else {
+            self.frame.clear();
+            match frame(&self.queue, msg, &mut self.frame) {
+                Ok(()) => self.make_room_and_push(pack).await,
+                Err(()) => Err(()),
+            }
+        };
+        let Ok(len) = framed else {
             return 0;
+        };
+        self.segment_len += len as u64;
+        // The source may commit this message only once it is written (and with
+        // fsync_interval, fsync'd): hold the acknowledgement until then.
+        if let Some(token) = pack.hold_ack() {
+            self.held.push(token);
         }
+        if self.pending.bytes().len() >= WRITE_BATCH {
+            self.flush().await;
+        }
+        len
+    }
+
+    /// The slow path of [`append`](Self::append) for the frame in `self.frame`: applies
+    /// `full_action`, rolls the segment if needed, then adds the frame to the batch.
+    async fn make_room_and_push(&mut self, pack: &SharedPack) -> Result<usize, ()> {
         let len = self.frame.len() as u64;
         match self.make_room(len).await {
             Room::Made => {}
             Room::Dropped => {
                 PluginStats::add(&self.queue.stats.drop_count, 1);
-                return 0;
+                return Err(());
             }
             Room::Refused => {
                 // Not queued and not counted as delivered: the source reads it again
@@ -173,31 +191,32 @@ impl QueueWriter {
                 if let Some(token) = pack.take_ack() {
                     token.abandon();
                 }
-                return 0;
+                return Err(());
             }
         }
-        if self.segment_len > 0 && self.segment_len + len > self.queue.settings.segment_size {
+        if self.must_roll(len) {
             self.flush().await;
             self.roll().await;
         }
         self.pending.push(&self.frame, pack.msg.len(), pack.index);
-        self.segment_len += len;
-        // The source may commit this message only once it is written (and with
-        // fsync_interval, fsync'd): hold the acknowledgement until then.
-        if let Some(token) = pack.clone_ack() {
-            self.held.push(token);
-        }
-        if self.pending.bytes().len() >= WRITE_BATCH {
-            self.flush().await;
-        }
-        len as usize
+        Ok(len as usize)
+    }
+
+    /// Whether `len` more bytes fit under `max_buffer_size`.
+    fn fits(&self, len: u64) -> bool {
+        let max = self.queue.settings.max_buffer_size;
+        max == 0 || self.queue.size() + self.pending.bytes().len() as u64 + len <= max
+    }
+
+    /// Whether a record of `len` bytes must go to a new segment.
+    fn must_roll(&self, len: u64) -> bool {
+        self.segment_len > 0 && self.segment_len + len > self.queue.settings.segment_size
     }
 
     /// Applies `full_action` while adding `len` bytes would exceed `max_buffer_size`.
     async fn make_room(&mut self, len: u64) -> Room {
         let max = self.queue.settings.max_buffer_size;
-        let fits = |q: &Queue, pending: usize| max == 0 || q.size() + pending as u64 + len <= max;
-        if fits(&self.queue, self.pending.bytes().len()) {
+        if self.fits(len) {
             return Room::Made;
         }
         match self.queue.settings.full_action {
@@ -222,7 +241,7 @@ impl QueueWriter {
                     self.queue.name,
                     self.queue.size()
                 );
-                while !fits(&self.queue, 0) {
+                while !(max == 0 || self.queue.size() + len <= max) {
                     if self.queue.control.is_stopping() {
                         return Room::Refused;
                     }
@@ -356,6 +375,18 @@ impl QueueWriter {
             ),
         }
     }
+}
+
+/// Frames `msg` for the queue into `out`; a message over `max_message_size` is dropped
+/// (counted and logged).
+fn frame(queue: &Queue, msg: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
+    let max = queue.settings.max_message_size;
+    framing::write_checksummed_frame(msg, QUEUE_SIGNER, QUEUE_CHECKSUM_VERSION, max, out).map_err(
+        |e| {
+            PluginStats::add(&queue.stats.drop_count, 1);
+            log::error!("Plugin '{}' queue: message dropped: {e}", queue.name);
+        },
+    )
 }
 
 fn create_segment(queue: &Queue, id: u64) -> io::Result<File> {
