@@ -35,7 +35,7 @@ impl Slot {
         let token = slot.ack().take();
         drop(token);
         // The ring is borrowed from the slot that is being sent: send a second reference
-        // (the claimer waits until this one is dropped, see `PackPool::claim`).
+        // (the claimer waits until this one is dropped, see [`claim`]).
         let _ = slot.home.try_send(slot.clone());
     }
 }
@@ -126,9 +126,14 @@ pub struct PooledPack {
 impl PooledPack {
     /// Attaches the source's acknowledgement: it completes when the pack is recycled.
     pub fn set_ack(&mut self, token: AckToken) {
-        // Exclusively ours (see `claim`): no need to lock.
-        if let Some(slot) = self.slot.as_mut().and_then(Arc::get_mut) {
-            *slot.ack.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        let Some(slot) = self.slot.as_mut() else {
+            return;
+        };
+        // Exclusively ours (see `claim`), so no lock is needed; the lock remains the
+        // fallback, never dropping the token (that would complete the message at once).
+        match Arc::get_mut(slot) {
+            Some(slot) => *slot.ack.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(token),
+            None => *slot.ack() = Some(token),
         }
     }
 

@@ -33,10 +33,11 @@ pub async fn after_yields<T>(mut try_now: impl FnMut() -> Option<T>) -> Option<T
 /// Tasks waiting for a ring to change; the Vec keeps its capacity.
 ///
 /// `armed` lets the common case, nobody waiting, skip the lock: one atomic read-modify-write
-/// instead of a lock and an unlock, on every item passed. Both sides use a read-modify-write
-/// on `armed`, so either the waker reads the waiter's `true`, or the waiter's swap reads the
-/// waker's value and so sees the item the waker published before it (release/acquire): the
-/// waiter's re-check after registering finds it. No wake-up is lost.
+/// instead of a lock and an unlock, on every item passed. Every write to `armed` is a
+/// read-modify-write (AcqRel), so its modification order is one release sequence: either the
+/// waker's `fetch_or` reads the waiter's `true`, or the waiter's `swap` comes later in that
+/// order and synchronises with the waker's, so the waiter's re-check after registering sees
+/// the item the waker pushed before. No wake-up is lost.
 #[derive(Default)]
 struct Waiters {
     armed: AtomicBool,
@@ -60,7 +61,8 @@ impl Waiters {
             return;
         }
         let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
-        self.armed.store(false, Ordering::Release);
+        // A swap, not a store: a store would end the release sequence the proof above needs.
+        self.armed.swap(false, Ordering::AcqRel);
         list.drain(..).for_each(Waker::wake);
     }
 }

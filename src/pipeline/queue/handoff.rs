@@ -7,7 +7,9 @@
 //!
 //! Three buffers circulate (the writer's, one waiting, one being read) and keep their
 //! capacity, so the hand-off allocates nothing in the steady state and bounds its memory:
-//! when the reader holds the other two, the writer's batch is simply not handed off.
+//! while a batch still waits for the reader, the writer's next one is simply not handed off.
+//! A reader that stops gives its batch back ([`Handoff::give_back`]), so restarts of the
+//! plugin do not use the buffers up.
 
 use crate::message::view::HeaderIndex;
 use std::sync::Mutex;
@@ -16,9 +18,9 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, Copy)]
 struct WrittenRecord {
     /// Start of the message in the batch's bytes (after the frame header).
-    msg_start: u32,
+    msg_start: usize,
     /// End of the record in the batch's bytes.
-    end: u32,
+    end: usize,
     index: HeaderIndex,
 }
 
@@ -57,20 +59,9 @@ impl WrittenBatch {
         self.records.is_empty()
     }
 
-    /// Appends one record: `frame` ends with the message whose header index is `index`.
-    pub fn push(&mut self, frame: &[u8], msg_len: usize, index: HeaderIndex) {
-        self.bytes.extend_from_slice(frame);
-        let end = self.bytes.len();
-        self.records.push(WrittenRecord {
-            msg_start: (end - msg_len) as u32,
-            end: end as u32,
-            index,
-        });
-    }
-
-    /// Appends one record that `write` frames straight into the batch: a frame ending
-    /// with a message of `msg_len` bytes indexed by `index`. Returns the frame's length;
-    /// on error nothing was added.
+    /// Appends one record that `write` frames into the batch: a frame ending with a
+    /// message of `msg_len` bytes indexed by `index`. Returns the frame's length; on error
+    /// nothing was added.
     pub fn push_with<E>(
         &mut self,
         msg_len: usize,
@@ -84,8 +75,8 @@ impl WrittenBatch {
         }
         let end = self.bytes.len();
         self.records.push(WrittenRecord {
-            msg_start: (end - msg_len) as u32,
-            end: end as u32,
+            msg_start: end - msg_len,
+            end,
             index,
         });
         Ok(end - start)
@@ -106,7 +97,7 @@ impl WrittenBatch {
         }
     }
 
-    /// Whether everything in the batch lies before `(segment, offset)`: it is of no more use.
+    /// Whether nothing in the batch lies at or after `(segment, offset)`: it is of no more use.
     fn behind(&self, segment: u64, offset: u64) -> bool {
         self.next == self.records.len()
             || self.segment < segment
@@ -115,7 +106,7 @@ impl WrittenBatch {
 
     /// The record starting at `(segment, offset)`, if this batch holds it: its message,
     /// header index and end offset. Records before `offset` are skipped.
-    pub fn take_at(&mut self, segment: u64, offset: u64) -> Option<(&[u8], HeaderIndex, u64)> {
+    fn take_at(&mut self, segment: u64, offset: u64) -> Option<(&[u8], HeaderIndex, u64)> {
         if self.segment != segment {
             return None;
         }
@@ -127,7 +118,7 @@ impl WrittenBatch {
         }
         let record = self.records[self.next];
         self.next += 1;
-        let msg = &self.bytes[record.msg_start as usize..record.end as usize];
+        let msg = &self.bytes[record.msg_start..record.end];
         Some((msg, record.index, self.start + record.end as u64))
     }
 }
@@ -179,15 +170,16 @@ impl Handoff {
         batch.clear();
     }
 
-    /// Called by the reader at `(segment, offset)`: the batch holding its next record, if
-    /// any. `current` is the batch the reader holds; it is returned as spare once it is
-    /// behind the reader, and replaced by the waiting one.
-    pub fn batch_at<'b>(
+    /// Called by the reader at `(segment, offset)`: the record starting there, if the
+    /// writer handed it off (its message, header index and end offset). `current` is the
+    /// batch the reader holds; once it is behind the reader it goes back as spare and the
+    /// waiting one takes its place.
+    pub fn take<'b>(
         &self,
         current: &'b mut Option<WrittenBatch>,
         segment: u64,
         offset: u64,
-    ) -> Option<&'b mut WrittenBatch> {
+    ) -> Option<(&'b [u8], HeaderIndex, u64)> {
         if current
             .as_ref()
             .is_none_or(|batch| batch.behind(segment, offset))
@@ -199,8 +191,15 @@ impl Handoff {
             }
             *current = slots.ready.take();
         }
-        let batch = current.as_mut()?;
-        (batch.segment == segment && batch.next_offset() <= offset).then_some(batch)
+        current.as_mut()?.take_at(segment, offset)
+    }
+
+    /// Called by a reader that stops: its batch becomes spare again.
+    pub fn give_back(&self, current: Option<WrittenBatch>) {
+        if let Some(mut batch) = current {
+            batch.clear();
+            self.slots().spare.push(batch);
+        }
     }
 }
 
@@ -213,9 +212,25 @@ mod tests {
         let mut batch = WrittenBatch::with_capacity(64);
         for i in 0..n {
             let frame = format!("hhhhmsg{i}..");
-            batch.push(frame.as_bytes(), 6, HeaderIndex::default());
+            let pushed = batch.push_with(6, HeaderIndex::default(), |out| {
+                out.extend_from_slice(frame.as_bytes());
+                Ok::<(), ()>(())
+            });
+            assert_eq!(pushed, Ok(10));
         }
         batch
+    }
+
+    /// The message and end offset of the record at `(segment, offset)`, if handed off.
+    fn take(
+        handoff: &Handoff,
+        current: &mut Option<WrittenBatch>,
+        segment: u64,
+        offset: u64,
+    ) -> Option<(Vec<u8>, u64)> {
+        handoff
+            .take(current, segment, offset)
+            .map(|(msg, _, end)| (msg.to_vec(), end))
     }
 
     #[test]
@@ -227,29 +242,26 @@ mod tests {
         let mut current = None;
 
         // Behind the batch (reading the file): nothing, and the batch is kept.
-        assert!(handoff.batch_at(&mut current, 5, 40).is_none());
+        assert_eq!(take(&handoff, &mut current, 5, 40), None);
         // In another segment: nothing.
-        assert!(handoff.batch_at(&mut current, 4, 100).is_none());
+        assert_eq!(take(&handoff, &mut current, 4, 100), None);
 
-        let batch = handoff
-            .batch_at(&mut current, 5, 100)
-            .expect("at the batch");
-        let (msg, _, end) = batch.take_at(5, 100).expect("first record");
-        assert_eq!((msg, end), (&b"msg0.."[..], 110));
+        let first = take(&handoff, &mut current, 5, 100);
+        assert_eq!(first, Some((b"msg0..".to_vec(), 110)));
         // Mid-record: never.
-        assert!(batch.take_at(5, 115).is_none());
-        let batch = handoff
-            .batch_at(&mut current, 5, 120)
-            .expect("still at the batch");
-        let (msg, _, end) = batch.take_at(5, 120).expect("third record, second skipped");
-        assert_eq!((msg, end), (&b"msg2.."[..], 130));
+        assert_eq!(take(&handoff, &mut current, 5, 115), None);
+        let third = take(&handoff, &mut current, 5, 120);
+        assert_eq!(
+            third,
+            Some((b"msg2..".to_vec(), 130)),
+            "the second is skipped"
+        );
         // Used up: returned as spare, so the writer can hand off twice more.
-        assert!(handoff.batch_at(&mut current, 5, 130).is_none());
+        assert_eq!(take(&handoff, &mut current, 5, 130), None);
         for start in [130, 160] {
             let mut next = written(3);
             handoff.publish(&mut next, 5, start);
-            assert!(handoff.batch_at(&mut current, 5, start).is_some());
-            assert!(current.as_mut().and_then(|b| b.take_at(5, start)).is_some());
+            assert!(take(&handoff, &mut current, 5, start).is_some());
         }
     }
 
@@ -257,30 +269,41 @@ mod tests {
     fn without_a_spare_batch_the_writer_hands_nothing_off() {
         let handoff = Handoff::default();
         let mut current = None;
-        for start in [0, 30] {
-            let mut batch = written(3);
-            handoff.publish(&mut batch, 1, start);
-            let _ = handoff.batch_at(&mut current, 1, 0);
-        }
-        // The reader holds one batch, one waits: a third is not handed off.
+        let mut first = written(3);
+        handoff.publish(&mut first, 1, 0);
+        assert!(
+            take(&handoff, &mut current, 1, 0).is_some(),
+            "the reader holds it"
+        );
+        let mut second = written(3);
+        handoff.publish(&mut second, 1, 30);
+        // One held, one waiting: a third is not handed off, and is left empty.
         let mut third = written(3);
         handoff.publish(&mut third, 1, 60);
         assert!(third.is_empty());
-        let batch = handoff
-            .batch_at(&mut current, 1, 0)
-            .expect("the first batch");
-        for offset in [0, 10, 20] {
-            assert!(batch.take_at(1, offset).is_some());
+        for offset in [10, 20, 30, 40, 50] {
+            assert!(take(&handoff, &mut current, 1, offset).is_some());
         }
-        assert!(
-            handoff.batch_at(&mut current, 1, 30).is_some(),
-            "the second"
+        assert_eq!(
+            take(&handoff, &mut current, 1, 60),
+            None,
+            "read from the file"
         );
-        assert!(current.as_mut().and_then(|b| b.take_at(1, 60)).is_none());
-        // A reader that moved past both finds nothing there and frees them.
-        assert!(handoff.batch_at(&mut current, 2, 0).is_none());
-        let mut again = written(1);
-        handoff.publish(&mut again, 2, 0);
-        assert!(handoff.batch_at(&mut current, 2, 0).is_some());
+    }
+
+    #[test]
+    fn a_stopping_reader_gives_its_batch_back() {
+        let handoff = Handoff::default();
+        // Three reader runs in turn, each stopping while holding a batch.
+        for run in 0..3u64 {
+            let mut batch = written(2);
+            handoff.publish(&mut batch, run, 0);
+            let mut current = None;
+            assert!(
+                take(&handoff, &mut current, run, 0).is_some(),
+                "run {run} still gets hand-offs"
+            );
+            handoff.give_back(current);
+        }
     }
 }

@@ -190,18 +190,16 @@ impl QueueReader {
                 Fill::Closed => return Err(Closed),
                 Fill::Empty => {
                     self.commit(Commit::Idle);
-                    // Taken out for the wait (a cancelled wait only costs a new timer).
-                    let mut poll = self.poll.take();
+                    let mut poll = TakenDeadline::from(&self.poll);
                     if self.writer.is_closed() {
                         // Nothing will wake us: look again after a pause, never spin.
-                        poll.within(POLL).await;
+                        poll.0.within(POLL).await;
                     } else {
                         let woken = async {
                             let _ = self.writer.recv().await;
                         };
-                        woken.or(poll.within(POLL)).await;
+                        woken.or(poll.0.within(POLL)).await;
                     }
-                    self.poll.set(poll);
                 }
             }
         }
@@ -350,10 +348,8 @@ impl QueueReader {
     /// if it holds it: no read, no frame parsing, no checksum, no re-indexing.
     fn take_written(&self, st: &mut ReadState, pack: &mut PooledPack) -> bool {
         let offset = st.buffer.offset();
-        let Some(batch) = self.queue.handoff.batch_at(&mut st.written, st.id, offset) else {
-            return false;
-        };
-        let Some((msg, index, end)) = batch.take_at(st.id, offset) else {
+        let handoff = &self.queue.handoff;
+        let Some((msg, index, end)) = handoff.take(&mut st.written, st.id, offset) else {
             return false;
         };
         pack.msg.clear();
@@ -436,6 +432,23 @@ impl QueueReader {
     }
 }
 
+/// The reader's poll deadline, taken out of its cell for one wait and put back when the
+/// wait ends or is cancelled (TcpOutput drops a `recv` when its acknowledgement poll comes
+/// first), so the armed timer is kept.
+struct TakenDeadline<'c>(Deadline, &'c Cell<Deadline>);
+
+impl<'c> From<&'c Cell<Deadline>> for TakenDeadline<'c> {
+    fn from(cell: &'c Cell<Deadline>) -> Self {
+        TakenDeadline(cell.take(), cell)
+    }
+}
+
+impl Drop for TakenDeadline<'_> {
+    fn drop(&mut self) {
+        self.1.set(std::mem::take(&mut self.0));
+    }
+}
+
 fn read_into(st: &mut ReadState) -> io::Result<usize> {
     let Some(file) = st.file.as_mut() else {
         return Ok(0);
@@ -453,5 +466,8 @@ impl Drop for QueueReader {
     /// The current cursor is always checkpointed on stop (§4.6).
     fn drop(&mut self) {
         self.commit(Commit::Final);
+        // The next reader of this queue (a restarted plugin) needs the batch back.
+        let written = self.state.get_mut().written.take();
+        self.queue.handoff.give_back(written);
     }
 }

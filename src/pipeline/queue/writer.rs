@@ -151,8 +151,9 @@ impl QueueWriter {
         let bound = (msg.len() + framing::HEADER_FRAMING_SIZE + framing::MAX_HEADER_SIZE) as u64;
         let framed = if self.fits(bound) && !self.must_roll(bound) {
             // The common case: framed straight into the batch, nothing to decide.
+            let queue = &self.queue;
             self.pending
-                .push_with(msg.len(), pack.index, |out| frame(&self.queue, msg, out))
+                .push_with(msg.len(), pack.index, |out| frame(queue, msg, out))
         } else {
             self.frame.clear();
             match frame(&self.queue, msg, &mut self.frame) {
@@ -198,8 +199,12 @@ impl QueueWriter {
             self.flush().await;
             self.roll().await;
         }
-        self.pending.push(&self.frame, pack.msg.len(), pack.index);
-        Ok(len as usize)
+        let frame = &self.frame;
+        self.pending
+            .push_with(pack.view().bytes().len(), pack.index, |out| {
+                out.extend_from_slice(frame);
+                Ok(())
+            })
     }
 
     /// Whether `len` more bytes fit under `max_buffer_size`.
@@ -241,7 +246,8 @@ impl QueueWriter {
                     self.queue.name,
                     self.queue.size()
                 );
-                while !(max == 0 || self.queue.size() + len <= max) {
+                // The batch was just written: only the queue's size counts.
+                while !self.fits(len) {
                     if self.queue.control.is_stopping() {
                         return Room::Refused;
                     }
