@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{free_port, scratch_dir, Hekad};
+use common::{free_port, scratch_dir, Hekad, Scratch};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -197,7 +197,7 @@ fn report(scenario: &str, total: u64, c: &Check) {
 
 /// The two hekads of one scenario.
 struct Setup {
-    dir: PathBuf,
+    dir: Scratch,
     port: u16,
     logs: PathBuf,
     received: PathBuf,

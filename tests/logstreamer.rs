@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{fixture, scratch_dir, Hekad};
+use common::{fixture, scratch_dir, Hekad, Scratch};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 struct Tail {
-    dir: PathBuf,
+    dir: Scratch,
     logs: PathBuf,
     out: PathBuf,
 }
