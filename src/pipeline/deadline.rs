@@ -9,17 +9,22 @@
 //! registers about once per timeout period, however often it waits.
 
 use smol::Timer;
+use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 /// A timer armed at most once per wait, reused across waits.
 ///
 /// [`until`](Deadline::until) never completes before its instant (a timeout that must
 /// have really elapsed); [`within`](Deadline::within) may complete early (a poll).
+/// Waits take `&self` and borrow the timer only while polling it, so a wait that is
+/// cancelled (dropped by a `race` it lost) leaves the timer armed in place for the next.
 #[derive(Debug)]
 pub struct Deadline {
-    timer: Timer,
+    timer: RefCell<Timer>,
     /// When `timer` fires; `None` once it has fired (or was never armed).
-    armed: Option<Instant>,
+    armed: Cell<Option<Instant>>,
 }
 
 impl Default for Deadline {
@@ -31,37 +36,36 @@ impl Default for Deadline {
 impl Deadline {
     pub fn new() -> Deadline {
         Deadline {
-            timer: Timer::never(),
-            armed: None,
+            timer: RefCell::new(Timer::never()),
+            armed: Cell::new(None),
         }
     }
 
-    /// Completes at `at` (at once if it has passed). Cancel-safe: dropped before it
-    /// completes, the timer stays armed for the next wait.
-    pub async fn until(&mut self, at: Instant) {
+    /// Completes at `at` (at once if it has passed).
+    pub async fn until(&self, at: Instant) {
         loop {
             let now = Instant::now();
             if now >= at {
                 return;
             }
-            match self.armed {
+            match self.armed.get() {
                 // Armed no later than `at`, and not fired yet: wait for it, then look again.
                 Some(armed) if armed <= at && armed > now => {}
                 _ => {
-                    self.timer.set_at(at);
-                    self.armed = Some(at);
+                    self.timer.borrow_mut().set_at(at);
+                    self.armed.set(Some(at));
                 }
             }
-            (&mut self.timer).await;
-            self.armed = None;
+            poll_fn(|cx| Pin::new(&mut *self.timer.borrow_mut()).poll(cx)).await;
+            self.armed.set(None);
         }
     }
 
     /// Completes within `max` from now: at the armed deadline if that is no later, so a
     /// poll loop re-arms about once per `max` however often it waits.
-    pub async fn within(&mut self, max: Duration) {
+    pub async fn within(&self, max: Duration) {
         let now = Instant::now();
-        let at = match self.armed {
+        let at = match self.armed.get() {
             Some(armed) if armed > now && armed <= now + max => armed,
             _ => now + max,
         };
@@ -76,7 +80,7 @@ mod tests {
     #[test]
     fn never_completes_early_and_survives_cancelled_waits() {
         smol::block_on(async {
-            let mut deadline = Deadline::new();
+            let deadline = Deadline::new();
             // A wait cancelled before its deadline leaves the timer armed...
             let start = Instant::now();
             let cancelled = async {

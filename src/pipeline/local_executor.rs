@@ -37,15 +37,11 @@ struct RunQueue {
 
 impl RunQueue {
     fn schedule(&self, runnable: Runnable) {
-        let runnable = if self.overflow.is_empty() {
-            match self.ready.push(runnable) {
-                Ok(()) => None,
-                Err(PushError::Full(r) | PushError::Closed(r)) => Some(r),
-            }
-        } else {
-            Some(runnable)
+        let queued = match self.overflow.is_empty() {
+            true => self.ready.push(runnable),
+            false => Err(PushError::Full(runnable)),
         };
-        if let Some(runnable) = runnable {
+        if let Err(PushError::Full(runnable) | PushError::Closed(runnable)) = queued {
             // Unbounded and never closed: the push cannot fail.
             let _ = self.overflow.push(runnable);
         }

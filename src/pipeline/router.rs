@@ -188,10 +188,9 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
             Err(_) => PluginStats::add(&route.stats.drop_count, 1),
         };
     }
-    let (queue, idle) = (&route.queue, &mut route.idle);
-    let sent = async { queue.send(pack).await.is_ok() };
+    let sent = async { route.queue.send(pack).await.is_ok() };
     let timed_out = async {
-        idle.until(Instant::now() + max_idle).await;
+        route.idle.until(Instant::now() + max_idle).await;
         false
     };
     if sent.or(timed_out).await {

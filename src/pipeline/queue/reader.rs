@@ -17,7 +17,7 @@ use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
 use crate::plugins::splitters::heka_framing::HekaFramingSplitter;
 use crate::plugins::splitters::{Splitter, Unframed};
 use smol::future::FutureExt;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub struct QueueReader {
     writer: Receiver<()>,
     state: RefCell<ReadState>,
     /// Bounds a wait for the writer to [`POLL`].
-    poll: Cell<Deadline>,
+    poll: Deadline,
 }
 
 struct ReadState {
@@ -139,7 +139,7 @@ impl QueueReader {
             pool: PackPool::new(in_flight, 0),
             tracker: AckTracker::new(in_flight),
             writer,
-            poll: Cell::new(Deadline::new()),
+            poll: Deadline::new(),
             state: RefCell::new(ReadState {
                 id,
                 file: None,
@@ -190,15 +190,14 @@ impl QueueReader {
                 Fill::Closed => return Err(Closed),
                 Fill::Empty => {
                     self.commit(Commit::Idle);
-                    let mut poll = TakenDeadline::from(&self.poll);
                     if self.writer.is_closed() {
                         // Nothing will wake us: look again after a pause, never spin.
-                        poll.0.within(POLL).await;
+                        self.poll.within(POLL).await;
                     } else {
                         let woken = async {
                             let _ = self.writer.recv().await;
                         };
-                        woken.or(poll.0.within(POLL)).await;
+                        woken.or(self.poll.within(POLL)).await;
                     }
                 }
             }
@@ -429,23 +428,6 @@ impl QueueReader {
                 ),
             }
         }
-    }
-}
-
-/// The reader's poll deadline, taken out of its cell for one wait and put back when the
-/// wait ends or is cancelled (TcpOutput drops a `recv` when its acknowledgement poll comes
-/// first), so the armed timer is kept.
-struct TakenDeadline<'c>(Deadline, &'c Cell<Deadline>);
-
-impl<'c> From<&'c Cell<Deadline>> for TakenDeadline<'c> {
-    fn from(cell: &'c Cell<Deadline>) -> Self {
-        TakenDeadline(cell.take(), cell)
-    }
-}
-
-impl Drop for TakenDeadline<'_> {
-    fn drop(&mut self) {
-        self.1.set(std::mem::take(&mut self.0));
     }
 }
 

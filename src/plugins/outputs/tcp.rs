@@ -218,7 +218,7 @@ impl TcpOutput {
         let mut batch = Vec::with_capacity(BATCH_BYTES);
         let mut tokens: Vec<(u64, AckToken)> = Vec::new();
         let mut delay = FIRST_BACKOFF;
-        let mut ack_poll = Deadline::new();
+        let ack_poll = Deadline::new();
         loop {
             // Wait for the next message, checking acknowledgements while some are due.
             let waiting_for_acks = conn.as_ref().is_some_and(|c| !c.unacked.is_empty());
