@@ -401,11 +401,12 @@ fn fault_receiver_down_and_shipper_restarted_meanwhile() {
     );
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// A `/proc/<pid>/status` figure in KiB, such as `VmRSS:`.
+fn vm_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
@@ -421,12 +422,12 @@ fn fault_stalled_receiver_keeps_memory_bounded() {
     let generator = Generator::plain(&s.logs, total, 2_000, Duration::from_millis(1));
     let mut peak = 0;
     while !generator.done.load(Ordering::SeqCst) {
-        peak = peak.max(rss_kib(shipper.child.id()));
+        peak = peak.max(vm_kib(shipper.child.id(), "VmRSS:"));
         std::thread::sleep(Duration::from_millis(20));
     }
     generator.finish();
     std::thread::sleep(Duration::from_millis(500));
-    peak = peak.max(rss_kib(shipper.child.id()));
+    peak = peak.max(vm_kib(shipper.child.id(), "VmRSS:"));
     println!("DELIVERY receiver stalled by SIGSTOP: shipper peak RSS {peak} KiB while {total} lines ({} KiB) waited", total * 74 / 1024);
     assert!(
         peak < 24 * 1024,
@@ -447,6 +448,140 @@ fn fault_stalled_receiver_keeps_memory_bounded() {
     );
 }
 
+/// Appends the lines `{id:07}` for `ids` to `log`.
+fn append_ids(log: &Path, ids: std::ops::Range<u64>) {
+    let mut out = Vec::with_capacity(ids.clone().count() * 8);
+    for id in ids {
+        writeln!(out, "{id:07}").expect("format");
+    }
+    let mut file = OpenOptions::new().append(true).open(log).expect("open log");
+    file.write_all(&out).expect("write log");
+}
+
+/// Reads `stream` to its end, recording the ids of the lines received as they come.
+fn read_ids(stream: std::net::TcpStream, ids: Arc<std::sync::Mutex<Vec<u64>>>) {
+    use std::io::BufRead;
+    for line in std::io::BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        if let Ok(id) = line.parse() {
+            ids.lock().expect("ids").push(id);
+        }
+    }
+}
+
+/// Accepts one connection on `listener`, waiting at most 20 s.
+fn accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("blocking");
+                return stream;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "the shipper never connected");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// A peer that accepts and never reads lets the kernel buffer megabytes of tiny lines. The
+/// shipper keeps bookkeeping for each line until it is acknowledged; that must stay
+/// bounded (it grew by about 10 MB for 300,000 15-byte lines before it was), and nothing
+/// may be lost when the shipper stops and restarts meanwhile.
+#[test]
+fn fault_stalled_peer_keeps_unacknowledged_bookkeeping_bounded() {
+    let dir = scratch_dir("stalled-peer");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("logs dir");
+    let log = logs.join("app.log");
+    std::fs::write(&log, "").expect("log");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    let config = format!(
+        r#"[hekad]
+base_dir = "{base}"
+
+[Logs]
+type = "LogstreamerInput"
+log_directory = "{logs}"
+file_match = 'app\.log'
+check_data_interval = "20ms"
+
+[Raw]
+type = "PayloadEncoder"
+append_newlines = false
+
+[Ship]
+type = "TcpOutput"
+address = "127.0.0.1:{port}"
+message_matcher = "TRUE"
+encoder = "Raw"
+use_framing = false
+"#,
+        base = dir.join("base").display(),
+        logs = logs.display(),
+    );
+    let journal = dir.join("base/logstreamer/Logs");
+    let warm_up = 1_000;
+    let total = 400_000;
+    let shipper = Hekad::start(&dir, &config);
+    shipper.wait_for_log("Starting hekad");
+    append_ids(&log, 0..warm_up);
+    let stalled = accept(&listener);
+    wait_for_journal_at(&journal, warm_up * 8, &shipper);
+    let pid = shipper.child.id();
+    let before = vm_kib(pid, "VmRSS:");
+    append_ids(&log, warm_up..total);
+    wait_for_journal_at(&journal, total * 8, &shipper);
+    // The output goes on filling the socket buffers from the queue meanwhile.
+    std::thread::sleep(Duration::from_secs(1));
+    let grown = vm_kib(pid, "VmHWM:").saturating_sub(before);
+    println!("DELIVERY peer accepting and not reading, {total} 8-byte lines: shipper memory grew by {grown} KiB");
+    assert!(
+        grown < 4 * 1024,
+        "shipper memory grew by {grown} KiB while the peer read nothing"
+    );
+
+    // Stopping takes at most the grace period; what the peer did not acknowledge stays
+    // queued, and the restarted shipper sends it once the peer reads.
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let old = {
+        let ids = ids.clone();
+        std::thread::spawn(move || read_ids(stalled, ids))
+    };
+    let shipper = Hekad::start(&dir, &config);
+    let new = accept(&listener);
+    old.join().expect("reader");
+    let reader = {
+        let ids = ids.clone();
+        std::thread::spawn(move || read_ids(new, ids))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let missing = loop {
+        let mut seen = vec![false; total as usize];
+        for &id in ids.lock().expect("ids").iter() {
+            if let Some(s) = seen.get_mut(id as usize) {
+                *s = true;
+            }
+        }
+        let missing = seen.iter().filter(|s| !**s).count();
+        if missing == 0 || Instant::now() > deadline {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    reader.join().expect("reader");
+    assert_eq!(missing, 0, "lines lost");
+}
+
 /// Largest segment file of a queue.
 fn largest_segment(queue: &Path) -> PathBuf {
     std::fs::read_dir(queue)
@@ -460,10 +595,14 @@ fn largest_segment(queue: &Path) -> PathBuf {
 
 /// Waits until the shipper's journal covers `bytes` of app.log.
 fn wait_for_journal(s: &Setup, bytes: u64, h: &Hekad) {
-    let journal = s.dir.join("ship-cache/logstreamer/Logs");
+    wait_for_journal_at(&s.dir.join("ship-cache/logstreamer/Logs"), bytes, h);
+}
+
+/// Waits until the Logstreamer journal at `journal` covers `bytes` of its file.
+fn wait_for_journal_at(journal: &Path, bytes: u64, h: &Hekad) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let text = std::fs::read_to_string(journal).unwrap_or_default();
         let seek = text
             .split("\"seek\":")
             .nth(1)

@@ -6,9 +6,10 @@
 //! restarts and kill -9: a message leaves the queue only once the peer's TCP stack has
 //! acknowledged its bytes (the socket's unacknowledged byte count, `SIOCOUTQ`, tells us).
 //! A write into a connection the peer already closed "succeeds" locally (Heka #1354); here
-//! those bytes are never acknowledged, so after the reconnect they are sent again. Without
-//! buffering, a failed batch is resent, but bytes the kernel accepted before the failure
-//! cannot be.
+//! those bytes are never acknowledged, so after the reconnect they are sent again. At most
+//! `MAX_UNACKED` messages are unacknowledged at a time, so a stalled peer costs bounded
+//! memory. Without buffering, a failed batch is resent, but bytes the kernel accepted
+//! before the failure cannot be.
 
 use super::{Output, OutputContext};
 use crate::config::{section, ConfigError, PluginSection};
@@ -66,6 +67,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const ACK_POLL: Duration = Duration::from_millis(10);
 /// How long a peer that closed its side gets to acknowledge what we sent.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// Most messages written and not yet acknowledged. A stalled peer lets the kernel buffer
+/// megabytes of them, and each costs bookkeeping here and in the queue's tracker (48 bytes
+/// in all): without this bound, a stalled peer took 10 MB of memory for 15-byte lines. It
+/// also bounds throughput to this many messages per round trip (82,000 a second at 100 ms).
+const MAX_UNACKED: usize = 8192;
 
 pub fn build(
     section: &PluginSection,
@@ -219,7 +225,21 @@ impl TcpOutput {
         let mut tokens: Vec<(u64, AckToken)> = Vec::new();
         let mut delay = FIRST_BACKOFF;
         let ack_poll = Deadline::new();
+        let mut stopping_since = None;
         loop {
+            let in_flight = conn.as_ref().map_or(0, |c| c.unacked.len());
+            if in_flight >= MAX_UNACKED {
+                if !self
+                    .wait_for_window(ctx, &mut conn, &ack_poll, &mut stopping_since)
+                    .await
+                {
+                    if self.give_up(ctx) {
+                        break;
+                    }
+                    Self::backoff(ctx, &mut delay).await;
+                }
+                continue;
+            }
             // Wait for the next message, checking acknowledgements while some are due.
             let waiting_for_acks = conn.as_ref().is_some_and(|c| !c.unacked.is_empty());
             let first = match waiting_for_acks {
@@ -255,7 +275,7 @@ impl TcpOutput {
                     tokens.push((batch.len() as u64, token));
                 }
                 drop(p);
-                if batch.len() < BATCH_BYTES {
+                if batch.len() < BATCH_BYTES && in_flight + tokens.len() < MAX_UNACKED {
                     pack = ctx.queue.try_recv_after_yield().await;
                 }
             }
@@ -293,6 +313,32 @@ impl TcpOutput {
         // Shutdown: give the peer a moment to acknowledge what was sent; the rest stays
         // queued for the next start.
         self.close_gracefully(ctx, &mut conn).await;
+    }
+
+    /// Waits one poll for acknowledgements while `MAX_UNACKED` messages are in flight.
+    /// Returns false when the queue was rewound: the connection failed, or hekad has been
+    /// stopping for `CLOSE_GRACE` and the peer still takes nothing.
+    async fn wait_for_window(
+        &self,
+        ctx: &OutputContext,
+        conn: &mut Option<Connection>,
+        ack_poll: &Deadline,
+        stopping_since: &mut Option<std::time::Instant>,
+    ) -> bool {
+        if ctx.control.is_stopping() {
+            let since = stopping_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= CLOSE_GRACE {
+                log::warn!(
+                    "Plugin '{}': {} still leaves {MAX_UNACKED} messages unacknowledged {CLOSE_GRACE:?} after hekad began stopping",
+                    ctx.name,
+                    self.address
+                );
+                self.rewind(ctx, conn);
+                return false;
+            }
+        }
+        ack_poll.within(ACK_POLL).await;
+        self.settle(ctx, conn).await
     }
 
     /// Connects if needed and writes `batch`; the error says what failed. Once shutdown
