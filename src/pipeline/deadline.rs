@@ -76,6 +76,7 @@ impl Deadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smol::future::FutureExt;
 
     #[test]
     fn never_completes_early_and_survives_cancelled_waits() {
@@ -107,6 +108,4 @@ mod tests {
             assert!(start.elapsed() >= Duration::from_millis(330));
         });
     }
-
-    use smol::future::FutureExt;
 }

@@ -6,11 +6,14 @@
 //! frames to `<base_dir>/output_queue/<name>/<N>.log`; the packs (and so the source's
 //! acknowledgement, see `ack.rs`) are released only once the bytes are written, and with
 //! `fsync_interval` > 0 only once they are fsync'd. The [`reader`] feeds the plugin from the
-//! checkpointed position and moves the checkpoint as the plugin finishes with messages.
+//! checkpointed position and moves the checkpoint as the plugin finishes with messages; a
+//! reader that has caught up takes each written batch from memory ([`handoff`]).
 //!
-//! Frames are signed with HMAC-MD5 under a fixed, well-known key: not a secret, a checksum,
-//! so flipped bytes are detected, skipped and counted instead of delivered corrupted. Heka
-//! ignores the signature, and unsigned frames (a queue Heka wrote) are accepted.
+//! Each frame's header carries a CRC-32 of its message in the `hmac` field (signer
+//! `hekad-queue`, version 2; version 1, an HMAC-MD5 under a fixed key, is still read): a
+//! checksum, not a secret, so flipped bytes are detected, skipped and counted instead of
+//! delivered corrupted. Heka ignores the field, and unsigned frames (a queue Heka wrote)
+//! are accepted.
 
 pub mod handoff;
 pub mod reader;

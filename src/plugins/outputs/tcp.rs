@@ -225,21 +225,18 @@ impl TcpOutput {
         let mut tokens: Vec<(u64, AckToken)> = Vec::new();
         let mut delay = FIRST_BACKOFF;
         let ack_poll = Deadline::new();
-        let mut stopping_since = None;
         loop {
-            let in_flight = conn.as_ref().map_or(0, |c| c.unacked.len());
-            if in_flight >= MAX_UNACKED {
-                if !self
-                    .wait_for_window(ctx, &mut conn, &ack_poll, &mut stopping_since)
-                    .await
-                {
-                    if self.give_up(ctx) {
-                        break;
-                    }
-                    Self::backoff(ctx, &mut delay).await;
+            let window_full = conn
+                .as_ref()
+                .is_some_and(|c| c.unacked.len() >= MAX_UNACKED);
+            if window_full && !self.wait_for_window(ctx, &mut conn, &ack_poll).await {
+                if self.give_up(ctx) {
+                    break;
                 }
+                Self::backoff(ctx, &mut delay).await;
                 continue;
             }
+            let in_flight = conn.as_ref().map_or(0, |c| c.unacked.len());
             // Wait for the next message, checking acknowledgements while some are due.
             let waiting_for_acks = conn.as_ref().is_some_and(|c| !c.unacked.is_empty());
             let first = match waiting_for_acks {
@@ -315,30 +312,40 @@ impl TcpOutput {
         self.close_gracefully(ctx, &mut conn).await;
     }
 
-    /// Waits one poll for acknowledgements while `MAX_UNACKED` messages are in flight.
-    /// Returns false when the queue was rewound: the connection failed, or hekad has been
-    /// stopping for `CLOSE_GRACE` and the peer still takes nothing.
+    /// Waits until fewer than `MAX_UNACKED` messages are in flight. Returns false when the
+    /// queue was rewound: the connection failed, or the peer still took nothing more
+    /// `CLOSE_GRACE` after hekad began stopping.
     async fn wait_for_window(
         &self,
         ctx: &OutputContext,
         conn: &mut Option<Connection>,
         ack_poll: &Deadline,
-        stopping_since: &mut Option<std::time::Instant>,
     ) -> bool {
-        if ctx.control.is_stopping() {
-            let since = stopping_since.get_or_insert_with(std::time::Instant::now);
-            if since.elapsed() >= CLOSE_GRACE {
-                log::warn!(
-                    "Plugin '{}': {} still leaves {MAX_UNACKED} messages unacknowledged {CLOSE_GRACE:?} after hekad began stopping",
-                    ctx.name,
-                    self.address
-                );
-                self.rewind(ctx, conn);
-                return false;
+        let acknowledged = async {
+            loop {
+                ack_poll.within(ACK_POLL).await;
+                if !self.settle(ctx, conn).await {
+                    return Some(false);
+                }
+                if conn.as_ref().is_none_or(|c| c.unacked.len() < MAX_UNACKED) {
+                    return Some(true);
+                }
             }
-        }
-        ack_poll.within(ACK_POLL).await;
-        self.settle(ctx, conn).await
+        };
+        let given_up = async {
+            let _ = stop_grace::<()>(ctx).await;
+            None
+        };
+        let outcome = acknowledged.or(given_up).await;
+        outcome.unwrap_or_else(|| {
+            log::warn!(
+                "Plugin '{}': {} still leaves {MAX_UNACKED} messages unacknowledged {CLOSE_GRACE:?} after hekad began stopping",
+                ctx.name,
+                self.address
+            );
+            self.rewind(ctx, conn);
+            false
+        })
     }
 
     /// Connects if needed and writes `batch`; the error says what failed. Once shutdown
