@@ -669,6 +669,74 @@ fn fault_damaged_queue_at_start_up_skips_only_the_damage() {
     let _ = receiver.terminate();
 }
 
+/// Bytes in the queue's segment files.
+fn queued_bytes(queue: &Path) -> u64 {
+    std::fs::read_dir(queue)
+        .expect("queue dir")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum()
+}
+
+#[test]
+fn fault_restart_during_an_outage_sends_the_backlog_once() {
+    let s = Setup::new("outage-restart");
+    let total = 30_000;
+    Generator::plain(&s.logs, total, total, Duration::ZERO).finish();
+    let size = std::fs::metadata(s.logs.join("app.log"))
+        .expect("log")
+        .len();
+    // No receiver: the lines the output holds are saved, the rest queued on disk, and
+    // only then may the journal move past them.
+    let shipper = s.shipper("");
+    wait_for_journal(&s, size, &shipper);
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let queued = queued_bytes(&s.queue_dir());
+    let saved = std::fs::metadata(s.queue_dir().join("unacknowledged.bin")).map_or(0, |m| m.len());
+    println!("DELIVERY outage: {queued} bytes queued on disk, {saved} bytes of unacknowledged messages saved");
+    assert!(queued > 0, "the backlog was queued on disk");
+    let receiver = s.receiver();
+    let shipper = s.shipper("");
+    let c = wait_for_all(
+        &s.received,
+        total,
+        Duration::from_secs(60),
+        &[&shipper, &receiver],
+    );
+    report("receiver down throughout, shipper restarted", total, &c);
+    assert!(c.missing.is_empty());
+    assert_eq!(
+        c.duplicates, 0,
+        "nothing was sent before, so nothing may come twice"
+    );
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+#[test]
+fn lines_reach_a_peer_that_keeps_up_without_touching_the_disk_queue() {
+    let s = Setup::new("direct");
+    let total = 20_000;
+    let receiver = s.receiver();
+    let shipper = s.shipper("");
+    Generator::plain(&s.logs, total, 1_000, Duration::from_millis(2)).finish();
+    let c = wait_for_all(
+        &s.received,
+        total,
+        Duration::from_secs(60),
+        &[&shipper, &receiver],
+    );
+    report("peer keeping up", total, &c);
+    assert!(c.missing.is_empty());
+    assert_eq!(c.duplicates, 0);
+    // Lines from a file can be read again, so while the peer keeps up they skip the queue.
+    assert_eq!(queued_bytes(&s.queue_dir()), 0, "{}", shipper.stderr_text());
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
 /// A queue limited to 256 KiB while the receiver is down and 1.4 MB of lines arrive.
 const SMALL_QUEUE: &str = "[Ship.buffering]\nmax_buffer_size = 262144\n";
 

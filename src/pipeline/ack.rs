@@ -95,8 +95,7 @@ impl AckTracker {
         }
     }
 
-    /// Adjusts the live-token count of `seq`; tokens of entries forgotten by
-    /// [`AckTracker::reset`] change nothing.
+    /// Adjusts the live-token count of `seq`.
     fn adjust(&self, seq: u64, add: bool) {
         let mut e = self.lock();
         let Some(index) = seq.checked_sub(e.first_seq) else {
@@ -131,19 +130,17 @@ impl AckTracker {
             .filter(|(_, refs)| *refs > 0)
             .count()
     }
-
-    /// Forgets every pending entry: the source re-reads from its last commit, and tokens
-    /// still held for the forgotten entries complete nothing when they drop.
-    pub fn reset(&self) {
-        let mut e = self.lock();
-        let n = e.pending.len() as u64;
-        e.first_seq += n;
-        e.pending.clear();
-        e.completed = None;
-    }
 }
 
 impl AckToken {
+    /// Whether this token completes a message of `tracker` (a disk queue tells its own
+    /// messages from those passed straight through from their source).
+    pub fn is_from(&self, tracker: &Arc<AckTracker>) -> bool {
+        self.tracker
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(t, tracker))
+    }
+
     /// Gives the message up without completing it: the source will never checkpoint past
     /// it in this run, so it is read again after a restart (a message hekad could not
     /// queue while shutting down).
@@ -222,22 +219,13 @@ mod tests {
     }
 
     #[test]
-    fn reset_forgets_in_flight_messages() {
+    fn an_abandoned_message_is_never_committed() {
         let t = AckTracker::new(4);
         drop(t.register((2, 1)));
         let a = t.register((2, 10));
-        t.reset();
-        drop(a);
+        a.abandon();
+        drop(t.register((2, 20)));
+        assert_eq!(t.committed(), Some(((2, 1), 1)), "only what came before it");
         assert_eq!(t.committed(), None);
-        let b = t.register((2, 5));
-        drop(b);
-        assert_eq!(t.committed(), Some(((2, 5), 1)));
-        let c = t.register((2, 9));
-        c.abandon();
-        assert_eq!(
-            t.committed(),
-            None,
-            "an abandoned message is never committed"
-        );
     }
 }

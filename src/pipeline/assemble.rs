@@ -231,6 +231,7 @@ enum PluginQueue {
         writer: Box<QueueWriter>,
         from_router: channel::Receiver<SharedPack>,
         written: channel::Receiver<()>,
+        direct: Option<channel::Receiver<SharedPack>>,
     },
 }
 
@@ -241,6 +242,7 @@ enum InboxSource {
     Disk {
         queue: Arc<Queue>,
         written: channel::Receiver<()>,
+        direct: Option<channel::Receiver<SharedPack>>,
         in_flight: usize,
     },
 }
@@ -252,8 +254,9 @@ impl InboxSource {
             InboxSource::Disk {
                 queue,
                 written,
+                direct,
                 in_flight,
-            } => QueueReader::open(queue.clone(), written.clone(), *in_flight)
+            } => QueueReader::open(queue.clone(), written.clone(), direct.clone(), *in_flight)
                 .map(|r| Inbox::Disk(Box::new(r)))
                 .map_err(|e| format!("opening disk queue {}: {e}", queue.settings.dir.display())),
         }
@@ -277,11 +280,13 @@ impl PluginQueue {
                 writer,
                 from_router,
                 written,
+                direct,
             } => {
                 ex.spawn(move || writer.run(from_router));
                 InboxSource::Disk {
                     queue,
                     written,
+                    direct,
                     in_flight,
                 }
             }
@@ -307,12 +312,14 @@ impl Wiring {
     }
 
     /// The router's queue to plugin `s`, and the disk queue behind it when buffered
-    /// (§4.6; TcpOutput buffers by default with its own defaults).
+    /// (§4.6; TcpOutput buffers by default with its own defaults). A plugin that
+    /// `confirms_delivery` may also take messages straight from the queue's writer.
     fn plugin_queue(
         &self,
         s: &PluginSection,
         common: &CommonFilterOutput,
         stats: &Arc<PluginStats>,
+        confirms_delivery: bool,
     ) -> Result<(channel::Sender<SharedPack>, PluginQueue), Vec<ConfigError>> {
         let (tx, rx) = channel::bounded(self.chansize());
         let plugin_default = s.type_name == "TcpOutput";
@@ -357,7 +364,14 @@ impl Wiring {
         let queue =
             Queue::open(&s.name, settings, stats.clone(), self.control.clone()).map_err(err)?;
         let (notify, written) = channel::bounded(1);
-        let writer = Box::new(QueueWriter::open(queue.clone(), notify).map_err(err)?);
+        let (to_plugin, direct) = match confirms_delivery {
+            true => {
+                let (tx, rx) = channel::bounded(self.chansize());
+                (Some((tx, rx.clone())), Some(rx))
+            }
+            false => (None, None),
+        };
+        let writer = Box::new(QueueWriter::open(queue.clone(), notify, to_plugin).map_err(err)?);
         Ok((
             tx,
             PluginQueue::Disk {
@@ -365,6 +379,7 @@ impl Wiring {
                 writer,
                 from_router: rx,
                 written,
+                direct,
             },
         ))
     }
@@ -378,6 +393,7 @@ impl Wiring {
             build,
             default_encoder,
             frames_protobuf,
+            confirms_delivery,
         }) = registry::lookup(&s.type_name)
         else {
             return Err(unregistered(s));
@@ -420,7 +436,7 @@ impl Wiring {
             .use_framing
             .unwrap_or(frames_protobuf && encoder_section.type_name == "ProtobufEncoder");
         let stats = self.stats.register(&s.name, Category::Output);
-        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats)?;
+        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats, confirms_delivery)?;
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
         let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), false);
@@ -503,7 +519,7 @@ impl Wiring {
         };
         let ticker = (ticker_secs > 0).then(|| Duration::from_secs(ticker_secs));
         let stats = self.stats.register(&s.name, Category::Filter);
-        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats)?;
+        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats, false)?;
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
         let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), true);

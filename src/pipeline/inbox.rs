@@ -1,8 +1,10 @@
 //! Where a filter or output takes its messages from: its router queue in memory, or its
 //! disk queue when `use_buffering` is on. Plugins read both the same way.
 
+use super::ack::AckToken;
 use super::pool::SharedPack;
 use super::queue::reader::QueueReader;
+use super::queue::QueueSettings;
 use super::ring::Receiver;
 
 /// The plugin's queue has closed and is drained: the plugin should stop.
@@ -60,15 +62,20 @@ impl Inbox {
         matches!(self, Inbox::Disk(_))
     }
 
-    /// Re-delivers everything handed out since the last completed message, when the
-    /// messages are on disk; returns false for a memory queue (nothing to go back to).
-    pub fn rewind(&self) -> bool {
+    /// The disk queue's settings (its directory, fsync policy), if there is one.
+    pub fn queue_settings(&self) -> Option<&QueueSettings> {
+        match self {
+            Inbox::Memory(_) => None,
+            Inbox::Disk(reader) => Some(reader.settings()),
+        }
+    }
+
+    /// Whether `token` completes a message read from the disk queue's files, rather than
+    /// one passed straight through from a source that can replay it.
+    pub fn is_queued(&self, token: &AckToken) -> bool {
         match self {
             Inbox::Memory(_) => false,
-            Inbox::Disk(reader) => {
-                reader.rewind();
-                true
-            }
+            Inbox::Disk(reader) => reader.owns(token),
         }
     }
 }

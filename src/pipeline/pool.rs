@@ -181,6 +181,13 @@ impl SharedPack {
         self.slot.as_ref().and_then(|slot| slot.ack().take())
     }
 
+    /// Whether the message came from a source that can replay it (it carries an
+    /// acknowledgement), so a plugin that holds acknowledgements until delivery may take
+    /// it without a disk queue in between.
+    pub fn has_ack(&self) -> bool {
+        self.slot.as_ref().is_some_and(|slot| slot.ack().is_some())
+    }
+
     /// A hold on the acknowledgement past this pack (a disk queue keeps one until its
     /// fsync): the message completes at its source only when the returned token is
     /// dropped too. The last holder of the pack gets the token itself, which saves the

@@ -7,7 +7,7 @@
 //! cloneable; the ring closes when every sender or every receiver is gone.
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
@@ -137,27 +137,38 @@ impl<T> Sender<T> {
 
     /// Sends, waiting for room.
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        self.send_unless(item, std::future::pending())
+            .await
+            .map_err(SendError)
+    }
+
+    /// Sends, waiting for room until `give_up` completes; hands the item back if it did
+    /// first, or if the ring is closed. A disk queue writer gives a message to the disk
+    /// this way when its plugin does not take it in time.
+    pub async fn send_unless(&self, item: T, give_up: impl Future<Output = ()>) -> Result<(), T> {
         let mut item = Some(item);
+        let mut give_up = std::pin::pin!(give_up);
         poll_fn(|cx| {
             let Some(value) = item.take() else {
                 return Poll::Ready(Ok(()));
             };
-            match self.try_send(value) {
-                Ok(()) => Poll::Ready(Ok(())),
-                Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
-                Err(TrySendError::Full(v)) => {
-                    self.0.not_full.register(cx.waker());
-                    // Re-check: room may have appeared before we registered.
-                    match self.try_send(v) {
-                        Ok(()) => Poll::Ready(Ok(())),
-                        Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
-                        Err(TrySendError::Full(v)) => {
-                            item = Some(v);
-                            Poll::Pending
-                        }
-                    }
-                }
+            let value = match self.try_send(value) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(TrySendError::Closed(v)) => return Poll::Ready(Err(v)),
+                Err(TrySendError::Full(v)) => v,
+            };
+            self.0.not_full.register(cx.waker());
+            // Re-check: room may have appeared before we registered.
+            let value = match self.try_send(value) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(TrySendError::Closed(v)) => return Poll::Ready(Err(v)),
+                Err(TrySendError::Full(v)) => v,
+            };
+            if give_up.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(value));
             }
+            item = Some(value);
+            Poll::Pending
         })
         .await
     }
@@ -279,6 +290,18 @@ impl<T> std::fmt::Debug for Receiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn send_unless_hands_the_item_back_when_it_gives_up() {
+        smol::block_on(async {
+            let (tx, rx) = bounded(1);
+            assert_eq!(tx.send_unless(1, std::future::pending()).await, Ok(()));
+            // Full: the give-up future completes first, and the item comes back.
+            assert_eq!(tx.send_unless(2, async {}).await, Err(2));
+            assert_eq!(rx.try_recv(), Ok(1));
+            assert_eq!(tx.send_unless(3, async {}).await, Ok(()), "room: sent");
+        });
+    }
 
     #[test]
     fn passes_items_in_order_and_closes() {

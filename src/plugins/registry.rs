@@ -33,6 +33,10 @@ pub enum Builder {
         default_encoder: Option<&'static str>,
         /// `use_framing` defaults to true when the encoder is ProtobufEncoder.
         frames_protobuf: bool,
+        /// Holds each message's acknowledgement until its destination confirmed it
+        /// (TcpOutput: the peer's TCP ACK), so its disk queue may pass messages from
+        /// replayable sources straight through while it keeps up.
+        confirms_delivery: bool,
     },
 }
 
@@ -118,6 +122,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             build: outputs::log::build,
             default_encoder: None,
             frames_protobuf: false,
+            confirms_delivery: false,
         },
     ),
     (
@@ -126,6 +131,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             build: outputs::file::build,
             default_encoder: None,
             frames_protobuf: true,
+            confirms_delivery: false,
         },
     ),
     (
@@ -134,6 +140,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             build: outputs::tcp::build,
             default_encoder: Some("ProtobufEncoder"),
             frames_protobuf: true,
+            confirms_delivery: true,
         },
     ),
     (
@@ -142,6 +149,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             build: outputs::udp::build,
             default_encoder: None,
             frames_protobuf: false,
+            confirms_delivery: false,
         },
     ),
 ];

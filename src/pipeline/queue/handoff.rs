@@ -2,7 +2,7 @@
 //! the reader need not read them back from the segment, parse their frames, check their
 //! checksums and re-index their messages: it copies each message and takes its header
 //! index as the writer knew it. The segment file stays the truth: a reader that is
-//! behind (a rewind, a slow plugin, a restart) reads the file, and a batch is used only
+//! behind (a slow plugin, a restart) reads the file, and a batch is used only
 //! from the exact position the reader has reached.
 //!
 //! Three buffers circulate (the writer's, one waiting, one being read) and keep their

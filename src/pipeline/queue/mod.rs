@@ -7,7 +7,9 @@
 //! acknowledgement, see `ack.rs`) are released only once the bytes are written, and with
 //! `fsync_interval` > 0 only once they are fsync'd. The [`reader`] feeds the plugin from the
 //! checkpointed position and moves the checkpoint as the plugin finishes with messages; a
-//! reader that has caught up takes each written batch from memory ([`handoff`]).
+//! reader that has caught up takes each written batch from memory ([`handoff`]). For a
+//! plugin that confirms delivery (TcpOutput), messages whose source can replay them pass
+//! straight through while the reader has nothing unread (see `writer.rs`).
 //!
 //! Each frame's header carries a CRC-32 of its message in the `hmac` field (signer
 //! `hekad-queue`, version 2; version 1, an HMAC-MD5 under a fixed key, is still read): a
@@ -100,6 +102,12 @@ pub struct Queue {
     pub control: Control,
     /// Written records passed from the writer to a caught-up reader.
     handoff: handoff::Handoff,
+    /// Batches the writer has written in this run.
+    batches_written: AtomicU64,
+    /// `batches_written` as the reader saw it just before it found nothing more to read
+    /// (`u64::MAX` until it first does): equal to `batches_written` while every written
+    /// record has been handed to the plugin.
+    caught_up_with: AtomicU64,
 }
 
 impl Queue {
@@ -130,6 +138,8 @@ impl Queue {
             stats,
             control,
             handoff: handoff::Handoff::default(),
+            batches_written: AtomicU64::new(0),
+            caught_up_with: AtomicU64::new(u64::MAX),
         }))
     }
 
@@ -141,6 +151,12 @@ impl Queue {
     /// The segment the writer appends to, 0 if none is open.
     fn writing(&self) -> u64 {
         self.writing.load(Ordering::Acquire)
+    }
+
+    /// Whether the reader has handed out every record written so far: only then may the
+    /// writer pass a message straight to the plugin without breaking their order.
+    fn drained(&self) -> bool {
+        self.caught_up_with.load(Ordering::Acquire) == self.batches_written.load(Ordering::Acquire)
     }
 
     fn grew(&self, bytes: u64) {

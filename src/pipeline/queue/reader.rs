@@ -4,6 +4,11 @@
 //! checkpoint replays from the oldest segment (duplicates, never loss), a checkpoint past
 //! the end of a shortened segment moves on, and torn or flipped frames are skipped, logged
 //! with their segment and offset, and counted in `QueueCorruptBytes`.
+//!
+//! Messages the writer passed straight through (see `writer.rs`) arrive on the `direct`
+//! ring. Each of them is older than every record still unread on disk (the writer passes
+//! one only while nothing written is unread), so the ring is always emptied first; a
+//! record read from disk while the ring fills waits in `stashed` until the ring is empty.
 
 use super::handoff::WrittenBatch;
 use super::{segments, Queue, QUEUE_SIGNER};
@@ -20,6 +25,7 @@ use smol::future::FutureExt;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +45,10 @@ pub struct QueueReader {
     pool: PackPool,
     tracker: Arc<AckTracker>,
     writer: Receiver<()>,
+    /// Messages the writer passed straight through.
+    direct: Option<Receiver<SharedPack>>,
+    /// A record read from disk that must wait for the direct messages older than it.
+    stashed: RefCell<Option<SharedPack>>,
     state: RefCell<ReadState>,
     /// Bounds a wait for the writer to [`POLL`].
     poll: Deadline,
@@ -78,15 +88,20 @@ enum Commit {
 
 enum Fill {
     Filled,
+    /// Everything written so far was read.
     Empty,
+    /// A segment could not be read; its data stays on disk.
+    Unreadable,
     Closed,
 }
 
 impl QueueReader {
-    /// Opens the queue at its checkpoint. `in_flight` packs can be out with the plugin.
+    /// Opens the queue at its checkpoint. `in_flight` packs can be out with the plugin;
+    /// `direct` brings the messages the writer passes straight through.
     pub fn open(
         queue: Arc<Queue>,
         writer: Receiver<()>,
+        direct: Option<Receiver<SharedPack>>,
         in_flight: usize,
     ) -> io::Result<QueueReader> {
         let dir = queue.settings.dir.clone();
@@ -139,6 +154,8 @@ impl QueueReader {
             pool: PackPool::new(in_flight, 0),
             tracker: AckTracker::new(in_flight),
             writer,
+            direct,
+            stashed: RefCell::new(None),
             poll: Deadline::new(),
             state: RefCell::new(ReadState {
                 id,
@@ -158,6 +175,11 @@ impl QueueReader {
         };
         reader.delete_before(id);
         reader.seek((id, offset))?;
+        // Everything from the checkpoint on is unread until this reader finds the end.
+        reader
+            .queue
+            .caught_up_with
+            .store(u64::MAX, std::sync::atomic::Ordering::Release);
         Ok(reader)
     }
 
@@ -181,52 +203,111 @@ impl QueueReader {
 
     /// The next message, waiting for the writer when the queue is empty.
     pub async fn recv(&self) -> Result<SharedPack, Closed> {
-        let Some(mut pack) = self.pool.acquire().await else {
-            return Err(Closed);
-        };
         loop {
-            match self.fill(&mut pack) {
-                Fill::Filled => return Ok(pack.into_shared()),
-                Fill::Closed => return Err(Closed),
-                Fill::Empty => {
-                    self.commit(Commit::Idle);
-                    if self.writer.is_closed() {
-                        // Nothing will wake us: look again after a pause, never spin.
-                        self.poll.within(POLL).await;
-                    } else {
-                        let woken = async {
-                            let _ = self.writer.recv().await;
-                        };
-                        woken.or(self.poll.within(POLL)).await;
-                    }
+            if let Some(pack) = self.take_direct_or_stashed() {
+                return Ok(pack);
+            }
+            if !self.queue.drained() {
+                let Some(mut pack) = self.pool.acquire().await else {
+                    return Err(Closed);
+                };
+                match self.fill_from_disk(&mut pack) {
+                    Fill::Filled => return Ok(self.after_older_direct(pack.into_shared())),
+                    Fill::Closed => return self.take_direct_or_stashed().ok_or(Closed),
+                    Fill::Empty | Fill::Unreadable => {}
                 }
+            } else if self.writer.is_closed() {
+                // Everything written was read and nothing more will come.
+                return self.take_direct_or_stashed().ok_or(Closed);
+            }
+            self.commit(Commit::Idle);
+            if self.writer.is_closed() {
+                // Nothing will wake us: look again after a pause, never spin.
+                self.poll.within(POLL).await;
+                continue;
+            }
+            let direct = async {
+                match &self.direct {
+                    Some(direct) => direct.recv().await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            let written = async {
+                let _ = self.writer.recv().await;
+                None
+            };
+            let polled = async {
+                self.poll.within(POLL).await;
+                None
+            };
+            if let Some(pack) = direct.or(written).or(polled).await {
+                return Ok(pack);
             }
         }
     }
 
     /// The next message if one is ready now.
     pub fn try_recv(&self) -> Option<SharedPack> {
+        if let Some(pack) = self.take_direct_or_stashed() {
+            return Some(pack);
+        }
+        if self.queue.drained() {
+            return None;
+        }
         let mut pack = self.pool.try_acquire()?;
-        match self.fill(&mut pack) {
-            Fill::Filled => Some(pack.into_shared()),
+        match self.fill_from_disk(&mut pack) {
+            Fill::Filled => Some(self.after_older_direct(pack.into_shared())),
             _ => None,
         }
     }
 
-    /// Whether the writer has stopped and everything was read.
-    pub fn is_closed(&self) -> bool {
-        self.writer.is_closed() && self.at_end()
+    /// Whether `token` completes a message read from this queue's files (not one passed
+    /// straight through from its source).
+    pub fn owns(&self, token: &crate::pipeline::ack::AckToken) -> bool {
+        token.is_from(&self.tracker)
     }
 
-    /// Forgets messages handed out but not completed and reads again from the committed
-    /// position (a TcpOutput whose connection failed before the peer acknowledged them).
-    pub fn rewind(&self) {
-        self.commit(Commit::Busy);
-        self.tracker.reset();
-        let committed = self.state.borrow().committed;
-        if let Err(e) = self.seek(committed) {
-            log::error!("Plugin '{}' queue: rewinding: {e}", self.queue.name);
+    pub fn settings(&self) -> &super::QueueSettings {
+        &self.queue.settings
+    }
+
+    /// Whether the writer has stopped and everything was read.
+    pub fn is_closed(&self) -> bool {
+        self.writer.is_closed()
+            && self.direct.as_ref().is_none_or(|d| d.is_empty())
+            && self.stashed.borrow().is_none()
+            && self.at_end()
+    }
+
+    /// A message passed straight through, or else the disk record that waited for them.
+    fn take_direct_or_stashed(&self) -> Option<SharedPack> {
+        if let Some(pack) = self.direct.as_ref().and_then(|d| d.try_recv().ok()) {
+            return Some(pack);
         }
+        self.stashed.borrow_mut().take()
+    }
+
+    /// `from_disk`, unless direct messages arrived while it was read: they are older
+    /// (passed before it was written), so they go first and it waits.
+    fn after_older_direct(&self, from_disk: SharedPack) -> SharedPack {
+        match self.direct.as_ref().and_then(|d| d.try_recv().ok()) {
+            None => from_disk,
+            Some(older) => {
+                *self.stashed.borrow_mut() = Some(from_disk);
+                older
+            }
+        }
+    }
+
+    /// Reads the next record; when there is none, records that the reader has caught up
+    /// with every batch written before it looked.
+    fn fill_from_disk(&self, pack: &mut PooledPack) -> Fill {
+        let written = self.queue.batches_written.load(Ordering::Acquire);
+        let fill = self.fill(pack);
+        if matches!(fill, Fill::Empty) {
+            self.queue.caught_up_with.store(written, Ordering::Release);
+        }
+        fill
     }
 
     fn at_end(&self) -> bool {
@@ -311,7 +392,7 @@ impl QueueReader {
                     return if writer_done {
                         Fill::Closed
                     } else {
-                        Fill::Empty
+                        Fill::Unreadable
                     };
                 }
             }

@@ -2,6 +2,14 @@
 //! plugin to the newest segment, applies `full_action` when the queue is full and rolls
 //! segments. It starts a fresh segment on every start, so a torn frame a kill -9 left at the
 //! end of the previous one is never written after.
+//!
+//! For a plugin that holds each message's acknowledgement until its destination confirmed
+//! it (TcpOutput), the writer passes a message straight to the plugin instead, when that
+//! loses nothing: the message's source can replay it (a tailed file checkpoints only what
+//! was delivered), and the reader has handed out everything written (so order holds).
+//! While the plugin keeps up, such messages never touch the disk; when it stops taking
+//! them for `SPILL_AFTER`, the writer queues on disk the ones it has not taken yet (they
+//! are older), then every message until the reader catches up.
 
 use super::handoff::WrittenBatch;
 use super::{segments, Queue, QUEUE_CHECKSUM_VERSION, QUEUE_SIGNER};
@@ -10,7 +18,7 @@ use crate::framing;
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::SharedPack;
-use crate::pipeline::ring::{Receiver, Sender};
+use crate::pipeline::ring::{Receiver, Sender, TrySendError};
 use crate::pipeline::stats::PluginStats;
 use smol::future::FutureExt;
 use std::fs::{File, OpenOptions};
@@ -24,6 +32,11 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Source acknowledgements held before an fsync is started early (ahead of
 /// `fsync_interval`): this bounds the sources' trackers, not the speed.
 const MAX_HELD_ACKS: usize = 2048;
+/// How long a message that could pass straight to the plugin waits for room before it is
+/// queued on disk instead: long enough for a plugin busy writing a batch, short enough
+/// that an unreachable peer soon stops holding the inputs back. Longer than TcpOutput's
+/// `SAVE_AFTER`, so the messages it holds are saved before newer ones are queued.
+pub const SPILL_AFTER: Duration = Duration::from_secs(1);
 
 /// What `full_action` decided for a record that did not fit.
 enum Room {
@@ -59,13 +72,24 @@ pub struct QueueWriter {
     /// Wakes the writer when written data has waited `fsync_interval` for its fsync.
     sync_due: Deadline,
     notify: Sender<()>,
+    /// Messages passed straight to the plugin (see the module doc), if it may take them;
+    /// the receiver takes back those the plugin has not taken when they must be queued.
+    direct: Option<(Sender<SharedPack>, Receiver<SharedPack>)>,
+    /// Bounds a direct message's wait for room to `SPILL_AFTER`.
+    spill: Deadline,
     /// `full_action = shutdown` already triggered.
     shut_down: bool,
 }
 
 impl QueueWriter {
     /// Opens a new segment after every existing one (and after the checkpointed one).
-    pub fn open(queue: Arc<Queue>, notify: Sender<()>) -> io::Result<QueueWriter> {
+    /// `direct`, for a plugin that holds acknowledgements until delivery, takes messages
+    /// that need not be queued on disk.
+    pub fn open(
+        queue: Arc<Queue>,
+        notify: Sender<()>,
+        direct: Option<(Sender<SharedPack>, Receiver<SharedPack>)>,
+    ) -> io::Result<QueueWriter> {
         let dir = &queue.settings.dir;
         let newest = segments::list(dir)?.last().map_or(0, |s| s.0);
         let checkpointed = segments::read_checkpoint(dir).map_or(0, |c| c.0);
@@ -86,6 +110,8 @@ impl QueueWriter {
             last_sync: Instant::now(),
             sync_due: Deadline::new(),
             notify,
+            direct,
+            spill: Deadline::new(),
             shut_down: false,
         })
     }
@@ -122,6 +148,9 @@ impl QueueWriter {
                 Some(Err(_)) => break,
                 Some(Ok(pack)) => pack,
             };
+            let Err(pack) = self.pass_direct(pack).await else {
+                continue;
+            };
             // One round takes at most a write batch: `append` may flush on the way, and
             // the fsync below must come round, or held acknowledgements pile up.
             let mut gathered = self.append(&pack).await;
@@ -142,6 +171,43 @@ impl QueueWriter {
         }
         self.flush().await;
         self.sync_now().await;
+    }
+
+    /// Passes `pack` straight to the plugin if that loses nothing (see the module doc);
+    /// gives it back if it must be queued on disk. When the plugin did not take it within
+    /// `SPILL_AFTER`, the messages still waiting for the plugin are queued first.
+    async fn pass_direct(&mut self, pack: SharedPack) -> Result<(), SharedPack> {
+        let Some((to_plugin, _)) = &self.direct else {
+            return Err(pack);
+        };
+        if !self.pending.is_empty() || !pack.has_ack() || !self.queue.drained() {
+            return Err(pack);
+        }
+        let pack = match to_plugin.try_send(pack) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(pack)) => pack,
+            Err(TrySendError::Closed(pack)) => return Err(pack),
+        };
+        let spill_at = Instant::now() + SPILL_AFTER;
+        let pack = match to_plugin
+            .send_unless(pack, self.spill.until(spill_at))
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(pack) => pack,
+        };
+        log::info!(
+            "Plugin '{}' queue: the plugin took nothing for {SPILL_AFTER:?}; queueing on disk until it catches up",
+            self.queue.name
+        );
+        while let Some(older) = self
+            .direct
+            .as_ref()
+            .and_then(|(_, back)| back.try_recv().ok())
+        {
+            self.append(&older).await;
+        }
+        Err(pack)
     }
 
     /// Frames `pack` into the write batch, after checking space and segment size; returns
@@ -297,6 +363,7 @@ impl QueueWriter {
             .handoff
             .publish(&mut self.pending, self.id, start);
         self.queue.grew(written);
+        self.queue.batches_written.fetch_add(1, Ordering::AcqRel);
         if self.queue.settings.fsync_interval.is_zero() {
             // Written is as durable as this policy gets: the sources may commit.
             self.held.clear();
