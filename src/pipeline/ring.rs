@@ -204,6 +204,23 @@ impl<T> Receiver<T> {
         after_yields(|| self.try_recv().ok()).await
     }
 
+    /// Waits until an item is queued or the ring is closed, taking nothing (a reader
+    /// that must take items under a lock of its own).
+    pub async fn ready(&self) {
+        let ready = || !self.0.queue.is_empty() || self.0.closed.load(Ordering::SeqCst);
+        poll_fn(|cx| {
+            if ready() {
+                return Poll::Ready(());
+            }
+            self.0.not_empty.register(cx.waker());
+            match ready() {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
+        .await
+    }
+
     /// Takes an item, waiting for one; `Err` once the ring is closed and drained.
     pub async fn recv(&self) -> Result<T, RecvError> {
         poll_fn(|cx| {

@@ -104,6 +104,9 @@ pub struct Queue {
     handoff: handoff::Handoff,
     /// Batches the writer has written in this run.
     batches_written: AtomicU64,
+    /// Held while taking from the `direct` ring: when the writer takes back what the
+    /// plugin has not taken, the reader must not take a newer one meanwhile.
+    direct_taking: std::sync::Mutex<()>,
     /// `batches_written` as the reader saw it just before it found nothing more to read
     /// (`u64::MAX` until it first does): equal to `batches_written` while every written
     /// record has been handed to the plugin.
@@ -139,6 +142,7 @@ impl Queue {
             control,
             handoff: handoff::Handoff::default(),
             batches_written: AtomicU64::new(0),
+            direct_taking: std::sync::Mutex::new(()),
             caught_up_with: AtomicU64::new(u64::MAX),
         }))
     }
@@ -157,6 +161,11 @@ impl Queue {
     /// writer pass a message straight to the plugin without breaking their order.
     fn drained(&self) -> bool {
         self.caught_up_with.load(Ordering::Acquire) == self.batches_written.load(Ordering::Acquire)
+    }
+
+    /// Exclusive taking from the `direct` ring (see `direct_taking`).
+    fn taking_direct(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.direct_taking.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn grew(&self, bytes: u64) {

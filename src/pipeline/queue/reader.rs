@@ -228,21 +228,15 @@ impl QueueReader {
             }
             let direct = async {
                 match &self.direct {
-                    Some(direct) => direct.recv().await.ok(),
+                    Some(direct) => direct.ready().await,
                     None => std::future::pending().await,
                 }
             };
             let written = async {
                 let _ = self.writer.recv().await;
-                None
             };
-            let polled = async {
-                self.poll.within(POLL).await;
-                None
-            };
-            if let Some(pack) = direct.or(written).or(polled).await {
-                return Ok(pack);
-            }
+            let polled = self.poll.within(POLL);
+            direct.or(written).or(polled).await;
         }
     }
 
@@ -281,16 +275,22 @@ impl QueueReader {
 
     /// A message passed straight through, or else the disk record that waited for them.
     fn take_direct_or_stashed(&self) -> Option<SharedPack> {
-        if let Some(pack) = self.direct.as_ref().and_then(|d| d.try_recv().ok()) {
+        if let Some(pack) = self.take_direct() {
             return Some(pack);
         }
         self.stashed.borrow_mut().take()
     }
 
+    fn take_direct(&self) -> Option<SharedPack> {
+        let direct = self.direct.as_ref()?;
+        let _taking = self.queue.taking_direct();
+        direct.try_recv().ok()
+    }
+
     /// `from_disk`, unless direct messages arrived while it was read: they are older
     /// (passed before it was written), so they go first and it waits.
     fn after_older_direct(&self, from_disk: SharedPack) -> SharedPack {
-        match self.direct.as_ref().and_then(|d| d.try_recv().ok()) {
+        match self.take_direct() {
             None => from_disk,
             Some(older) => {
                 *self.stashed.borrow_mut() = Some(from_disk);
@@ -529,6 +529,12 @@ impl Drop for QueueReader {
     /// The current cursor is always checkpointed on stop (§4.6).
     fn drop(&mut self) {
         self.commit(Commit::Final);
+        // A record read from disk and not handed out: its checkpoint must not move past it.
+        if let Some(pack) = self.stashed.get_mut().take() {
+            if let Some(token) = pack.take_ack() {
+                token.abandon();
+            }
+        }
         // The next reader of this queue (a restarted plugin) needs the batch back.
         let written = self.state.get_mut().written.take();
         self.queue.handoff.give_back(written);

@@ -77,6 +77,8 @@ pub struct QueueWriter {
     direct: Option<(Sender<SharedPack>, Receiver<SharedPack>)>,
     /// Bounds a direct message's wait for room to `SPILL_AFTER`.
     spill: Deadline,
+    /// Messages taken back from the `direct` ring (empty between uses; keeps its capacity).
+    taken_back: Vec<SharedPack>,
     /// `full_action = shutdown` already triggered.
     shut_down: bool,
 }
@@ -112,6 +114,7 @@ impl QueueWriter {
             notify,
             direct,
             spill: Deadline::new(),
+            taken_back: Vec::new(),
             shut_down: false,
         })
     }
@@ -169,6 +172,8 @@ impl QueueWriter {
                 self.start_sync().await;
             }
         }
+        // What the plugin has not taken yet stays queued for it, and for the next start.
+        self.take_back_direct().await;
         self.flush().await;
         self.sync_now().await;
     }
@@ -200,14 +205,29 @@ impl QueueWriter {
             "Plugin '{}' queue: the plugin took nothing for {SPILL_AFTER:?}; queueing on disk until it catches up",
             self.queue.name
         );
-        while let Some(older) = self
-            .direct
-            .as_ref()
-            .and_then(|(_, back)| back.try_recv().ok())
-        {
-            self.append(&older).await;
-        }
+        self.take_back_direct().await;
         Err(pack)
+    }
+
+    /// Queues the messages passed straight through that the plugin has not taken (they
+    /// are older than anything the writer has now), in order. They are all taken at once,
+    /// under the lock the reader takes them with, so none of them can reach the plugin
+    /// after one queued behind it.
+    async fn take_back_direct(&mut self) {
+        let Some((_, back)) = &self.direct else {
+            return;
+        };
+        let mut taken = std::mem::take(&mut self.taken_back);
+        {
+            let _taking = self.queue.taking_direct();
+            while let Ok(pack) = back.try_recv() {
+                taken.push(pack);
+            }
+        }
+        for pack in taken.drain(..) {
+            self.append(&pack).await;
+        }
+        self.taken_back = taken;
     }
 
     /// Frames `pack` into the write batch, after checking space and segment size; returns

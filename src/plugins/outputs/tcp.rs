@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -116,23 +116,31 @@ pub fn build(
 }
 
 /// Everything gathered for the peer and not yet acknowledged by it: the bytes (the tail
-/// not yet written, the rest written on the current or a failed connection) and the
-/// acknowledgement of each message in them. Offsets count every byte ever gathered, across
+/// not yet written, the rest written on the current or a failed connection) and each
+/// message in them with its acknowledgement. Offsets count every byte ever gathered, across
 /// connections. Dropping it abandons the tokens left: those messages were not delivered,
 /// so their source must not checkpoint past them (they are sent after the next start).
 struct Unacked {
     bytes: Vec<u8>,
     /// Offset of `bytes[0]`.
     base: u64,
-    /// Offset up to which the peer acknowledged.
+    /// Offset up to which the peer acknowledged: TCP acknowledges segments, so this is
+    /// often inside a message.
     acked: u64,
-    /// Each message's acknowledgement, with the offset ending its bytes and whether it
-    /// came from the disk queue's files.
-    tokens: VecDeque<(u64, AckToken, bool)>,
-    /// Messages in `tokens` that came straight from their source.
+    /// Where the first message not wholly acknowledged starts: a new connection and a
+    /// save start here, so the peer never gets the tail of a message without its head.
+    delivered: u64,
+    /// Each message not wholly acknowledged: the offset ending it, its acknowledgement
+    /// (`None` once saved) and whether that came from the disk queue's files.
+    messages: VecDeque<(u64, Option<AckToken>, bool)>,
+    /// Acknowledgements in `messages` that came straight from their source.
     from_source: usize,
     /// The end of what `SAVED_FILE` holds, until the peer acknowledged it.
     saved_end: Option<u64>,
+    /// When the peer last acknowledged bytes, or bytes began to wait for it.
+    progress_at: Instant,
+    /// After a failed save, none is tried again before this.
+    save_again_at: Option<Instant>,
 }
 
 impl Unacked {
@@ -141,9 +149,12 @@ impl Unacked {
             bytes: Vec::with_capacity(BATCH_BYTES),
             base: 0,
             acked: 0,
-            tokens: VecDeque::new(),
+            delivered: 0,
+            messages: VecDeque::new(),
             from_source: 0,
             saved_end: None,
+            progress_at: Instant::now(),
+            save_again_at: None,
         }
     }
 
@@ -165,30 +176,67 @@ impl Unacked {
 
     /// Whether no more may be gathered until the peer acknowledges some.
     fn window_full(&self) -> bool {
-        self.tokens.len() >= MAX_UNACKED || (self.end() - self.acked) as usize >= MAX_UNACKED_BYTES
+        self.messages.len() >= MAX_UNACKED
+            || (self.end() - self.delivered) as usize >= MAX_UNACKED_BYTES
+    }
+
+    /// Adds a message that ends at `end()`; bytes begin to wait for the peer now if none
+    /// did.
+    fn push(&mut self, token: Option<AckToken>, queued: bool) {
+        if self.messages.is_empty() {
+            self.progress_at = Instant::now();
+        }
+        self.from_source += usize::from(token.is_some() && !queued);
+        self.messages.push_back((self.end(), token, queued));
+    }
+
+    /// Whether the peer has taken nothing for `SAVE_AFTER` while messages straight from
+    /// their source wait for it.
+    fn stalled(&self) -> bool {
+        self.from_source > 0 && !self.is_empty() && self.progress_at.elapsed() >= SAVE_AFTER
     }
 
     /// Completes the messages the peer acknowledged up to `offset`, and lets go of their
     /// bytes (moving the rest down only once that is at least half the buffer).
     fn acknowledge(&mut self, offset: u64) {
-        self.acked = offset.clamp(self.acked, self.end());
-        while self.tokens.front().is_some_and(|t| t.0 <= self.acked) {
-            if let Some((_, _, false)) = self.tokens.pop_front() {
-                self.from_source -= 1;
+        let offset = offset.clamp(self.acked, self.end());
+        if offset > self.acked {
+            self.progress_at = Instant::now();
+        }
+        self.acked = offset;
+        while self.messages.front().is_some_and(|m| m.0 <= self.acked) {
+            if let Some((end, token, queued)) = self.messages.pop_front() {
+                self.delivered = end;
+                if token.is_some() && !queued {
+                    self.from_source -= 1;
+                }
             }
         }
-        let done = (self.acked - self.base) as usize;
+        if self.messages.is_empty() {
+            self.delivered = self.acked;
+        }
+        let done = (self.delivered - self.base) as usize;
         if done == self.bytes.len() || done >= self.bytes.len() / 2 {
             self.bytes.drain(..done);
-            self.base = self.acked;
+            self.base = self.delivered;
         }
+    }
+
+    /// Completes every message's acknowledgement now (their bytes were saved).
+    fn complete_all(&mut self) {
+        for (_, token, _) in self.messages.iter_mut() {
+            drop(token.take());
+        }
+        self.from_source = 0;
     }
 }
 
 impl Drop for Unacked {
     fn drop(&mut self) {
-        for (_, token, _) in self.tokens.drain(..) {
-            token.abandon();
+        for (_, token, _) in self.messages.drain(..) {
+            if let Some(token) = token {
+                token.abandon();
+            }
         }
     }
 }
@@ -210,7 +258,9 @@ struct Connection {
 enum Unsent {
     /// The connection failed (it is to be dropped); says what failed.
     Failed(String),
-    /// The peer took nothing for `SAVE_AFTER`; the connection stays.
+    /// Writing has been blocked for `SAVE_AFTER` while messages straight from their
+    /// source wait (the caller saves them if the peer acknowledged nothing meanwhile); the
+    /// connection stays.
     Stalled,
 }
 
@@ -340,7 +390,7 @@ impl TcpOutput {
                 Self::backoff(ctx, &mut delay).await;
                 continue;
             }
-            let sent = conn.as_ref().map_or(out.acked, |c| c.sent);
+            let sent = conn.as_ref().map_or(out.delivered, |c| c.sent);
             let count = if sent < out.end() {
                 // After a failure, what is unacknowledged goes again before anything new;
                 // what is ready joins it, so it can be saved with it.
@@ -362,9 +412,13 @@ impl TcpOutput {
                                 None
                             })
                             .await;
-                        if next.is_none() && !self.settle(ctx, &mut conn, &mut out).await {
-                            self.save_unacked(ctx, &mut out);
-                            Self::backoff(ctx, &mut delay).await;
+                        if next.is_none() {
+                            if !self.settle(ctx, &mut conn, &mut out).await {
+                                self.save_unacked(ctx, &mut out);
+                                Self::backoff(ctx, &mut delay).await;
+                            } else if out.stalled() {
+                                self.save_unacked(ctx, &mut out);
+                            }
                         }
                         match next {
                             None => continue,
@@ -382,7 +436,10 @@ impl TcpOutput {
             match self.write_unsent(ctx, &mut conn, &out, &stall).await {
                 Ok(()) => {}
                 Err(Unsent::Stalled) => {
-                    self.save_unacked(ctx, &mut out);
+                    // Blocked for SAVE_AFTER: save only if no byte was acknowledged meanwhile.
+                    if self.settle_now(ctx, &mut conn, &mut out) && out.stalled() {
+                        self.save_unacked(ctx, &mut out);
+                    }
                     continue;
                 }
                 Err(Unsent::Failed(why)) => {
@@ -432,7 +489,10 @@ impl TcpOutput {
         };
         let path = settings.dir.join(SAVED_FILE);
         let sync = !settings.fsync_interval.is_zero();
-        let bytes = out.from(out.acked);
+        if out.save_again_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        let bytes = out.from(out.delivered);
         let saved = write_atomically(&settings.dir, &path, bytes, sync);
         match saved {
             Ok(()) => {
@@ -444,14 +504,17 @@ impl TcpOutput {
                     path.display()
                 );
                 out.saved_end = Some(out.end());
-                out.tokens.clear();
-                out.from_source = 0;
+                out.save_again_at = None;
+                out.complete_all();
             }
-            Err(e) => log::error!(
-                "Plugin '{}': saving unacknowledged messages to {}: {e}",
-                ctx.name,
-                path.display()
-            ),
+            Err(e) => {
+                log::error!(
+                    "Plugin '{}': saving unacknowledged messages to {}: {e}; trying again in {CLOSE_GRACE:?}",
+                    ctx.name,
+                    path.display()
+                );
+                out.save_again_at = Some(Instant::now() + CLOSE_GRACE);
+            }
         }
     }
 
@@ -486,6 +549,8 @@ impl TcpOutput {
                     path.display()
                 );
                 out.bytes = bytes;
+                // One unit: it is resent whole until the peer acknowledged all of it.
+                out.push(None, true);
                 out.saved_end = Some(out.end());
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -505,12 +570,9 @@ impl TcpOutput {
             }
             // Shared with other plugins when it came straight from its source: a hold,
             // so it completes once they are done with it too.
-            if let Some(token) = p.hold_ack() {
-                let end = out.end();
-                let queued = ctx.queue.is_queued(&token);
-                out.from_source += usize::from(!queued);
-                out.tokens.push_back((end, token, queued));
-            }
+            let token = p.hold_ack();
+            let queued = token.as_ref().is_some_and(|t| ctx.queue.is_queued(t));
+            out.push(token, queued);
             drop(p);
             if out.bytes.len() - batch_start < BATCH_BYTES && !out.window_full() {
                 pack = ctx.queue.try_recv_after_yield().await;
@@ -531,7 +593,6 @@ impl TcpOutput {
         out: &mut Unacked,
         ack_poll: &Deadline,
     ) -> bool {
-        let save_at = std::time::Instant::now() + SAVE_AFTER;
         let acknowledged = async {
             loop {
                 if conn.is_none() || !out.window_full() {
@@ -542,7 +603,7 @@ impl TcpOutput {
                 if !self.settle(ctx, conn, out).await {
                     return Some(false);
                 }
-                if std::time::Instant::now() >= save_at {
+                if out.stalled() {
                     self.save_unacked(ctx, out);
                 }
             }
@@ -557,7 +618,7 @@ impl TcpOutput {
                 "Plugin '{}': {} still leaves {} messages unacknowledged {CLOSE_GRACE:?} after hekad began stopping",
                 ctx.name,
                 self.address,
-                out.tokens.len()
+                out.messages.len()
             );
             *conn = None;
             false
@@ -567,8 +628,8 @@ impl TcpOutput {
     /// Connects if needed and writes what this connection has not sent yet (after a
     /// reconnect: everything unacknowledged). Once shutdown has begun, a peer that does
     /// not take the bytes within `CLOSE_GRACE` (stalled, black-holed) fails the write, so
-    /// hekad still stops. A peer that takes nothing for `SAVE_AFTER` while messages from
-    /// their source wait stalls it, so the caller can save them and go on.
+    /// hekad still stops. A write blocked for `SAVE_AFTER` while messages from their
+    /// source wait returns `Stalled`, so the caller can save them and go on.
     async fn write_unsent(
         &self,
         ctx: &OutputContext,
@@ -583,8 +644,8 @@ impl TcpOutput {
                 })?;
             *conn = Some(Connection {
                 stream,
-                start: out.acked,
-                sent: out.acked,
+                start: out.delivered,
+                sent: out.delivered,
                 messages: 0,
                 fin_sent: false,
             });
@@ -644,7 +705,7 @@ impl TcpOutput {
                     "Plugin '{}': connection to {} broke with {} messages unacknowledged; resending them",
                     ctx.name,
                     self.address,
-                    out.tokens.len()
+                    out.messages.len()
                 );
                 *conn = None;
                 false
@@ -715,7 +776,7 @@ impl TcpOutput {
         log::warn!(
             "Plugin '{}': {} messages to {} not acknowledged; they will be sent again",
             ctx.name,
-            out.tokens.len(),
+            out.messages.len(),
             self.address
         );
         false
@@ -873,5 +934,60 @@ impl Output for TcpOutput {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::ack::AckTracker;
+    use std::sync::Arc;
+
+    /// Gathers `text` as one message with a token of `tracker`.
+    fn gather(out: &mut Unacked, tracker: &Arc<AckTracker>, text: &str, position: u64) {
+        out.bytes.extend_from_slice(text.as_bytes());
+        out.push(Some(tracker.register((1, position))), false);
+    }
+
+    #[test]
+    fn a_partly_acknowledged_message_is_resent_whole_and_completes_only_when_all_acknowledged() {
+        let tracker = AckTracker::new(4);
+        let mut out = Unacked::new();
+        gather(&mut out, &tracker, "first\n", 10);
+        gather(&mut out, &tracker, "second\n", 20);
+        // TCP acknowledged up to the middle of the second message.
+        out.acknowledge(9);
+        assert_eq!(
+            tracker.committed(),
+            Some(((1, 10), 1)),
+            "only the first completes"
+        );
+        assert_eq!(
+            out.from(out.delivered),
+            b"second\n",
+            "a new connection starts here"
+        );
+        assert_eq!(out.from_source, 1);
+        out.acknowledge(13);
+        assert_eq!(tracker.committed(), Some(((1, 20), 1)));
+        assert!(out.is_empty());
+        assert_eq!(out.from(out.delivered), b"");
+    }
+
+    #[test]
+    fn saved_messages_complete_and_dropped_ones_are_abandoned() {
+        let tracker = AckTracker::new(4);
+        let mut out = Unacked::new();
+        gather(&mut out, &tracker, "saved\n", 10);
+        out.complete_all();
+        assert_eq!(tracker.committed(), Some(((1, 10), 1)));
+        assert_eq!(out.from_source, 0);
+        gather(&mut out, &tracker, "held\n", 20);
+        drop(out);
+        assert_eq!(
+            tracker.committed(),
+            None,
+            "never acknowledged: not committed"
+        );
     }
 }
