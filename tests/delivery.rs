@@ -174,16 +174,22 @@ fn wait_for_all(received: &Path, total: u64, timeout: Duration, logs: &[&Hekad])
 
 /// Waits for every line, prints the scenario's figures and stops both hekads.
 fn finish_scenario(s: &Setup, total: u64, scenario: &str, shipper: Hekad, receiver: Hekad) {
+    receive_all(s, total, scenario, &shipper, &receiver);
+    let _ = shipper.terminate();
+    let _ = receiver.terminate();
+}
+
+/// Waits for every line and prints the scenario's figures.
+fn receive_all(s: &Setup, total: u64, scenario: &str, shipper: &Hekad, receiver: &Hekad) -> Check {
     let c = wait_for_all(
         &s.received,
         total,
         Duration::from_secs(60),
-        &[&shipper, &receiver],
+        &[shipper, receiver],
     );
     report(scenario, total, &c);
     assert!(c.missing.is_empty());
-    let _ = shipper.terminate();
-    let _ = receiver.terminate();
+    c
 }
 
 fn report(scenario: &str, total: u64, c: &Check) {
@@ -621,20 +627,25 @@ fn wait_for_journal_at(journal: &Path, bytes: u64, h: &Hekad) {
     }
 }
 
+/// Writes `total` lines and ships them with no receiver until the journal has passed
+/// them all (the output saved what it held, the rest was queued on disk), then stops the
+/// shipper.
+fn ship_into_an_outage(s: &Setup, total: u64) {
+    Generator::plain(&s.logs, total, total, Duration::ZERO).finish();
+    let size = std::fs::metadata(s.logs.join("app.log"))
+        .expect("log")
+        .len();
+    let shipper = s.shipper("");
+    wait_for_journal(s, size, &shipper);
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+}
+
 #[test]
 fn fault_damaged_queue_at_start_up_skips_only_the_damage() {
     let s = Setup::new("damaged");
     let total = 5_000;
-    let generator = Generator::plain(&s.logs, total, 5_000, Duration::ZERO);
-    generator.finish();
-    let size = std::fs::metadata(s.logs.join("app.log"))
-        .expect("log")
-        .len();
-    // No receiver: everything waits in the queue.
-    let shipper = s.shipper("");
-    wait_for_journal(&s, size, &shipper);
-    let (status, stderr) = shipper.terminate();
-    assert!(status.success(), "{stderr}");
+    ship_into_an_outage(&s, total);
     // Damage it: flip bytes inside a frame, tear the tail, lose the checkpoint.
     let segment = largest_segment(&s.queue_dir());
     let mut data = std::fs::read(&segment).expect("segment");
@@ -683,30 +694,21 @@ fn queued_bytes(queue: &Path) -> u64 {
 fn fault_restart_during_an_outage_sends_the_backlog_once() {
     let s = Setup::new("outage-restart");
     let total = 30_000;
-    Generator::plain(&s.logs, total, total, Duration::ZERO).finish();
-    let size = std::fs::metadata(s.logs.join("app.log"))
-        .expect("log")
-        .len();
-    // No receiver: the lines the output holds are saved, the rest queued on disk, and
-    // only then may the journal move past them.
-    let shipper = s.shipper("");
-    wait_for_journal(&s, size, &shipper);
-    let (status, stderr) = shipper.terminate();
-    assert!(status.success(), "{stderr}");
+    // The journal may only pass the lines once they are saved or queued.
+    ship_into_an_outage(&s, total);
     let queued = queued_bytes(&s.queue_dir());
     let saved = std::fs::metadata(s.queue_dir().join("unacknowledged.bin")).map_or(0, |m| m.len());
     println!("DELIVERY outage: {queued} bytes queued on disk, {saved} bytes of unacknowledged messages saved");
     assert!(queued > 0, "the backlog was queued on disk");
     let receiver = s.receiver();
     let shipper = s.shipper("");
-    let c = wait_for_all(
-        &s.received,
+    let c = receive_all(
+        &s,
         total,
-        Duration::from_secs(60),
-        &[&shipper, &receiver],
+        "receiver down throughout, shipper restarted",
+        &shipper,
+        &receiver,
     );
-    report("receiver down throughout, shipper restarted", total, &c);
-    assert!(c.missing.is_empty());
     assert_eq!(
         c.duplicates, 0,
         "nothing was sent before, so nothing may come twice"
@@ -722,14 +724,7 @@ fn lines_reach_a_peer_that_keeps_up_without_touching_the_disk_queue() {
     let receiver = s.receiver();
     let shipper = s.shipper("");
     Generator::plain(&s.logs, total, 1_000, Duration::from_millis(2)).finish();
-    let c = wait_for_all(
-        &s.received,
-        total,
-        Duration::from_secs(60),
-        &[&shipper, &receiver],
-    );
-    report("peer keeping up", total, &c);
-    assert!(c.missing.is_empty());
+    let c = receive_all(&s, total, "peer keeping up", &shipper, &receiver);
     assert_eq!(c.duplicates, 0);
     // Lines from a file can be read again, so while the peer keeps up they skip the queue.
     assert_eq!(queued_bytes(&s.queue_dir()), 0, "{}", shipper.stderr_text());
