@@ -629,15 +629,19 @@ fn wait_for_journal_at(journal: &Path, bytes: u64, h: &Hekad) {
 
 /// Writes `total` lines and ships them with no receiver until the journal has passed
 /// them all (the output saved what it held, the rest was queued on disk), then stops the
-/// shipper.
-fn ship_into_an_outage(s: &Setup, total: u64) {
+/// shipper with `stop`.
+fn ship_into_an_outage(s: &Setup, total: u64, stop: fn(Hekad)) {
     Generator::plain(&s.logs, total, total, Duration::ZERO).finish();
     let size = std::fs::metadata(s.logs.join("app.log"))
         .expect("log")
         .len();
     let shipper = s.shipper("");
     wait_for_journal(s, size, &shipper);
-    let (status, stderr) = shipper.terminate();
+    stop(shipper);
+}
+
+fn terminate(h: Hekad) {
+    let (status, stderr) = h.terminate();
     assert!(status.success(), "{stderr}");
 }
 
@@ -645,7 +649,7 @@ fn ship_into_an_outage(s: &Setup, total: u64) {
 fn fault_damaged_queue_at_start_up_skips_only_the_damage() {
     let s = Setup::new("damaged");
     let total = 5_000;
-    ship_into_an_outage(&s, total);
+    ship_into_an_outage(&s, total, terminate);
     // Damage it: flip bytes inside a frame, tear the tail, lose the checkpoint.
     let segment = largest_segment(&s.queue_dir());
     let mut data = std::fs::read(&segment).expect("segment");
@@ -692,29 +696,41 @@ fn queued_bytes(queue: &Path) -> u64 {
 
 #[test]
 fn fault_restart_during_an_outage_sends_the_backlog_once() {
-    let s = Setup::new("outage-restart");
+    let duplicates = outage_scenario("outage-restart", terminate, "shipper restarted");
+    assert_eq!(
+        duplicates, 0,
+        "nothing was sent before, so nothing may come twice"
+    );
+}
+
+#[test]
+fn fault_kill_9_during_an_outage_does_not_send_the_backlog_twice() {
+    let duplicates = outage_scenario("outage-kill9", kill9, "shipper killed (-9)");
+    // The queue's checkpoint may not yet record what the shipper saved for resending.
+    assert!(
+        duplicates <= 8_192,
+        "at most one window twice, not the backlog"
+    );
+}
+
+/// Ships 30 000 lines with the receiver down throughout, stops the shipper with `stop`,
+/// then starts both; returns the duplicates.
+fn outage_scenario(name: &str, stop: fn(Hekad), how: &str) -> u64 {
+    let s = Setup::new(name);
     let total = 30_000;
     // The journal may only pass the lines once they are saved or queued.
-    ship_into_an_outage(&s, total);
+    ship_into_an_outage(&s, total, stop);
     let queued = queued_bytes(&s.queue_dir());
     let saved = std::fs::metadata(s.queue_dir().join("unacknowledged.bin")).map_or(0, |m| m.len());
-    println!("DELIVERY outage: {queued} bytes queued on disk, {saved} bytes of unacknowledged messages saved");
+    println!("DELIVERY outage, {how}: {queued} bytes queued on disk, {saved} bytes of unacknowledged messages saved");
     assert!(queued > 0, "the backlog was queued on disk");
     let receiver = s.receiver();
     let shipper = s.shipper("");
-    let c = receive_all(
-        &s,
-        total,
-        "receiver down throughout, shipper restarted",
-        &shipper,
-        &receiver,
-    );
-    assert_eq!(
-        c.duplicates, 0,
-        "nothing was sent before, so nothing may come twice"
-    );
+    let scenario = format!("receiver down throughout, {how}");
+    let c = receive_all(&s, total, &scenario, &shipper, &receiver);
     let _ = shipper.terminate();
     let _ = receiver.terminate();
+    c.duplicates
 }
 
 #[test]
