@@ -118,18 +118,22 @@ impl Generator {
     }
 }
 
-/// Missing and duplicated ids among `0..total` in the receiver's output.
+/// Missing, duplicated and reordered ids among `0..total` in the receiver's output.
 #[derive(Debug)]
 struct Check {
     received: u64,
     missing: Vec<u64>,
     duplicates: u64,
+    /// Ids whose first copy arrived after the first copy of a higher id.
+    out_of_order: u64,
 }
 
 fn check(received: &Path, total: u64) -> Check {
     let text = std::fs::read_to_string(received).unwrap_or_default();
     let mut seen = vec![0u32; total as usize];
     let mut lines = 0;
+    let mut out_of_order = 0;
+    let mut highest = None;
     for line in text.lines() {
         let Some(id) = line
             .strip_prefix("line ")
@@ -140,13 +144,18 @@ fn check(received: &Path, total: u64) -> Check {
         };
         lines += 1;
         if let Some(count) = seen.get_mut(id as usize) {
+            if *count == 0 && highest.is_some_and(|h| id < h) {
+                out_of_order += 1;
+            }
             *count += 1;
         }
+        highest = highest.max(Some(id));
     }
     Check {
         received: lines,
         missing: (0..total).filter(|&i| seen[i as usize] == 0).collect(),
         duplicates: seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum(),
+        out_of_order,
     }
 }
 
@@ -194,10 +203,11 @@ fn receive_all(s: &Setup, total: u64, scenario: &str, shipper: &Hekad, receiver:
 
 fn report(scenario: &str, total: u64, c: &Check) {
     println!(
-        "DELIVERY {scenario}: lines {total}, received {}, missing {}, duplicates {}",
+        "DELIVERY {scenario}: lines {total}, received {}, missing {}, duplicates {}, out of order {}",
         c.received,
         c.missing.len(),
-        c.duplicates
+        c.duplicates,
+        c.out_of_order
     );
 }
 
@@ -696,26 +706,30 @@ fn queued_bytes(queue: &Path) -> u64 {
 
 #[test]
 fn fault_restart_during_an_outage_sends_the_backlog_once() {
-    let duplicates = outage_scenario("outage-restart", terminate, "shipper restarted");
+    let c = outage_scenario("outage-restart", terminate, "shipper restarted");
     assert_eq!(
-        duplicates, 0,
+        c.duplicates, 0,
         "nothing was sent before, so nothing may come twice"
+    );
+    assert_eq!(
+        c.out_of_order, 0,
+        "what was saved goes before what was queued"
     );
 }
 
 #[test]
 fn fault_kill_9_during_an_outage_does_not_send_the_backlog_twice() {
-    let duplicates = outage_scenario("outage-kill9", kill9, "shipper killed (-9)");
+    let c = outage_scenario("outage-kill9", kill9, "shipper killed (-9)");
     // The queue's checkpoint may not yet record what the shipper saved for resending.
     assert!(
-        duplicates <= 8_192,
+        c.duplicates <= 8_192,
         "at most one window twice, not the backlog"
     );
 }
 
 /// Ships 30 000 lines with the receiver down throughout, stops the shipper with `stop`,
-/// then starts both; returns the duplicates.
-fn outage_scenario(name: &str, stop: fn(Hekad), how: &str) -> u64 {
+/// then starts both.
+fn outage_scenario(name: &str, stop: fn(Hekad), how: &str) -> Check {
     let s = Setup::new(name);
     let total = 30_000;
     // The journal may only pass the lines once they are saved or queued.
@@ -730,7 +744,7 @@ fn outage_scenario(name: &str, stop: fn(Hekad), how: &str) -> u64 {
     let c = receive_all(&s, total, &scenario, &shipper, &receiver);
     let _ = shipper.terminate();
     let _ = receiver.terminate();
-    c.duplicates
+    c
 }
 
 #[test]
@@ -742,6 +756,7 @@ fn lines_reach_a_peer_that_keeps_up_without_touching_the_disk_queue() {
     Generator::plain(&s.logs, total, 1_000, Duration::from_millis(2)).finish();
     let c = receive_all(&s, total, "peer keeping up", &shipper, &receiver);
     assert_eq!(c.duplicates, 0);
+    assert_eq!(c.out_of_order, 0);
     // Lines from a file can be read again, so while the peer keeps up they skip the queue.
     assert_eq!(queued_bytes(&s.queue_dir()), 0, "{}", shipper.stderr_text());
     let _ = shipper.terminate();
