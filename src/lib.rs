@@ -2,6 +2,7 @@
 //! See `docs/ARCHITECTURE.md` for how the pieces fit.
 
 pub mod alloc_count;
+pub mod atomic_file;
 pub mod cli;
 pub mod config;
 pub mod framing;

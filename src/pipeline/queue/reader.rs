@@ -12,7 +12,7 @@
 
 use super::handoff::WrittenBatch;
 use super::{segments, Queue, QUEUE_SIGNER};
-use crate::pipeline::ack::{AckTracker, Position};
+use crate::pipeline::ack::{AckToken, AckTracker, Position};
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::{PackPool, PooledPack, SharedPack};
 use crate::pipeline::ring::Receiver;
@@ -179,7 +179,7 @@ impl QueueReader {
         reader
             .queue
             .caught_up_with
-            .store(u64::MAX, std::sync::atomic::Ordering::Release);
+            .store(u64::MAX, Ordering::Release);
         Ok(reader)
     }
 
@@ -216,12 +216,13 @@ impl QueueReader {
                     Fill::Closed => return self.take_direct_or_stashed().ok_or(Closed),
                     Fill::Empty | Fill::Unreadable => {}
                 }
-            } else if self.writer.is_closed() {
-                // Everything written was read and nothing more will come.
-                return self.take_direct_or_stashed().ok_or(Closed);
             }
             self.commit(Commit::Idle);
             if self.writer.is_closed() {
+                if self.queue.drained() {
+                    // Everything written was read and nothing more will come.
+                    return self.take_direct_or_stashed().ok_or(Closed);
+                }
                 // Nothing will wake us: look again after a pause, never spin.
                 self.poll.within(POLL).await;
                 continue;
@@ -257,10 +258,11 @@ impl QueueReader {
 
     /// Whether `token` completes a message read from this queue's files (not one passed
     /// straight through from its source).
-    pub fn owns(&self, token: &crate::pipeline::ack::AckToken) -> bool {
+    pub fn owns(&self, token: &AckToken) -> bool {
         token.is_from(&self.tracker)
     }
 
+    /// The queue's settings (TcpOutput saves unacknowledged bytes in its directory).
     pub fn settings(&self) -> &super::QueueSettings {
         &self.queue.settings
     }

@@ -14,10 +14,12 @@
 //! bytes the kernel accepted before the failure cannot be.
 
 use super::{Output, OutputContext};
+use crate::atomic_file::AtomicFile;
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::SharedPack;
+use crate::pipeline::queue::QueueSettings;
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
@@ -27,7 +29,6 @@ use smol::Async;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Deserialize)]
@@ -135,16 +136,36 @@ struct Unacked {
     messages: VecDeque<(u64, Option<AckToken>, bool)>,
     /// Acknowledgements in `messages` that came straight from their source.
     from_source: usize,
-    /// The end of what `SAVED_FILE` holds, until the peer acknowledged it.
-    saved_end: Option<u64>,
     /// When the peer last acknowledged bytes, or bytes began to wait for it.
     progress_at: Instant,
+    /// Where they are saved for the next start (with a disk queue).
+    saved: Option<SavedBytes>,
+}
+
+/// `SAVED_FILE` in the disk queue's directory, and what it holds.
+struct SavedBytes {
+    file: AtomicFile,
+    /// fsync it (`fsync_interval` > 0).
+    sync: bool,
+    /// The [`Unacked`] offset ending what the file holds, until the peer acknowledged it.
+    end: Option<u64>,
     /// After a failed save, none is tried again before this.
-    save_again_at: Option<Instant>,
+    again_at: Option<Instant>,
+}
+
+impl SavedBytes {
+    fn in_queue(settings: &QueueSettings) -> SavedBytes {
+        SavedBytes {
+            file: AtomicFile::new(&settings.dir, SAVED_FILE),
+            sync: !settings.fsync_interval.is_zero(),
+            end: None,
+            again_at: None,
+        }
+    }
 }
 
 impl Unacked {
-    fn new() -> Unacked {
+    fn new(saved: Option<SavedBytes>) -> Unacked {
         Unacked {
             bytes: Vec::with_capacity(BATCH_BYTES),
             base: 0,
@@ -152,9 +173,8 @@ impl Unacked {
             delivered: 0,
             messages: VecDeque::new(),
             from_source: 0,
-            saved_end: None,
             progress_at: Instant::now(),
-            save_again_at: None,
+            saved,
         }
     }
 
@@ -372,7 +392,7 @@ impl TcpOutput {
     /// a failure, everything unacknowledged is written again on the next connection.
     async fn run_durable(&self, ctx: &mut OutputContext) {
         let mut conn: Option<Connection> = None;
-        let mut out = Unacked::new();
+        let mut out = Unacked::new(ctx.queue.queue_settings().map(SavedBytes::in_queue));
         self.load_saved(ctx, &mut out);
         let mut delay = FIRST_BACKOFF;
         let ack_poll = Deadline::new();
@@ -481,20 +501,15 @@ impl TcpOutput {
     /// Held longer, they would keep their source from checkpointing while newer messages
     /// are queued on disk, and a restart would then send all of those twice.
     fn save_unacked(&self, ctx: &OutputContext, out: &mut Unacked) {
-        if out.from_source == 0 {
-            return;
-        }
-        let Some(settings) = ctx.queue.queue_settings() else {
+        let Some(saved) = out.saved.as_ref() else {
             return;
         };
-        let path = settings.dir.join(SAVED_FILE);
-        let sync = !settings.fsync_interval.is_zero();
-        if out.save_again_at.is_some_and(|at| Instant::now() < at) {
+        if out.from_source == 0 || saved.again_at.is_some_and(|at| Instant::now() < at) {
             return;
         }
         let bytes = out.from(out.delivered);
-        let saved = write_atomically(&settings.dir, &path, bytes, sync);
-        match saved {
+        let path = saved.file.path();
+        let written = match saved.file.replace(bytes, saved.sync) {
             Ok(()) => {
                 log::info!(
                     "Plugin '{}': {} is not taking messages; {} unacknowledged bytes saved to {}, to be sent first after a restart",
@@ -503,9 +518,7 @@ impl TcpOutput {
                     bytes.len(),
                     path.display()
                 );
-                out.saved_end = Some(out.end());
-                out.save_again_at = None;
-                out.complete_all();
+                true
             }
             Err(e) => {
                 log::error!(
@@ -513,34 +526,46 @@ impl TcpOutput {
                     ctx.name,
                     path.display()
                 );
-                out.save_again_at = Some(Instant::now() + CLOSE_GRACE);
+                false
             }
+        };
+        let end = out.end();
+        if let Some(saved) = out.saved.as_mut() {
+            saved.end = written.then_some(end).or(saved.end);
+            saved.again_at = (!written).then(|| Instant::now() + CLOSE_GRACE);
+        }
+        if written {
+            out.complete_all();
         }
     }
 
     /// Deletes `SAVED_FILE` once the peer acknowledged everything in it.
     fn forget_saved(&self, ctx: &OutputContext, out: &mut Unacked) {
-        let (Some(end), Some(settings)) = (out.saved_end, ctx.queue.queue_settings()) else {
+        let acked = out.acked;
+        let Some(saved) = out.saved.as_mut() else {
             return;
         };
-        if out.acked < end {
+        if saved.end.is_none_or(|end| acked < end) {
             return;
         }
-        let path = settings.dir.join(SAVED_FILE);
-        match std::fs::remove_file(&path) {
-            Ok(()) => out.saved_end = None,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.saved_end = None,
-            Err(e) => log::error!("Plugin '{}': deleting {}: {e}", ctx.name, path.display()),
+        match std::fs::remove_file(saved.file.path()) {
+            Ok(()) => saved.end = None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => saved.end = None,
+            Err(e) => log::error!(
+                "Plugin '{}': deleting {}: {e}",
+                ctx.name,
+                saved.file.path().display()
+            ),
         }
     }
 
     /// Takes the bytes a previous run saved (see `save_unacked`) as the first to send.
     fn load_saved(&self, ctx: &OutputContext, out: &mut Unacked) {
-        let Some(settings) = ctx.queue.queue_settings() else {
+        let Some(saved) = out.saved.as_ref() else {
             return;
         };
-        let path = settings.dir.join(SAVED_FILE);
-        match std::fs::read(&path) {
+        let path = saved.file.path();
+        match std::fs::read(path) {
             Ok(bytes) => {
                 log::info!(
                     "Plugin '{}': sending first the {} unacknowledged bytes the last run saved in {}",
@@ -551,7 +576,10 @@ impl TcpOutput {
                 out.bytes = bytes;
                 // One unit: it is resent whole until the peer acknowledged all of it.
                 out.push(None, true);
-                out.saved_end = Some(out.end());
+                let end = out.end();
+                if let Some(saved) = out.saved.as_mut() {
+                    saved.end = Some(end);
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => log::error!("Plugin '{}': reading {}: {e}", ctx.name, path.display()),
@@ -653,7 +681,7 @@ impl TcpOutput {
         let Some(c) = conn.as_mut() else {
             return Ok(());
         };
-        let stall_at = std::time::Instant::now() + SAVE_AFTER;
+        let stall_at = Instant::now() + SAVE_AFTER;
         let stalled = async {
             match out.from_source {
                 0 => std::future::pending().await,
@@ -755,8 +783,8 @@ impl TcpOutput {
         if c.stream.shutdown(std::net::Shutdown::Write).is_ok() {
             c.fin_sent = true;
         }
-        let deadline = std::time::Instant::now() + CLOSE_GRACE;
-        while std::time::Instant::now() < deadline {
+        let deadline = Instant::now() + CLOSE_GRACE;
+        while Instant::now() < deadline {
             match c.health() {
                 Health::Open { unacked }
                 | Health::PeerClosed { unacked }
@@ -879,23 +907,6 @@ async fn stop_grace<T>(ctx: &OutputContext) -> std::io::Result<T> {
     Err(std::io::Error::other("hekad is stopping"))
 }
 
-/// Replaces `path` (in `dir`) with `bytes` through a temporary file, so a crash leaves
-/// the old or the new contents; with `sync`, fsync'd.
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    if sync {
-        file.sync_data()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if sync {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// Connects from `local` (TcpOutput's `local_address`) to `remote`.
 async fn connect_from(local: SocketAddr, remote: SocketAddr) -> std::io::Result<TcpStream> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};
@@ -952,7 +963,7 @@ mod tests {
     #[test]
     fn a_partly_acknowledged_message_is_resent_whole_and_completes_only_when_all_acknowledged() {
         let tracker = AckTracker::new(4);
-        let mut out = Unacked::new();
+        let mut out = Unacked::new(None);
         gather(&mut out, &tracker, "first\n", 10);
         gather(&mut out, &tracker, "second\n", 20);
         // TCP acknowledged up to the middle of the second message.
@@ -977,7 +988,7 @@ mod tests {
     #[test]
     fn saved_messages_complete_and_dropped_ones_are_abandoned() {
         let tracker = AckTracker::new(4);
-        let mut out = Unacked::new();
+        let mut out = Unacked::new(None);
         gather(&mut out, &tracker, "saved\n", 10);
         out.complete_all();
         assert_eq!(tracker.committed(), Some(((1, 10), 1)));

@@ -11,8 +11,9 @@
 //!   bytes.
 
 use super::discovery::Discovery;
-use super::journal::{self, AtomicFile, Journal, HASH_WINDOW};
+use super::journal::{self, Journal, HASH_WINDOW};
 use super::StreamFiles;
+use crate::atomic_file::AtomicFile;
 use crate::pipeline::ack::{AckTracker, Position};
 use crate::pipeline::shutdown::Control;
 use crate::plugins::inputs::{Decorator, Deliverer, InputShared, RouterClosed};

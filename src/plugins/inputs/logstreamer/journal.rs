@@ -3,11 +3,11 @@
 //! of the 500 bytes ending at `seek` (left-padded with zero bytes when fewer precede it).
 //! Heka journals resume here and ours resume in Heka.
 
+use crate::atomic_file::AtomicFile;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
-use std::fs;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -81,46 +81,6 @@ pub fn read(path: &Path) -> Result<Option<Journal>, String> {
     serde_json::from_slice(&text)
         .map(Some)
         .map_err(|e| format!("{}: not a Logstreamer journal: {e}", path.display()))
-}
-
-/// A small file replaced atomically (write a temporary, optional fsync, rename), so a crash
-/// leaves either the old or the new file, never a torn one. Its paths are built once: a
-/// replacement allocates nothing, which matters for files rewritten every few messages.
-pub struct AtomicFile {
-    dir: PathBuf,
-    path: PathBuf,
-    tmp: PathBuf,
-}
-
-impl AtomicFile {
-    /// The file `name` in `dir`.
-    pub fn new(dir: &Path, name: &str) -> AtomicFile {
-        AtomicFile {
-            dir: dir.to_owned(),
-            path: dir.join(name),
-            tmp: dir.join(format!(".{name}.tmp")),
-        }
-    }
-
-    /// Where the file lives.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Replaces the file with `contents`, fsync'd (file and directory) when `sync`.
-    pub fn replace(&self, contents: &[u8], sync: bool) -> io::Result<()> {
-        let mut file = File::create(&self.tmp)?;
-        file.write_all(contents)?;
-        if sync {
-            file.sync_data()?;
-        }
-        drop(file);
-        fs::rename(&self.tmp, &self.path)?;
-        if sync {
-            File::open(&self.dir)?.sync_all()?;
-        }
-        Ok(())
-    }
 }
 
 /// Writes a journal atomically (mode 0660), fsync'd when `sync`; `text` is a buffer kept
