@@ -5,7 +5,7 @@
 
 use hekad::matcher::Matcher;
 use hekad::message::writer::Values;
-use hekad::message::{uuid, MessageView, MessageWriter};
+use hekad::message::{uuid, MessageWriter, ScannedMessage};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -35,7 +35,8 @@ fn main() {
         .hostname(b"web-01.example.com")
         .field(b"status", b"", Values::Integer(&[200]))
         .field(b"path", b"uri", Values::String(&[b"/api/v1/orders"]));
-    let view = MessageView::new(&msg).expect("a message just written");
+    let scanned = ScannedMessage::new(&msg).expect("a message just written");
+    let view = scanned.view();
     println!("| matcher expression | ns per evaluation | matches |");
     println!("|---|---:|---|");
     for expr in EXPRESSIONS {

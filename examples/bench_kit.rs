@@ -18,7 +18,7 @@
 use hekad::framing::{write_frame, DEFAULT_MAX_MESSAGE_SIZE};
 use hekad::matcher::Matcher;
 use hekad::message::writer::Values;
-use hekad::message::{uuid, MessageView, MessageWriter};
+use hekad::message::{uuid, MessageWriter, ScannedMessage};
 use std::io::{BufWriter, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,7 +171,8 @@ fn framed(count: u64, seed: u64, path: &str, matchers: &[String]) {
             .pid(4242)
             .field(b"status", b"", Values::Integer(&[status]))
             .field(b"path", b"uri", Values::String(&[b"/api/v1/orders"]));
-        let view = MessageView::new(&msg).expect("a message just written");
+        let scanned = ScannedMessage::new(&msg).expect("a message just written");
+        let view = scanned.view();
         for (m, hit) in matchers.iter().zip(hits.iter_mut()) {
             *hit += u64::from(m.matches(&view));
         }

@@ -3,7 +3,7 @@
 mod common;
 
 use hekad::config::{Category, PluginSection};
-use hekad::message::{Message, MessageView, MessageWriter};
+use hekad::message::{Message, MessageWriter, ScannedMessage};
 use hekad::pipeline::pack::Pack;
 use hekad::plugins::decoders::{self, Decoded, Decoder};
 use hekad::plugins::encoders::{self, Encoded, Encoder};
@@ -210,7 +210,7 @@ fn multi_decoder_strategies_and_scribble() {
 fn encode(encoder: &mut dyn Encoder, msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     assert_eq!(
-        encoder.encode(MessageView::new(msg).expect("valid"), &mut out),
+        encoder.encode(ScannedMessage::new(msg).expect("valid").view(), &mut out),
         Ok(Encoded::Emit)
     );
     out

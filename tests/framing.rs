@@ -286,7 +286,7 @@ fn random_garbage_never_panics() {
         333,
     );
     for r in records {
-        let _ = hekad::message::MessageView::new(&r[r[1] as usize + 3..]);
+        let _ = hekad::message::ScannedMessage::new(&r[r[1] as usize + 3..]);
     }
 }
 
@@ -310,8 +310,9 @@ fn every_fixture_stream_decodes_with_prost_and_the_view() {
             };
             let owned =
                 hekad::message::Message::decode(bytes).unwrap_or_else(|e| panic!("{fixture}: {e}"));
-            let view = hekad::message::MessageView::new(bytes)
+            let scanned = hekad::message::ScannedMessage::new(bytes)
                 .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+            let view = scanned.view();
             assert_eq!(view.r#type(), owned.r#type.as_deref().unwrap_or_default());
             assert_eq!(view.field_count(), owned.fields.len());
             assert_eq!(

@@ -3,7 +3,7 @@
 mod common;
 
 use hekad::matcher::Matcher;
-use hekad::message::MessageView;
+use hekad::message::ScannedMessage;
 
 /// Decodes a JSON string literal (the table's expression column).
 fn json_string(s: &str) -> String {
@@ -35,7 +35,8 @@ fn json_string(s: &str) -> String {
 #[test]
 fn conformance_table() {
     let bytes = common::read_fixture("streams/matcher_test_message.pb");
-    let msg = MessageView::new(&bytes).expect("valid message");
+    let scanned = ScannedMessage::new(&bytes).expect("valid message");
+    let msg = scanned.view();
     let table =
         String::from_utf8(common::read_fixture("matcher/matcher_cases.tsv")).expect("utf-8");
     let mut failures = Vec::new();
@@ -90,7 +91,8 @@ fn sandbox_round_trip_cases() {
         .field(b"strings", b"", Values::String(&[b"s1", b"s2", b"s3"]))
         .field(b"bool", b"", Values::Bool(&[true]))
         .field(b"bools", b"", Values::Bool(&[true, false, false]));
-    let msg = MessageView::new(&buf).expect("valid");
+    let scanned = ScannedMessage::new(&buf).expect("valid");
+    let msg = scanned.view();
     for expr in [
         "Timestamp == 1000000000",
         "Fields[number] == 1",

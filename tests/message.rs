@@ -3,7 +3,7 @@
 mod common;
 
 use hekad::message::writer::Values;
-use hekad::message::{uuid, Message, MessageView, MessageWriter, Value, ValueType};
+use hekad::message::{uuid, Message, MessageView, MessageWriter, ScannedMessage, Value, ValueType};
 use prost::Message as _;
 
 #[test]
@@ -52,7 +52,8 @@ fn writer_encodes_the_matcher_test_message_byte_identically() {
 #[test]
 fn view_reads_headers_and_fields_without_decoding() {
     let bytes = common::read_fixture("streams/matcher_test_message.pb");
-    let view = MessageView::new(&bytes).expect("valid");
+    let scanned = ScannedMessage::new(&bytes).expect("valid");
+    let view = scanned.view();
     let mut text = [0u8; uuid::TEXT_LEN];
     assert_eq!(
         uuid::format(view.uuid(), &mut text),
@@ -87,7 +88,7 @@ fn view_reads_headers_and_fields_without_decoding() {
 fn view_rejects_truncated_messages_with_an_offset() {
     let bytes = common::read_fixture("streams/matcher_test_message.pb");
     for cut in [1, 5, 40, 200, bytes.len() - 1] {
-        let err = MessageView::new(&bytes[..cut]).expect_err("truncated");
+        let err = ScannedMessage::new(&bytes[..cut]).expect_err("truncated");
         assert!(err.offset <= cut, "offset {} within {cut}", err.offset);
     }
 }
@@ -98,7 +99,8 @@ fn view_accepts_unpacked_numeric_values() {
     let field = [0x0a, 0x01, b'n', 0x10, 0x02, 0x30, 0x05];
     let mut msg = vec![0x52, field.len() as u8];
     msg.extend_from_slice(&field);
-    let view = MessageView::new(&msg).expect("valid");
+    let scanned = ScannedMessage::new(&msg).expect("valid");
+    let view = scanned.view();
     assert_eq!(
         view.field(b"n", 0).and_then(|f| f.value(0)),
         Some(Value::Integer(5))
@@ -110,7 +112,8 @@ fn view_accepts_unpacked_numeric_values() {
 fn writer_index_is_the_scan_of_what_it_wrote() {
     use hekad::message::view::HeaderIndex;
     let source = common::read_fixture("streams/matcher_test_message.pb");
-    let view = MessageView::new(&source).expect("valid");
+    let scanned = ScannedMessage::new(&source).expect("valid");
+    let view = scanned.view();
     let mut buf = Vec::new();
     let mut w = MessageWriter::new(&mut buf);
     w.uuid(view.uuid())
@@ -128,7 +131,7 @@ fn writer_index_is_the_scan_of_what_it_wrote() {
         .index()
         .expect("an index for a message written from empty");
     assert_eq!(HeaderIndex::scan(&buf).expect("valid"), index);
-    assert_eq!(MessageView::with_index(&buf, index).fields().count(), 12);
+    assert_eq!(MessageView::with_index(&buf, &index).fields().count(), 12);
 
     // Copied-in bytes are not parsed, and a writer appending to a message does not know
     // where that message's headers are: both give no index.

@@ -3,7 +3,7 @@
 
 use argh::FromArgs;
 use hekad::matcher::Matcher;
-use hekad::message::{uuid, MessageView, Value};
+use hekad::message::{uuid, MessageView, ScannedMessage, Value};
 use hekad::plugins::splitters::buffer::{Next, SplitterBuffer};
 use hekad::plugins::splitters::heka_framing::HekaFramingSplitter;
 use hekad::plugins::splitters::{Splitter, Unframed};
@@ -106,13 +106,14 @@ fn run(args: &Args) -> Result<(), String> {
                 continue;
             };
             processed += 1;
-            let Ok(msg) = MessageView::new(bytes) else {
+            let Ok(scanned) = ScannedMessage::new(bytes) else {
                 eprintln!(
                     "Corruption detected at offset: {}: invalid message",
                     args.offset + buffer.offset()
                 );
                 continue;
             };
+            let msg = scanned.view();
             if !matcher.matches(&msg) {
                 continue;
             }

@@ -12,7 +12,7 @@ pub mod wire;
 pub mod writer;
 
 pub use repr::{Field, Header, HmacHashFunction, Message, ValueType};
-pub use view::{FieldView, MessageView, Value};
+pub use view::{FieldView, MessageView, ScannedMessage, Value};
 pub use writer::MessageWriter;
 
 /// Default severity of a message that does not carry one (syslog "debug").

@@ -33,16 +33,24 @@ impl Span {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HeaderIndex {
     uuid: Span,
-    timestamp: Option<i64>,
+    timestamp: i64,
     r#type: Span,
     logger: Span,
-    severity: Option<i32>,
+    severity: i32,
     payload: Span,
     env_version: Span,
-    pid: Option<i32>,
+    pid: i32,
     hostname: Span,
     field_count: u32,
+    /// Which of the varint headers are present ([`HAS_TIMESTAMP`], ...). Flags rather
+    /// than `Option`s keep the empty index all zero bytes: resetting and copying it, once
+    /// or more per message, stays a few plain stores.
+    present: u8,
 }
+
+const HAS_TIMESTAMP: u8 = 1;
+const HAS_SEVERITY: u8 = 2;
+const HAS_PID: u8 = 4;
 
 impl HeaderIndex {
     /// Validates the wire structure of a whole message and indexes its headers.
@@ -86,9 +94,18 @@ impl HeaderIndex {
     /// Records the varint header `tag` (timestamp, severity, pid).
     pub(crate) fn note_varint(&mut self, tag: u32, value: u64) {
         match tag {
-            2 => self.timestamp = Some(value as i64),
-            5 => self.severity = Some(value as i32),
-            8 => self.pid = Some(value as i32),
+            2 => {
+                self.timestamp = value as i64;
+                self.present |= HAS_TIMESTAMP;
+            }
+            5 => {
+                self.severity = value as i32;
+                self.present |= HAS_SEVERITY;
+            }
+            8 => {
+                self.pid = value as i32;
+                self.present |= HAS_PID;
+            }
             _ => {}
         }
     }
@@ -103,24 +120,40 @@ fn header_wire_type(tag: u32) -> Option<u8> {
     }
 }
 
-/// A validated message: its bytes and their [`HeaderIndex`].
+/// A validated message: its bytes and their [`HeaderIndex`], both borrowed, so a view is
+/// two references however often it is made and passed (a pack's view is made by the
+/// router for each matcher and by each output).
 #[derive(Debug, Clone, Copy)]
 pub struct MessageView<'a> {
+    bytes: &'a [u8],
+    index: &'a HeaderIndex,
+}
+
+/// A message validated on its own, outside a pack: its bytes and the index one scan built.
+#[derive(Debug, Clone, Copy)]
+pub struct ScannedMessage<'a> {
     bytes: &'a [u8],
     index: HeaderIndex,
 }
 
-impl<'a> MessageView<'a> {
-    /// Validates `bytes` and builds the view.
+impl<'a> ScannedMessage<'a> {
+    /// Validates `bytes` and indexes their headers.
     pub fn new(bytes: &'a [u8]) -> Result<Self, WireError> {
-        Ok(MessageView {
+        Ok(ScannedMessage {
             bytes,
             index: HeaderIndex::scan(bytes)?,
         })
     }
 
+    pub fn view(&self) -> MessageView<'_> {
+        MessageView::with_index(self.bytes, &self.index)
+    }
+}
+
+impl<'a> MessageView<'a> {
     /// A view from bytes already scanned into `index` (they must be the same bytes).
-    pub fn with_index(bytes: &'a [u8], index: HeaderIndex) -> Self {
+    #[inline]
+    pub fn with_index(bytes: &'a [u8], index: &'a HeaderIndex) -> Self {
         MessageView { bytes, index }
     }
 
@@ -130,17 +163,17 @@ impl<'a> MessageView<'a> {
     }
 
     pub fn index(&self) -> HeaderIndex {
-        self.index
+        *self.index
     }
 
     pub fn uuid(&self) -> &'a [u8] {
         self.index.uuid.slice(self.bytes)
     }
     pub fn timestamp(&self) -> i64 {
-        self.index.timestamp.unwrap_or(0)
+        self.index.timestamp
     }
     pub fn has_timestamp(&self) -> bool {
-        self.index.timestamp.is_some()
+        self.index.present & HAS_TIMESTAMP != 0
     }
     pub fn r#type(&self) -> &'a [u8] {
         self.index.r#type.slice(self.bytes)
@@ -150,10 +183,13 @@ impl<'a> MessageView<'a> {
     }
     /// Severity, 7 when absent.
     pub fn severity(&self) -> i32 {
-        self.index.severity.unwrap_or(DEFAULT_SEVERITY)
+        match self.has_severity() {
+            true => self.index.severity,
+            false => DEFAULT_SEVERITY,
+        }
     }
     pub fn has_severity(&self) -> bool {
-        self.index.severity.is_some()
+        self.index.present & HAS_SEVERITY != 0
     }
     pub fn payload(&self) -> &'a [u8] {
         self.index.payload.slice(self.bytes)
@@ -163,10 +199,10 @@ impl<'a> MessageView<'a> {
     }
     /// Pid, 0 when absent.
     pub fn pid(&self) -> i32 {
-        self.index.pid.unwrap_or(0)
+        self.index.pid
     }
     pub fn has_pid(&self) -> bool {
-        self.index.pid.is_some()
+        self.index.present & HAS_PID != 0
     }
     pub fn hostname(&self) -> &'a [u8] {
         self.index.hostname.slice(self.bytes)

@@ -6,14 +6,36 @@
 
 use super::repr::ValueType;
 use super::view::HeaderIndex;
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{encoded_len_varint, WireType};
 
 /// Appends protobuf-encoded message parts to `buf`.
 pub struct MessageWriter<'b> {
     buf: &'b mut Vec<u8>,
     /// Where the headers went, while that is known exactly: `buf` started empty and
     /// nothing was copied in unparsed ([`MessageWriter::raw`]).
-    index: Option<HeaderIndex>,
+    index: Indexing<'b>,
+}
+
+/// Where a [`MessageWriter`] notes the headers it writes.
+enum Indexing<'b> {
+    /// In the writer itself, returned by [`MessageWriter::index`].
+    Own(HeaderIndex),
+    /// Straight into a pack's index ([`MessageWriter::indexing_into`]), so the index is
+    /// not built in one place and copied to another.
+    Into(&'b mut HeaderIndex),
+    /// Not known: the buffer did not start empty, or raw bytes were copied in.
+    Lost,
+}
+
+impl Indexing<'_> {
+    #[inline(always)]
+    fn get(&mut self) -> Option<&mut HeaderIndex> {
+        match self {
+            Indexing::Own(index) => Some(index),
+            Indexing::Into(index) => Some(index),
+            Indexing::Lost => None,
+        }
+    }
 }
 
 /// A field value array, borrowed.
@@ -48,6 +70,18 @@ impl Values<'_> {
     }
 }
 
+/// Appends `value` as a varint. Byte by byte with `push`, which inlines to a store once
+/// the caller has reserved room; prost's `encode_varint` into a `Vec` goes through
+/// `extend_from_slice` once per byte (a timestamp is nine).
+#[inline(always)]
+fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
+}
+
 fn len_delimited_len(tag: u32, len: usize) -> usize {
     prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
 }
@@ -55,40 +89,75 @@ fn len_delimited_len(tag: u32, len: usize) -> usize {
 impl<'b> MessageWriter<'b> {
     /// Starts writing at the end of `buf` (clear it first for a fresh message).
     pub fn new(buf: &'b mut Vec<u8>) -> Self {
-        let index = buf.is_empty().then(HeaderIndex::default);
+        let index = match buf.is_empty() {
+            true => Indexing::Own(HeaderIndex::default()),
+            false => Indexing::Lost,
+        };
         MessageWriter { buf, index }
+    }
+
+    /// Starts a fresh message in `buf`, noting its headers straight into `index` (a
+    /// pack's own), which is reset first. [`MessageWriter::finish`] tells whether
+    /// `index` describes what was written.
+    pub fn indexing_into(buf: &'b mut Vec<u8>, index: &'b mut HeaderIndex) -> Self {
+        buf.clear();
+        *index = HeaderIndex::default();
+        MessageWriter {
+            buf,
+            index: Indexing::Into(index),
+        }
     }
 
     /// The header index of the message written, when the writer started on an empty
     /// buffer and wrote only typed parts. A message we build ourselves is valid by
     /// construction, so this saves the validating [`HeaderIndex::scan`].
     pub fn index(&self) -> Option<HeaderIndex> {
-        self.index
+        match &self.index {
+            Indexing::Own(index) => Some(*index),
+            Indexing::Into(index) => Some(**index),
+            Indexing::Lost => None,
+        }
     }
 
+    /// Whether the index given to [`MessageWriter::indexing_into`] is exact (no raw
+    /// bytes were copied in); when it is not, the caller must scan the message.
+    pub fn finish(self) -> bool {
+        !matches!(self.index, Indexing::Lost)
+    }
+
+    #[inline(always)]
     fn header_bytes(&mut self, tag: u32, value: &[u8]) {
         self.bytes_field(tag, value);
-        if let Some(index) = &mut self.index {
+        if let Some(index) = self.index.get() {
             index.note_len(tag, self.buf.len() - value.len(), value.len());
         }
     }
 
+    #[inline(always)]
     fn header_varint(&mut self, tag: u32, value: u64) {
         self.varint_field(tag, value);
-        if let Some(index) = &mut self.index {
+        if let Some(index) = self.index.get() {
             index.note_varint(tag, value);
         }
     }
 
+    /// A field's key and then `value`: the field's length, or its value when it is a varint.
+    #[inline(always)]
+    fn key_and_varint(&mut self, tag: u32, wire_type: WireType, value: u64) {
+        self.buf.reserve(15);
+        put_varint(self.buf, u64::from(tag << 3 | wire_type as u32));
+        put_varint(self.buf, value);
+    }
+
+    #[inline(always)]
     fn bytes_field(&mut self, tag: u32, value: &[u8]) {
-        encode_key(tag, WireType::LengthDelimited, self.buf);
-        encode_varint(value.len() as u64, self.buf);
+        self.key_and_varint(tag, WireType::LengthDelimited, value.len() as u64);
         self.buf.extend_from_slice(value);
     }
 
+    #[inline(always)]
     fn varint_field(&mut self, tag: u32, value: u64) {
-        encode_key(tag, WireType::Varint, self.buf);
-        encode_varint(value, self.buf);
+        self.key_and_varint(tag, WireType::Varint, value);
     }
 
     pub fn uuid(&mut self, uuid: &[u8]) -> &mut Self {
@@ -130,7 +199,7 @@ impl<'b> MessageWriter<'b> {
 
     /// Copies already-encoded field entries (tag 10 entries) verbatim.
     pub fn raw(&mut self, encoded: &[u8]) -> &mut Self {
-        self.index = None;
+        self.index = Indexing::Lost;
         self.buf.extend_from_slice(encoded);
         self
     }
@@ -179,9 +248,8 @@ impl<'b> MessageWriter<'b> {
                 (tag, packed)
             }
         };
-        encode_key(10, WireType::LengthDelimited, self.buf);
-        encode_varint(body as u64, self.buf);
-        if let Some(index) = &mut self.index {
+        self.key_and_varint(10, WireType::LengthDelimited, body as u64);
+        if let Some(index) = self.index.get() {
             index.note_len(10, self.buf.len(), body);
         }
         self.bytes_field(1, name);
@@ -195,10 +263,9 @@ impl<'b> MessageWriter<'b> {
             }
             _ if packed_len == 0 => {}
             _ => {
-                encode_key(value_tag, WireType::LengthDelimited, self.buf);
-                encode_varint(packed_len as u64, self.buf);
+                self.key_and_varint(value_tag, WireType::LengthDelimited, packed_len as u64);
                 match values {
-                    Values::Integer(v) => v.iter().for_each(|&i| encode_varint(i as u64, self.buf)),
+                    Values::Integer(v) => v.iter().for_each(|&i| put_varint(self.buf, i as u64)),
                     Values::Double(v) => v
                         .iter()
                         .for_each(|d| self.buf.extend_from_slice(&d.to_le_bytes())),

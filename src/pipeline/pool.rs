@@ -31,8 +31,17 @@ impl Slot {
     }
 
     /// Returns the slot to its pool, completing its acknowledgement first.
-    fn recycle(slot: Arc<Slot>) {
-        let token = slot.ack().take();
+    fn recycle(mut slot: Arc<Slot>) {
+        // The last holder usually holds the only reference: then the token is taken
+        // without the lock (one atomic operation instead of two).
+        let token = match Arc::get_mut(&mut slot) {
+            Some(exclusive) => exclusive
+                .ack
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+            None => slot.ack().take(),
+        };
         drop(token);
         // The ring is borrowed from the slot that is being sent: send a second reference
         // (the claimer waits until this one is dropped, see [`claim`]).
@@ -107,14 +116,13 @@ fn claim(mut slot: Arc<Slot>) -> PooledPack {
     // The last holder sent the slot home a moment before dropping its own reference; wait
     // out that window so the pack is exclusively ours.
     loop {
-        if Arc::get_mut(&mut slot).is_some() {
+        if let Some(exclusive) = Arc::get_mut(&mut slot) {
+            exclusive.pack.reset();
             break;
         }
         std::thread::yield_now();
     }
-    let mut pooled = PooledPack { slot: Some(slot) };
-    pooled.reset();
-    pooled
+    PooledPack { slot: Some(slot) }
 }
 
 /// An exclusively owned pack; returns to its pool when dropped.

@@ -8,7 +8,7 @@
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 use std::future::{poll_fn, Future};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
@@ -32,12 +32,22 @@ pub async fn after_yields<T>(mut try_now: impl FnMut() -> Option<T>) -> Option<T
 
 /// Tasks waiting for a ring to change; the Vec keeps its capacity.
 ///
-/// `armed` lets the common case, nobody waiting, skip the lock: one atomic read-modify-write
-/// instead of a lock and an unlock, on every item passed. Every write to `armed` is a
-/// read-modify-write (AcqRel), so its modification order is one release sequence: either the
-/// waker's `fetch_or` reads the waiter's `true`, or the waiter's `swap` comes later in that
-/// order and synchronises with the waker's, so the waiter's re-check after registering sees
-/// the item the waker pushed before. No wake-up is lost.
+/// `armed` lets the common case, nobody waiting, skip the lock: passing an item costs one
+/// plain load of it. Why no wake-up is lost (a Dekker pattern, in the terms of the C++
+/// memory model Rust uses):
+/// - the side that changes the ring (a push, a pop, a close) does so with a sequentially
+///   consistent (SeqCst) atomic operation, then loads `armed` with SeqCst. The ring is
+///   `concurrent-queue` 2.5's bounded queue, whose successful push and pop are SeqCst
+///   compare-exchanges of its tail and head, and `close` stores `closed` with SeqCst;
+/// - the waiting side swaps `armed` to true (SeqCst) under the list's lock, issues a
+///   SeqCst fence, and only then looks at the ring again (its emptiness and fullness
+///   checks read the tail and head);
+/// - in the single total order of SeqCst operations, either the waker's load comes after
+///   the waiter's swap, and reads `true` (or a later swap to false by a waker that woke
+///   this waiter), or it comes before it, and then the ring change precedes the waiter's
+///   fence, so the waiter's re-check sees it.
+///
+/// Re-check this when `concurrent-queue` is upgraded (Cargo.lock pins it).
 #[derive(Default)]
 struct Waiters {
     armed: AtomicBool,
@@ -51,18 +61,29 @@ impl Waiters {
         if !list.iter().any(|w| w.will_wake(waker)) {
             list.push(waker.clone());
         }
-        self.armed.swap(true, Ordering::AcqRel);
+        self.armed.swap(true, Ordering::SeqCst);
+        drop(list);
+        fence(Ordering::SeqCst);
     }
 
     /// Wakes every waiter (waiters that went elsewhere just poll again); draining keeps
-    /// the list's capacity, so registering stays allocation-free.
+    /// the list's capacity, so registering stays allocation-free. Call it after the
+    /// SeqCst operation that changed the ring.
+    #[inline]
     fn wake_all(&self) {
-        if !self.armed.fetch_or(false, Ordering::AcqRel) {
-            return;
+        if self.armed.load(Ordering::SeqCst) {
+            self.wake_armed();
         }
+    }
+
+    /// The rare half of [`Waiters::wake_all`], kept out of line so passing an item stays
+    /// a few instructions.
+    #[cold]
+    #[inline(never)]
+    fn wake_armed(&self) {
         let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
-        // A swap, not a store: a store would end the release sequence the proof above needs.
-        self.armed.swap(false, Ordering::AcqRel);
+        // Under the lock, so a waiter registering now is either drained here or re-arms.
+        self.armed.store(false, Ordering::SeqCst);
         list.drain(..).for_each(Waker::wake);
     }
 }
@@ -121,6 +142,7 @@ pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 
 impl<T> Sender<T> {
     /// Sends now if there is room.
+    #[inline]
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         if self.0.closed.load(Ordering::SeqCst) {
             return Err(TrySendError::Closed(item));
@@ -137,6 +159,12 @@ impl<T> Sender<T> {
 
     /// Sends, waiting for room.
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        // Room is the common case: no waiting future is set up for it.
+        let item = match self.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(item)) => return Err(SendError(item)),
+            Err(TrySendError::Full(item)) => item,
+        };
         self.send_unless(item, std::future::pending())
             .await
             .map_err(SendError)
@@ -189,6 +217,7 @@ impl<T> Sender<T> {
 
 impl<T> Receiver<T> {
     /// Takes an item now if there is one.
+    #[inline]
     pub fn try_recv(&self) -> Result<T, RecvError> {
         match self.0.queue.pop() {
             Ok(item) => {

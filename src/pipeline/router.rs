@@ -21,6 +21,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The router's message count reaches its stats at least this often (see
+/// [`Router::count_routed`]).
+const COUNT_EVERY: u64 = 1024;
+
 /// One filter or output as the router sees it.
 pub struct Route {
     pub name: String,
@@ -36,6 +40,9 @@ pub struct Route {
     pub waits_forever: bool,
     wedged: bool,
     seen: u64,
+    /// The `seen` count at which the next match timing is sampled (after the first 64,
+    /// every multiple of the sample denominator).
+    next_sample: u64,
     /// Times a wait on a full queue out after `max_pack_idle`.
     idle: Deadline,
 }
@@ -62,6 +69,7 @@ impl Route {
             waits_forever: false,
             wedged: false,
             seen: 0,
+            next_sample: 0,
             idle: Deadline::new(),
         }
     }
@@ -82,6 +90,8 @@ pub struct Router {
     from_filters: Receiver<PooledPack>,
     settings: RouterSettings,
     stats: Arc<PluginStats>,
+    /// Messages routed and not yet added to `stats` ([`Router::count_routed`]).
+    routed: u64,
 }
 
 impl Router {
@@ -102,6 +112,7 @@ impl Router {
             from_filters,
             settings,
             stats,
+            routed: 0,
         }
     }
 
@@ -111,6 +122,21 @@ impl Router {
         let mut inputs_open = true;
         let mut filters_open = true;
         while inputs_open || filters_open {
+            // Whatever is queued goes first, without a waker registered on either ring;
+            // registering (a lock) once per message cost more than routing it.
+            let queued = match (inputs_open, filters_open) {
+                (_, true) => self.from_filters.try_recv().ok(),
+                _ => None,
+            };
+            let queued = queued.or_else(|| match inputs_open {
+                true => self.from_inputs.try_recv().ok(),
+                false => None,
+            });
+            if let Some(pack) = queued {
+                self.route(pack).await;
+                continue;
+            }
+            self.count_routed();
             let next = match (inputs_open, filters_open) {
                 (true, true) => {
                     let injected = async { (self.from_filters.recv().await.ok(), false) };
@@ -131,28 +157,47 @@ impl Router {
                 (None, false) => filters_open = false,
             }
         }
+        self.count_routed();
         // Dropping the routes closes the output queues; outputs drain and stop.
     }
 
+    /// Adds the messages routed since the last call to the router's ProcessMessageCount:
+    /// when the router runs out of work or has routed [`COUNT_EVERY`] more, not once per
+    /// message (an atomic add each time).
+    fn count_routed(&mut self) {
+        if self.routed > 0 {
+            PluginStats::add(&self.stats.process_count, std::mem::take(&mut self.routed));
+        }
+    }
+
     async fn route(&mut self, pack: PooledPack) {
-        PluginStats::add(&self.stats.process_count, 1);
+        self.routed += 1;
+        if self.routed == COUNT_EVERY {
+            self.count_routed();
+        }
         self.stats
             .in_chan_length
             .store(self.from_inputs.len() as u64, Ordering::Relaxed);
         let pack = pack.into_shared();
-        let view = pack.view();
         let max_idle = self.settings.max_pack_idle;
         let denominator = self.settings.sample_denominator.max(1);
-        for route in self.routes.iter_mut() {
+        // Each matching plugin but the last gets a clone; the last gets the pack itself,
+        // which saves the common single-match message two atomic updates.
+        let mut matched_before = None;
+        for i in 0..self.routes.len() {
+            let route = &mut self.routes[i];
             if let Some(signer) = &route.signer {
                 if pack.signer.as_str() != signer {
                     continue;
                 }
             }
             route.seen += 1;
-            let sample = route.seen <= 64 || route.seen % denominator == 0;
+            let sample = route.seen <= 64 || route.seen == route.next_sample;
+            if sample && route.seen >= 64 {
+                route.next_sample = (route.seen / denominator + 1) * denominator;
+            }
             let started = sample.then(Instant::now);
-            let matched = route.matcher.matches(&view);
+            let matched = route.matcher.matches(&pack.view());
             if let Some(started) = started {
                 PluginStats::add(&route.stats.match_samples, 1);
                 PluginStats::add(
@@ -161,8 +206,13 @@ impl Router {
                 );
             }
             if matched {
-                deliver(route, pack.clone(), max_idle).await;
+                if let Some(before) = matched_before.replace(i) {
+                    deliver(&mut self.routes[before], pack.clone(), max_idle).await;
+                }
             }
+        }
+        if let Some(last) = matched_before {
+            deliver(&mut self.routes[last], pack, max_idle).await;
         }
     }
 }

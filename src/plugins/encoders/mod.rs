@@ -27,7 +27,8 @@ impl std::fmt::Display for EncodeError {
 
 /// One encoder instance (one per output).
 pub trait Encoder: Send {
-    /// Appends the encoding of `msg` to `out` (which the caller cleared).
+    /// Appends the encoding of `msg` to `out`, which may already hold other messages'
+    /// encodings; on `Skip` or an error the caller discards whatever was appended.
     fn encode(&mut self, msg: MessageView<'_>, out: &mut Vec<u8>) -> Result<Encoded, EncodeError>;
 
     /// True when the encoding is always the message bytes unchanged (ProtobufEncoder), so

@@ -3,9 +3,11 @@
 //! message whose payload is the record), decode, and send to the router.
 
 use crate::config::common::CommonInput;
+use crate::message::view::HeaderIndex;
 use crate::message::writer::Values;
 use crate::message::{uuid, MessageWriter};
 use crate::pipeline::ack::AckTracker;
+use crate::pipeline::pack::Pack;
 use crate::pipeline::pool::{PackPool, PooledPack};
 use crate::pipeline::ring::Sender;
 use crate::pipeline::stats::PluginStats;
@@ -73,6 +75,17 @@ pub struct Deliverer {
     /// When the newest bytes were read: the Timestamp of messages made from the records
     /// they complete (one clock read per read(2), not one per message).
     read_at: i64,
+    /// Messages delivered and not yet added to the input's stats.
+    processed: u64,
+}
+
+/// A stream's message count reaches its input's stats at least this often.
+const COUNT_EVERY: u64 = 1024;
+
+impl Drop for Deliverer {
+    fn drop(&mut self) {
+        self.count_processed();
+    }
 }
 
 impl Deliverer {
@@ -107,6 +120,7 @@ impl Deliverer {
             skip_oversized_tails: false,
             skipping_tail: false,
             read_at: now_ns(),
+            processed: 0,
         })
     }
 
@@ -167,7 +181,10 @@ impl Deliverer {
                 );
             }
             match next {
-                Next::NeedData => return Ok(()),
+                Next::NeedData => {
+                    self.count_processed();
+                    return Ok(());
+                }
                 Next::Oversized { error, truncated } => {
                     log::error!(
                         "Splitter '{}-{}' error: {error}",
@@ -219,6 +236,10 @@ impl Deliverer {
             self.consumed_without_message();
             return Ok(());
         };
+        self.processed += 1;
+        if self.processed == COUNT_EVERY {
+            self.count_processed();
+        }
         if let Some((tracker, file)) = &self.ack {
             pack.set_ack(tracker.register((*file, self.buffer.offset())));
         }
@@ -227,6 +248,18 @@ impl Deliverer {
             .send(pack)
             .await
             .map_err(|_| RouterClosed)
+    }
+
+    /// Adds the messages delivered since the last call to the input's
+    /// ProcessMessageCount: once per read (each time the buffer runs out of records) or
+    /// per [`COUNT_EVERY`] messages, not with an atomic add per message.
+    fn count_processed(&mut self) {
+        if self.processed > 0 {
+            PluginStats::add(
+                &self.shared.stats.process_count,
+                std::mem::take(&mut self.processed),
+            );
+        }
     }
 
     /// Tells a replayable source that the stream is consumed up to here with no message
@@ -248,6 +281,7 @@ impl Deliverer {
         if end > start {
             self.deliver_range(start..end).await?;
         }
+        self.count_processed();
         Ok(())
     }
 
@@ -270,6 +304,7 @@ impl Deliverer {
             self.deliver_range(start..end).await?;
         }
         self.buffer.clear();
+        self.count_processed();
         Ok(())
     }
 }
@@ -301,9 +336,12 @@ async fn prepare(
             return Ok(None);
         }
     };
-    let Some(mut pack) = shared.pool.acquire().await else {
+    let Some(mut pooled) = shared.pool.acquire().await else {
         return Err(RouterClosed);
     };
+    // One exclusive borrow for all the writing below: each `DerefMut` of a pooled pack
+    // checks its exclusivity with an atomic operation.
+    let pack: &mut Pack = &mut pooled;
     let indexed = if splitter.use_message_bytes() {
         pack.msg.extend_from_slice(bytes);
         if let Some(signer) = signer {
@@ -313,7 +351,7 @@ async fn prepare(
         // invalid encoding counts as a failure of the (protobuf) decoder.
         pack.reindex()
     } else {
-        let mut w = MessageWriter::new(&mut pack.msg);
+        let mut w = pack.message_writer();
         w.uuid(&uuid::new_v4()).timestamp(timestamp);
         if let Some(t) = &decorator.r#type {
             w.r#type(t.as_bytes());
@@ -330,15 +368,15 @@ async fn prepare(
         if let Some(h) = &decorator.hostname {
             w.hostname(h.as_bytes());
         }
-        let written = w.index();
-        pack.index_written(written)
+        let exact = w.finish();
+        pack.written(exact)
     };
     let decoded = match (indexed, decoder) {
         (Err(e), _) => Err(format!(
             "{e} (message prefix {})",
             escaped_prefix(&pack.msg)
         )),
-        (Ok(()), Some(decoder)) => decoder.decode(&mut pack).map_err(|e| e.0),
+        (Ok(()), Some(decoder)) => decoder.decode(pack).map_err(|e| e.0),
         (Ok(()), None) => Ok(Decoded::Keep),
     };
     if let Some(stats) = &shared.decoder_stats {
@@ -358,23 +396,20 @@ async fn prepare(
                 let name = shared.decoder_name.as_deref().unwrap_or("ProtobufDecoder");
                 log::error!("Decoder '{stream}-{name}' error: {error}");
             }
-            if !shared.common.send_decode_failures || tag_decode_failure(&mut pack, &error).is_err()
-            {
+            if !shared.common.send_decode_failures || tag_decode_failure(pack, &error).is_err() {
                 return Ok(None);
             }
         }
     }
-    PluginStats::add(&shared.stats.process_count, 1);
-    Ok(Some(pack))
+    Ok(Some(pooled))
 }
 
 /// Heka's `send_decode_failures`: route the original message with `decode_failure` and
 /// `decode_error` fields. A record that is not a valid message at all becomes the payload.
-fn tag_decode_failure(pack: &mut PooledPack, error: &str) -> Result<(), ()> {
+fn tag_decode_failure(pack: &mut Pack, error: &str) -> Result<(), ()> {
     let error = &error.as_bytes()[..error.len().min(500)];
-    let pack = &mut **pack;
     pack.scratch.clear();
-    if crate::message::MessageView::new(&pack.msg).is_ok() {
+    if HeaderIndex::scan(&pack.msg).is_ok() {
         pack.scratch.extend_from_slice(&pack.msg);
     } else {
         MessageWriter::new(&mut pack.scratch)

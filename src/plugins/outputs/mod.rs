@@ -7,6 +7,7 @@ pub mod tcp;
 pub mod udp;
 
 use crate::framing;
+use crate::message::MessageView;
 use crate::pipeline::inbox::Inbox;
 use crate::pipeline::pack::Pack;
 use crate::pipeline::shutdown::Control;
@@ -61,26 +62,27 @@ impl OutputContext {
         };
         // The protobuf encoder's output is the message bytes themselves: frame them
         // straight from the pack, never copying or re-encoding.
-        let encoded: &[u8] = if encoder.passes_message_bytes() {
-            view.bytes()
-        } else {
-            self.scratch.clear();
-            match encoder.encode(view, &mut self.scratch) {
-                Ok(Encoded::Emit) => &self.scratch,
-                Ok(Encoded::Skip) => return false,
-                Err(e) => {
-                    PluginStats::add(&self.stats.process_failures, 1);
-                    ::log::error!("Plugin '{}' error: encoding: {e}", self.name);
-                    return false;
-                }
-            }
-        };
+        let passes_bytes = encoder.passes_message_bytes();
         if !self.use_framing {
-            out.extend_from_slice(encoded);
-            return true;
+            // Unframed, the encoding goes straight into `out`: one copy, not two.
+            if passes_bytes {
+                out.extend_from_slice(view.bytes());
+                return true;
+            }
+            return self.append_encoding(view, out);
         }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let encoded = if passes_bytes {
+            view.bytes()
+        } else if self.append_encoding(view, &mut scratch) {
+            &scratch
+        } else {
+            self.scratch = scratch;
+            return false;
+        };
         let mark = out.len();
-        match framing::write_frame(encoded, None, self.max_message_size, out) {
+        let framed = match framing::write_frame(encoded, None, self.max_message_size, out) {
             Ok(()) => true,
             Err(e) => {
                 out.truncate(mark);
@@ -88,7 +90,29 @@ impl OutputContext {
                 ::log::error!("Plugin '{}' error: {e}", self.name);
                 false
             }
+        };
+        self.scratch = scratch;
+        framed
+    }
+
+    /// Appends the encoder's output for `view` to `out`; on a skip or a failure (logged
+    /// and counted) `out` is left as it was.
+    fn append_encoding(&mut self, view: MessageView<'_>, out: &mut Vec<u8>) -> bool {
+        let Some(encoder) = self.encoder.as_mut() else {
+            return false;
+        };
+        let mark = out.len();
+        let error = match encoder.encode(view, out) {
+            Ok(Encoded::Emit) => return true,
+            Ok(Encoded::Skip) => None,
+            Err(e) => Some(e),
+        };
+        out.truncate(mark);
+        if let Some(e) = error {
+            PluginStats::add(&self.stats.process_failures, 1);
+            ::log::error!("Plugin '{}' error: encoding: {e}", self.name);
         }
+        false
     }
 }
 
