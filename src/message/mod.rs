@@ -5,6 +5,7 @@
 //!
 //! All three produce and accept the same wire format as Heka's Go code (gogo-protobuf).
 
+pub mod record;
 pub mod repr;
 pub mod uuid;
 pub mod view;

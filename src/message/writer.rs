@@ -74,7 +74,7 @@ impl Values<'_> {
 /// the caller has reserved room; prost's `encode_varint` into a `Vec` goes through
 /// `extend_from_slice` once per byte (a timestamp is nine).
 #[inline(always)]
-fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+pub(super) fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         buf.push(value as u8 | 0x80);
         value >>= 7;

@@ -3,6 +3,7 @@
 //! message whose payload is the record), decode, and send to the router.
 
 use crate::config::common::CommonInput;
+use crate::message::record::RecordTemplate;
 use crate::message::view::HeaderIndex;
 use crate::message::writer::Values;
 use crate::message::{uuid, MessageWriter};
@@ -63,6 +64,8 @@ pub struct Deliverer {
     buffer: SplitterBuffer,
     decoder: Option<Box<dyn Decoder>>,
     decorator: Decorator,
+    /// The decorator's headers, encoded once for every message made from a text record.
+    template: RecordTemplate,
     /// Name used in log lines: `<input>` or `<input>-<token>`.
     stream: String,
     /// For replayable sources: the tracker that learns when each record's messages are
@@ -104,6 +107,7 @@ impl Deliverer {
             Some(t) => format!("{}-{t}", shared.input_name),
             None => shared.input_name.clone(),
         };
+        let template = record_template(&decorator, &shared.input_name);
         let buffer = SplitterBuffer::new(
             shared.min_buffer_size,
             shared.max_record_size,
@@ -115,6 +119,7 @@ impl Deliverer {
             buffer,
             decoder,
             decorator,
+            template,
             stream,
             ack: None,
             skip_oversized_tails: false,
@@ -216,7 +221,7 @@ impl Deliverer {
             splitter,
             buffer,
             decoder,
-            decorator,
+            template,
             stream,
             read_at,
             ..
@@ -226,7 +231,7 @@ impl Deliverer {
             shared,
             &mut **splitter,
             decoder.as_deref_mut(),
-            decorator,
+            template,
             stream,
             bytes,
             *read_at,
@@ -309,6 +314,17 @@ impl Deliverer {
     }
 }
 
+/// The headers `decorator` stamps (Logger defaults to the input's name; Severity is
+/// Heka's default), encoded.
+fn record_template(decorator: &Decorator, input_name: &str) -> RecordTemplate {
+    RecordTemplate::new(
+        decorator.r#type.as_deref().map(str::as_bytes),
+        decorator.logger.as_deref().unwrap_or(input_name).as_bytes(),
+        crate::message::DEFAULT_SEVERITY,
+        decorator.hostname.as_deref().map(str::as_bytes),
+    )
+}
+
 fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -323,7 +339,7 @@ async fn prepare(
     shared: &InputShared,
     splitter: &mut dyn Splitter,
     decoder: Option<&mut (dyn Decoder + 'static)>,
-    decorator: &Decorator,
+    template: &RecordTemplate,
     stream: &str,
     record: &[u8],
     timestamp: i64,
@@ -351,25 +367,14 @@ async fn prepare(
         // invalid encoding counts as a failure of the (protobuf) decoder.
         pack.reindex()
     } else {
-        let mut w = pack.message_writer();
-        w.uuid(&uuid::new_v4()).timestamp(timestamp);
-        if let Some(t) = &decorator.r#type {
-            w.r#type(t.as_bytes());
-        }
-        w.logger(
-            decorator
-                .logger
-                .as_deref()
-                .unwrap_or(&shared.input_name)
-                .as_bytes(),
-        )
-        .severity(crate::message::DEFAULT_SEVERITY)
-        .payload(bytes);
-        if let Some(h) = &decorator.hostname {
-            w.hostname(h.as_bytes());
-        }
-        let exact = w.finish();
-        pack.written(exact)
+        template.write(
+            &mut pack.msg,
+            &mut pack.index,
+            &uuid::new_v4(),
+            timestamp,
+            bytes,
+        );
+        pack.written(true)
     };
     let decoded = match (indexed, decoder) {
         (Err(e), _) => Err(format!(
@@ -446,8 +451,12 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Headers stamped on messages built from text records.
-    pub fn decorator_mut(&mut self) -> &mut Decorator {
-        &mut self.decorator
+    /// Sets the Hostname stamped on messages built from text records (UdpInput: each
+    /// datagram's sender).
+    pub fn set_hostname(&mut self, hostname: Option<String>) {
+        if self.decorator.hostname != hostname {
+            self.decorator.hostname = hostname;
+            self.template = record_template(&self.decorator, &self.shared.input_name);
+        }
     }
 }

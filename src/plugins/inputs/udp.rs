@@ -138,7 +138,7 @@ impl Input for UdpInput {
                     Some(Err(e)) => return Err(format!("receive: {e}")),
                 };
                 if self.set_hostname {
-                    deliverer.decorator_mut().hostname = peer.map(|p| p.ip().to_string());
+                    deliverer.set_hostname(peer.map(|p| p.ip().to_string()));
                 }
                 if deliverer.push(&datagram[..n]).await.is_err() {
                     break;
