@@ -68,8 +68,15 @@ pub struct TcpOutput {
 const BATCH_BYTES: usize = 64 * 1024;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// How often unacknowledged bytes are checked while the queue is idle.
+/// How often unacknowledged bytes are checked while the queue is idle, and at most while
+/// the window is full.
 const ACK_POLL: Duration = Duration::from_millis(10);
+/// The first wait for acknowledgements once the window is full; each further wait is
+/// twice as long, up to `ACK_POLL`. A peer that keeps up acknowledges within a fraction
+/// of a millisecond: waiting a whole `ACK_POLL` each time left the connection idle
+/// (1 M lines through the disk queue: 100 to 270 such waits, 80 to 390 ms of 0.57 to
+/// 0.89 s).
+const FIRST_WINDOW_POLL: Duration = Duration::from_micros(250);
 /// How long a peer that closed its side gets to acknowledge what we sent.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Most messages written and not yet acknowledged. A stalled peer lets the kernel buffer
@@ -622,18 +629,23 @@ impl TcpOutput {
         ack_poll: &Deadline,
     ) -> bool {
         let acknowledged = async {
+            let mut poll = FIRST_WINDOW_POLL;
             loop {
-                if conn.is_none() || !out.window_full() {
-                    // Without a connection, the next one starts with what is unacknowledged.
+                if conn.is_none() {
+                    // The next connection starts with what is unacknowledged.
                     return Some(true);
                 }
-                ack_poll.within(ACK_POLL).await;
                 if !self.settle(ctx, conn, out).await {
                     return Some(false);
                 }
                 if out.stalled() {
                     self.save_unacked(ctx, out);
                 }
+                if !out.window_full() {
+                    return Some(true);
+                }
+                ack_poll.within(poll).await;
+                poll = (poll * 2).min(ACK_POLL);
             }
         };
         let given_up = async {
