@@ -47,14 +47,27 @@ pub async fn after_yields<T>(mut try_now: impl FnMut() -> Option<T>) -> Option<T
 ///   this waiter), or it comes before it, and then the ring change precedes the waiter's
 ///   fence, so the waiter's re-check sees it.
 ///
+/// A one-slot ring is `concurrent-queue`'s `Single` queue instead, whose pop ends with a
+/// release store, not a SeqCst operation: its wakers issue a SeqCst fence before the load
+/// (`fence_first`), the fence-to-fence form of the same argument.
+///
 /// Re-check this when `concurrent-queue` is upgraded (Cargo.lock pins it).
 #[derive(Default)]
 struct Waiters {
     armed: AtomicBool,
     list: Mutex<Vec<Waker>>,
+    fence_first: bool,
 }
 
 impl Waiters {
+    /// Waiters of a ring of `capacity` slots (see the type's doc for `fence_first`).
+    fn for_capacity(capacity: usize) -> Waiters {
+        Waiters {
+            fence_first: capacity <= 1,
+            ..Waiters::default()
+        }
+    }
+
     /// Registers `waker`; the caller must look at the ring again afterwards.
     fn register(&self, waker: &Waker) {
         let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
@@ -71,6 +84,9 @@ impl Waiters {
     /// SeqCst operation that changed the ring.
     #[inline]
     fn wake_all(&self) {
+        if self.fence_first {
+            fence(Ordering::SeqCst);
+        }
         if self.armed.load(Ordering::SeqCst) {
             self.wake_armed();
         }
@@ -131,8 +147,8 @@ pub struct RecvError;
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let ring = Arc::new(Ring {
         queue: ConcurrentQueue::bounded(capacity.max(1)),
-        not_empty: Waiters::default(),
-        not_full: Waiters::default(),
+        not_empty: Waiters::for_capacity(capacity),
+        not_full: Waiters::for_capacity(capacity),
         senders: AtomicUsize::new(1),
         receivers: AtomicUsize::new(1),
         closed: AtomicBool::new(false),
@@ -385,24 +401,27 @@ mod tests {
 
     #[test]
     fn no_wake_up_is_lost_between_threads() {
-        // A one-slot ring makes both sides wait on nearly every item; a lost wake-up
-        // would hang this test.
-        let (tx, rx) = bounded::<u32>(1);
-        let producer = std::thread::spawn(move || {
-            smol::block_on(async {
-                for i in 0..20_000 {
-                    tx.send(i).await.expect("open");
+        // Small rings make both sides wait on nearly every item; a lost wake-up would
+        // hang this test. One slot is concurrent-queue's `Single` queue, more its
+        // `Bounded` one: the two wake-up arguments in `Waiters`' doc.
+        for capacity in [1, 2, 3] {
+            let (tx, rx) = bounded::<u32>(capacity);
+            let producer = std::thread::spawn(move || {
+                smol::block_on(async {
+                    for i in 0..20_000 {
+                        tx.send(i).await.expect("open");
+                    }
+                })
+            });
+            let sum = smol::block_on(async {
+                let mut sum = 0u64;
+                while let Ok(i) = rx.recv().await {
+                    sum += u64::from(i);
                 }
-            })
-        });
-        let sum = smol::block_on(async {
-            let mut sum = 0u64;
-            while let Ok(i) = rx.recv().await {
-                sum += u64::from(i);
-            }
-            sum
-        });
-        producer.join().expect("producer");
-        assert_eq!(sum, (0..20_000u64).sum::<u64>());
+                sum
+            });
+            producer.join().expect("producer");
+            assert_eq!(sum, (0..20_000u64).sum::<u64>(), "capacity {capacity}");
+        }
     }
 }

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The router's message count reaches its stats at least this often (see
-/// [`Router::count_routed`]).
+/// [`Router::count_routed`]). While the router waits on a full plugin queue, a report
+/// may show up to this many fewer routed messages than were routed.
 const COUNT_EVERY: u64 = 1024;
 
 /// One filter or output as the router sees it.
