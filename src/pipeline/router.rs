@@ -123,8 +123,9 @@ impl Router {
         let mut inputs_open = true;
         let mut filters_open = true;
         while inputs_open || filters_open {
-            // Whatever is queued goes first, without a waker registered on either ring;
-            // registering (a lock) once per message cost more than routing it.
+            // Whatever is queued goes first, without a waker registered on either ring:
+            // with filters running, waiting on both registered on the filters' ring (a
+            // lock) for every message routed.
             let queued = match (inputs_open, filters_open) {
                 (_, true) => self.from_filters.try_recv().ok(),
                 _ => None,
