@@ -13,29 +13,7 @@ pub struct MessageWriter<'b> {
     buf: &'b mut Vec<u8>,
     /// Where the headers went, while that is known exactly: `buf` started empty and
     /// nothing was copied in unparsed ([`MessageWriter::raw`]).
-    index: Indexing<'b>,
-}
-
-/// Where a [`MessageWriter`] notes the headers it writes.
-enum Indexing<'b> {
-    /// In the writer itself, returned by [`MessageWriter::index`].
-    Own(HeaderIndex),
-    /// Straight into a pack's index ([`MessageWriter::indexing_into`]), so the index is
-    /// not built in one place and copied to another.
-    Into(&'b mut HeaderIndex),
-    /// Not known: the buffer did not start empty, or raw bytes were copied in.
-    Lost,
-}
-
-impl Indexing<'_> {
-    #[inline(always)]
-    fn get(&mut self) -> Option<&mut HeaderIndex> {
-        match self {
-            Indexing::Own(index) => Some(index),
-            Indexing::Into(index) => Some(index),
-            Indexing::Lost => None,
-        }
-    }
+    index: Option<HeaderIndex>,
 }
 
 /// A field value array, borrowed.
@@ -89,46 +67,21 @@ fn len_delimited_len(tag: u32, len: usize) -> usize {
 impl<'b> MessageWriter<'b> {
     /// Starts writing at the end of `buf` (clear it first for a fresh message).
     pub fn new(buf: &'b mut Vec<u8>) -> Self {
-        let index = match buf.is_empty() {
-            true => Indexing::Own(HeaderIndex::default()),
-            false => Indexing::Lost,
-        };
+        let index = buf.is_empty().then(HeaderIndex::default);
         MessageWriter { buf, index }
-    }
-
-    /// Starts a fresh message in `buf`, noting its headers straight into `index` (a
-    /// pack's own), which is reset first. [`MessageWriter::finish`] tells whether
-    /// `index` describes what was written.
-    pub fn indexing_into(buf: &'b mut Vec<u8>, index: &'b mut HeaderIndex) -> Self {
-        buf.clear();
-        *index = HeaderIndex::default();
-        MessageWriter {
-            buf,
-            index: Indexing::Into(index),
-        }
     }
 
     /// The header index of the message written, when the writer started on an empty
     /// buffer and wrote only typed parts. A message we build ourselves is valid by
     /// construction, so this saves the validating [`HeaderIndex::scan`].
     pub fn index(&self) -> Option<HeaderIndex> {
-        match &self.index {
-            Indexing::Own(index) => Some(*index),
-            Indexing::Into(index) => Some(**index),
-            Indexing::Lost => None,
-        }
-    }
-
-    /// Whether the index given to [`MessageWriter::indexing_into`] is exact (no raw
-    /// bytes were copied in); when it is not, the caller must scan the message.
-    pub fn finish(self) -> bool {
-        !matches!(self.index, Indexing::Lost)
+        self.index
     }
 
     #[inline(always)]
     fn header_bytes(&mut self, tag: u32, value: &[u8]) {
         self.bytes_field(tag, value);
-        if let Some(index) = self.index.get() {
+        if let Some(index) = &mut self.index {
             index.note_len(tag, self.buf.len() - value.len(), value.len());
         }
     }
@@ -136,7 +89,7 @@ impl<'b> MessageWriter<'b> {
     #[inline(always)]
     fn header_varint(&mut self, tag: u32, value: u64) {
         self.varint_field(tag, value);
-        if let Some(index) = self.index.get() {
+        if let Some(index) = &mut self.index {
             index.note_varint(tag, value);
         }
     }
@@ -199,7 +152,7 @@ impl<'b> MessageWriter<'b> {
 
     /// Copies already-encoded field entries (tag 10 entries) verbatim.
     pub fn raw(&mut self, encoded: &[u8]) -> &mut Self {
-        self.index = Indexing::Lost;
+        self.index = None;
         self.buf.extend_from_slice(encoded);
         self
     }
@@ -249,7 +202,7 @@ impl<'b> MessageWriter<'b> {
             }
         };
         self.key_and_varint(10, WireType::LengthDelimited, body as u64);
-        if let Some(index) = self.index.get() {
+        if let Some(index) = &mut self.index {
             index.note_len(10, self.buf.len(), body);
         }
         self.bytes_field(1, name);

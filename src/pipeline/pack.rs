@@ -3,7 +3,7 @@
 
 use crate::message::view::HeaderIndex;
 use crate::message::wire::WireError;
-use crate::message::{MessageView, MessageWriter};
+use crate::message::MessageView;
 
 /// Longest signer name kept on a pack (signer names are short config identifiers).
 pub const SIGNER_CAPACITY: usize = 64;
@@ -57,22 +57,6 @@ impl Pack {
         };
         debug_assert_eq!(HeaderIndex::scan(&self.msg).ok(), Some(index));
         self.index = index;
-        Ok(())
-    }
-
-    /// A writer for a new message in `msg` that notes its headers straight into `index`;
-    /// hand its [`MessageWriter::finish`] to [`Pack::written`].
-    pub fn message_writer(&mut self) -> MessageWriter<'_> {
-        MessageWriter::indexing_into(&mut self.msg, &mut self.index)
-    }
-
-    /// Completes [`Pack::message_writer`]: `exact` is what its `finish` returned; a
-    /// message whose index is not exact is scanned.
-    pub fn written(&mut self, exact: bool) -> Result<(), WireError> {
-        if !exact {
-            return self.reindex();
-        }
-        debug_assert_eq!(HeaderIndex::scan(&self.msg).ok(), Some(self.index));
         Ok(())
     }
 

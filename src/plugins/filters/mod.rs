@@ -90,16 +90,16 @@ impl Injector {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
-        let exact = {
-            let mut w = pack.message_writer();
+        let written = {
+            let mut w = MessageWriter::new(&mut pack.msg);
             w.uuid(&uuid::new_v4())
                 .timestamp(now)
                 .r#type(r#type.as_bytes())
                 .logger(self.name.as_bytes());
             fill(&mut w, &self.origin);
-            w.finish()
+            w.index()
         };
-        if let Err(e) = pack.written(exact) {
+        if let Err(e) = pack.index_written(written) {
             log::error!(
                 "Plugin '{}' error: injected an invalid message: {e}",
                 self.name

@@ -374,7 +374,8 @@ async fn prepare(
             timestamp,
             bytes,
         );
-        pack.written(true)
+        debug_assert_eq!(HeaderIndex::scan(&pack.msg).ok(), Some(pack.index));
+        Ok(())
     };
     let decoded = match (indexed, decoder) {
         (Err(e), _) => Err(format!(
