@@ -243,12 +243,8 @@ impl Unacked {
         if self.messages.is_empty() {
             self.delivered = self.acked;
         }
-        // Acknowledged bytes are dropped when that moves nothing (all of them are), or
-        // when the next batch would otherwise make the buffer grow. Moving the rest each
-        // time half was acknowledged copied most lines a second time.
         let done = (self.delivered - self.base) as usize;
-        let room = self.bytes.capacity() - self.bytes.len();
-        if done == self.bytes.len() || (done > 0 && room < BATCH_BYTES) {
+        if done == self.bytes.len() || done >= self.bytes.len() / 2 {
             self.bytes.drain(..done);
             self.base = self.delivered;
         }
