@@ -14,17 +14,12 @@
 use super::deadline::Deadline;
 use super::pool::{PooledPack, SharedPack};
 use super::ring::{Receiver, Sender, TrySendError};
-use super::stats::PluginStats;
+use super::stats::{PendingCount, PluginStats};
 use crate::matcher::Matcher;
 use smol::future::FutureExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The router's message count reaches its stats at least this often (see
-/// [`Router::count_routed`]). While the router waits on a full plugin queue, a report
-/// may show up to this many fewer routed messages than were routed.
-const COUNT_EVERY: u64 = 1024;
 
 /// One filter or output as the router sees it.
 pub struct Route {
@@ -91,8 +86,10 @@ pub struct Router {
     from_filters: Receiver<PooledPack>,
     settings: RouterSettings,
     stats: Arc<PluginStats>,
-    /// Messages routed and not yet added to `stats` ([`Router::count_routed`]).
-    routed: u64,
+    /// Messages routed and not yet added to ProcessMessageCount: added when the router
+    /// runs out of work, and every `PendingCount::EVERY` (so a report may trail by that
+    /// much while the router waits on a full plugin queue).
+    routed: PendingCount,
 }
 
 impl Router {
@@ -113,7 +110,7 @@ impl Router {
             from_filters,
             settings,
             stats,
-            routed: 0,
+            routed: PendingCount::default(),
         }
     }
 
@@ -126,19 +123,19 @@ impl Router {
             // Whatever is queued goes first, without a waker registered on either ring:
             // with filters running, waiting on both registered on the filters' ring (a
             // lock) for every message routed.
-            let queued = match (inputs_open, filters_open) {
-                (_, true) => self.from_filters.try_recv().ok(),
-                _ => None,
-            };
-            let queued = queued.or_else(|| match inputs_open {
-                true => self.from_inputs.try_recv().ok(),
-                false => None,
-            });
+            let queued = filters_open
+                .then(|| self.from_filters.try_recv().ok())
+                .flatten()
+                .or_else(|| {
+                    inputs_open
+                        .then(|| self.from_inputs.try_recv().ok())
+                        .flatten()
+                });
             if let Some(pack) = queued {
                 self.route(pack).await;
                 continue;
             }
-            self.count_routed();
+            self.routed.flush(&self.stats.process_count);
             let next = match (inputs_open, filters_open) {
                 (true, true) => {
                     let injected = async { (self.from_filters.recv().await.ok(), false) };
@@ -159,24 +156,12 @@ impl Router {
                 (None, false) => filters_open = false,
             }
         }
-        self.count_routed();
+        self.routed.flush(&self.stats.process_count);
         // Dropping the routes closes the output queues; outputs drain and stop.
     }
 
-    /// Adds the messages routed since the last call to the router's ProcessMessageCount:
-    /// when the router runs out of work or has routed [`COUNT_EVERY`] more, not once per
-    /// message (an atomic add each time).
-    fn count_routed(&mut self) {
-        if self.routed > 0 {
-            PluginStats::add(&self.stats.process_count, std::mem::take(&mut self.routed));
-        }
-    }
-
     async fn route(&mut self, pack: PooledPack) {
-        self.routed += 1;
-        if self.routed == COUNT_EVERY {
-            self.count_routed();
-        }
+        self.routed.one(&self.stats.process_count);
         self.stats
             .in_chan_length
             .store(self.from_inputs.len() as u64, Ordering::Relaxed);

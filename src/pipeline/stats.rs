@@ -46,6 +46,32 @@ impl PluginStats {
     }
 }
 
+/// Counts one task makes locally and adds to a shared counter in batches: once every
+/// [`PendingCount::EVERY`] counts, or when the task calls [`PendingCount::flush`] (it runs
+/// out of work, stops), instead of an atomic add per message on the hot path. A report
+/// may trail by up to `EVERY` counts meanwhile.
+#[derive(Debug, Default)]
+pub struct PendingCount(u64);
+
+impl PendingCount {
+    pub const EVERY: u64 = 1024;
+
+    /// Counts one, adding the batch to `counter` when it is full.
+    pub fn one(&mut self, counter: &AtomicU64) {
+        self.0 += 1;
+        if self.0 == Self::EVERY {
+            self.flush(counter);
+        }
+    }
+
+    /// Adds what was counted since the last flush to `counter`.
+    pub fn flush(&mut self, counter: &AtomicU64) {
+        if self.0 > 0 {
+            PluginStats::add(counter, std::mem::take(&mut self.0));
+        }
+    }
+}
+
 /// Every plugin's counters, in registration order.
 #[derive(Debug, Default, Clone)]
 pub struct StatsRegistry {

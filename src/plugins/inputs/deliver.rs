@@ -11,7 +11,7 @@ use crate::pipeline::ack::AckTracker;
 use crate::pipeline::pack::Pack;
 use crate::pipeline::pool::{PackPool, PooledPack};
 use crate::pipeline::ring::Sender;
-use crate::pipeline::stats::PluginStats;
+use crate::pipeline::stats::{PendingCount, PluginStats};
 use crate::plugins::decoders::{Decoded, Decoder};
 use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
 use crate::plugins::splitters::{Splitter, Unframed};
@@ -78,12 +78,11 @@ pub struct Deliverer {
     /// When the newest bytes were read: the Timestamp of messages made from the records
     /// they complete (one clock read per read(2), not one per message).
     read_at: i64,
-    /// Messages delivered and not yet added to the input's stats.
-    processed: u64,
+    /// Messages delivered and not yet added to the input's ProcessMessageCount: added
+    /// once per read (each time the buffer runs out of records), at the end, and every
+    /// `PendingCount::EVERY`.
+    processed: PendingCount,
 }
-
-/// A stream's message count reaches its input's stats at least this often.
-const COUNT_EVERY: u64 = 1024;
 
 impl Drop for Deliverer {
     fn drop(&mut self) {
@@ -125,7 +124,7 @@ impl Deliverer {
             skip_oversized_tails: false,
             skipping_tail: false,
             read_at: now_ns(),
-            processed: 0,
+            processed: PendingCount::default(),
         })
     }
 
@@ -241,10 +240,7 @@ impl Deliverer {
             self.consumed_without_message();
             return Ok(());
         };
-        self.processed += 1;
-        if self.processed == COUNT_EVERY {
-            self.count_processed();
-        }
+        self.processed.one(&self.shared.stats.process_count);
         if let Some((tracker, file)) = &self.ack {
             pack.set_ack(tracker.register((*file, self.buffer.offset())));
         }
@@ -255,16 +251,8 @@ impl Deliverer {
             .map_err(|_| RouterClosed)
     }
 
-    /// Adds the messages delivered since the last call to the input's
-    /// ProcessMessageCount: once per read (each time the buffer runs out of records) or
-    /// per [`COUNT_EVERY`] messages, not with an atomic add per message.
     fn count_processed(&mut self) {
-        if self.processed > 0 {
-            PluginStats::add(
-                &self.shared.stats.process_count,
-                std::mem::take(&mut self.processed),
-            );
-        }
+        self.processed.flush(&self.shared.stats.process_count);
     }
 
     /// Tells a replayable source that the stream is consumed up to here with no message
