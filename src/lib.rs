@@ -11,4 +11,5 @@ pub mod message;
 pub mod pidfile;
 pub mod pipeline;
 pub mod plugins;
+pub mod sandbox;
 pub mod timefmt;
