@@ -118,6 +118,7 @@ fn main() {
         keep_truncated: false,
         decoder_name: Some("ProtobufDecoder".into()),
         decoder_stats: None,
+        control: control.clone(),
         decoder: Some(Arc::new(|| {
             hekad::plugins::decoders::protobuf::from_section(&section("ProtobufDecoder"))
                 .map_err(|_| "decoder".to_owned())

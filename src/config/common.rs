@@ -162,7 +162,8 @@ pub struct CommonFilterOutput {
     pub message_matcher: Option<String>,
     pub message_signer: Option<String>,
     pub ticker_interval: u64,
-    pub can_exit: bool,
+    /// `None`: the plugin type's default (SandboxFilter may exit, others not).
+    pub can_exit: Option<bool>,
     pub use_buffering: Option<bool>,
     pub buffering: Option<BufferingConfig>,
     pub encoder: Option<String>,

@@ -7,6 +7,7 @@
 
 pub mod record;
 pub mod repr;
+pub mod rewrite;
 pub mod uuid;
 pub mod view;
 pub mod wire;

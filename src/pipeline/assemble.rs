@@ -14,6 +14,7 @@ use super::shutdown::Control;
 use super::stats::PluginStats;
 use super::stats::StatsRegistry;
 use super::supervise::{supervise, Attempt, Policy};
+use super::inject::{Injector, Origin};
 use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
@@ -21,16 +22,14 @@ use crate::config::loader::Config;
 use crate::config::{Category, ConfigError, PluginSection};
 use crate::framing;
 use crate::matcher::Matcher;
-use crate::plugins::decoders::Decoder;
+use crate::plugins::build::{build_decoder, unregistered, BuildContext, Reserved, Sections};
 use crate::plugins::encoders::Encoder;
-use crate::plugins::filters::{FilterContext, Injector, Origin};
+use crate::plugins::filters::FilterContext;
 use crate::plugins::inputs::deliver::{DecoderFactory, InputShared, SplitterFactory};
 use crate::plugins::inputs::InputContext;
 use crate::plugins::outputs::OutputContext;
-use crate::plugins::registry::{self, Builder, ALWAYS_REGISTERED};
+use crate::plugins::registry::{self, Builder};
 use crate::plugins::splitters::CommonSplitterConfig;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +40,8 @@ pub struct Pipeline {
     stats: StatsRegistry,
     input_pool: PackPool,
     inject_pool: PackPool,
+    /// Memory the plugins declared beyond the pools (sandboxes).
+    reserved: Reserved,
     /// Start-up jobs in Heka's start order.
     jobs: Vec<Job>,
 }
@@ -53,76 +54,6 @@ fn joined(errors: Vec<ConfigError>) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Plugin sections by name, with the always-registered defaults added.
-struct Sections {
-    by_name: BTreeMap<String, PluginSection>,
-    order: Vec<String>,
-}
-
-impl Sections {
-    fn new(sections: Vec<PluginSection>) -> Sections {
-        let mut by_name = BTreeMap::new();
-        let mut order = Vec::new();
-        for s in sections {
-            order.push(s.name.clone());
-            by_name.insert(s.name.clone(), s);
-        }
-        for name in ALWAYS_REGISTERED {
-            if !by_name.contains_key(*name) {
-                if let Some(category) = Category::of_type(name) {
-                    by_name.insert(
-                        (*name).to_owned(),
-                        PluginSection {
-                            name: (*name).to_owned(),
-                            type_name: (*name).to_owned(),
-                            category,
-                            file: PathBuf::from("<built-in>"),
-                            table: toml::Table::new(),
-                        },
-                    );
-                }
-            }
-        }
-        Sections { by_name, order }
-    }
-
-    fn of(&self, category: Category) -> impl Iterator<Item = &PluginSection> {
-        self.order
-            .iter()
-            .filter_map(|n| self.by_name.get(n))
-            .filter(move |s| s.category == category)
-    }
-
-    /// The section `name` refers to from `referrer.key`, which must be of `category`.
-    fn template(
-        &self,
-        referrer: &PluginSection,
-        key: &str,
-        name: &str,
-        category: Category,
-    ) -> Result<&PluginSection, ConfigError> {
-        match self.by_name.get(name) {
-            Some(s) if s.category == category => Ok(s),
-            Some(s) => Err(ConfigError::in_section(
-                referrer,
-                Some(key),
-                format!("'{name}' is a {:?}, not a {category:?}", s.category),
-            )),
-            None => Err(ConfigError::in_section(
-                referrer,
-                Some(key),
-                format!("no {category:?} named '{name}'"),
-            )),
-        }
-    }
-}
-
-/// The error for a section whose type no plugin registers.
-fn unregistered(section: &PluginSection) -> Vec<ConfigError> {
-    let message = format!("No registered plugin type: {}", section.type_name);
-    vec![ConfigError::in_section(section, Some("type"), message)]
 }
 
 fn splitter_factory(
@@ -140,79 +71,69 @@ fn splitter_factory(
     }))
 }
 
+/// Builds a decoder for each stream of an input, as `instance`; checked once now so its
+/// configuration errors are reported before anything starts.
 fn decoder_factory(
-    sections: &Sections,
+    sections: &Arc<Sections>,
+    globals: &Arc<Globals>,
     section: &PluginSection,
-    depth: usize,
+    instance: &str,
+    reserved: &Reserved,
+    stats: Arc<PluginStats>,
 ) -> Result<DecoderFactory, Vec<ConfigError>> {
-    match registry::lookup(&section.type_name) {
-        Some(Builder::Decoder(build)) => {
-            let build = *build;
-            build(section)?;
-            let section = section.clone();
-            Ok(Arc::new(move || {
-                build(&section)
-                    .map(|d| d as Box<dyn Decoder>)
-                    .map_err(joined)
-            }))
-        }
-        Some(Builder::MultiDecoder) => {
-            if depth > 16 {
-                return Err(vec![ConfigError::in_section(
-                    section,
-                    Some("subs"),
-                    "circular dependency detected",
-                )]);
-            }
-            let names: Vec<String> = match section.table.get("subs").and_then(|v| v.as_array()) {
-                Some(list) => list
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let mut subs = Vec::new();
-            let mut errors = Vec::new();
-            for name in &names {
-                match sections.template(section, "subs", name, Category::Decoder) {
-                    Ok(sub) => match decoder_factory(sections, sub, depth + 1) {
-                        Ok(f) => subs.push((name.clone(), f)),
-                        Err(e) => errors.extend(e),
-                    },
-                    Err(e) => errors.push(e),
-                }
-            }
-            if !errors.is_empty() {
-                return Err(errors);
-            }
-            let make =
-                move |section: &PluginSection| -> Result<Box<dyn Decoder>, Vec<ConfigError>> {
-                    let mut built = Vec::new();
-                    for (name, factory) in &subs {
-                        let decoder = factory()
-                            .map_err(|e| vec![ConfigError::in_section(section, Some("subs"), e)])?;
-                        built.push((name.clone(), decoder));
-                    }
-                    crate::plugins::decoders::multi::from_section(section, built)
-                };
-            make(section)?;
-            let section = section.clone();
-            Ok(Arc::new(move || make(&section).map_err(joined)))
-        }
-        _ => Err(unregistered(section)),
-    }
+    build_decoder(&BuildContext::new(
+        section, &[], globals, sections, instance, reserved,
+    ))?;
+    let (sections, globals) = (sections.clone(), globals.clone());
+    let (section, instance) = (section.clone(), instance.to_owned());
+    Ok(Arc::new(move || {
+        let reserved = Reserved::default();
+        let ctx = BuildContext::new(&section, &[], &globals, &sections, &instance, &reserved)
+            .with_stats(Some(stats.clone()));
+        build_decoder(&ctx).map_err(joined)
+    }))
 }
 
 type EncoderFactory = Arc<dyn Fn() -> Result<Box<dyn Encoder>, String> + Send + Sync>;
 
-fn encoder_factory(section: &PluginSection) -> Result<EncoderFactory, Vec<ConfigError>> {
-    let Some(Builder::Encoder(build)) = registry::lookup(&section.type_name) else {
+/// Builds the encoder of one output (on its executor thread); checked once now. The
+/// second value says whether it writes whole messages (framed by default).
+fn encoder_factory(
+    sections: &Arc<Sections>,
+    globals: &Arc<Globals>,
+    section: &PluginSection,
+    reserved: &Reserved,
+    stats: Option<Arc<PluginStats>>,
+) -> Result<(EncoderFactory, bool), Vec<ConfigError>> {
+    let Some(&Builder::Encoder {
+        build,
+        writes_messages,
+    }) = registry::lookup(&section.type_name)
+    else {
         return Err(unregistered(section));
     };
-    let build = *build;
-    build(section)?;
-    let section = section.clone();
-    Ok(Arc::new(move || build(&section).map_err(joined)))
+    build(&BuildContext::new(
+        section,
+        &[],
+        globals,
+        sections,
+        &section.name,
+        reserved,
+    ))?;
+    let (sections, globals, section) = (sections.clone(), globals.clone(), section.clone());
+    let factory: EncoderFactory = Arc::new(move || {
+        let reserved = Reserved::default();
+        let ctx = BuildContext::new(
+            &section,
+            &[],
+            &globals,
+            &sections,
+            &section.name,
+            &reserved,
+        );
+        build(&ctx.with_stats(stats.clone())).map_err(joined)
+    });
+    Ok((factory, writes_messages))
 }
 
 fn compile_matcher(section: &PluginSection, expr: &str) -> Result<Matcher, ConfigError> {
@@ -296,7 +217,8 @@ impl PluginQueue {
 
 /// Everything plugins are wired to while the pipeline is built.
 struct Wiring {
-    globals: Globals,
+    globals: Arc<Globals>,
+    sections: Arc<Sections>,
     control: Control,
     stats: StatsRegistry,
     input_pool: PackPool,
@@ -304,6 +226,7 @@ struct Wiring {
     to_router: channel::Sender<crate::pipeline::pool::PooledPack>,
     to_router_from_filters: channel::Sender<crate::pipeline::pool::PooledPack>,
     routes: Vec<Route>,
+    reserved: Reserved,
 }
 
 impl Wiring {
@@ -311,29 +234,44 @@ impl Wiring {
         self.globals.plugin_chansize.max(1)
     }
 
+    fn context<'a>(&'a self, s: &'a PluginSection, common_keys: &'a [&'a str]) -> BuildContext<'a> {
+        BuildContext::new(
+            s,
+            common_keys,
+            &self.globals,
+            &self.sections,
+            &s.name,
+            &self.reserved,
+        )
+    }
+
+    fn origin(&self) -> Origin {
+        Origin {
+            hostname: self.globals.hostname.clone(),
+            pid: std::process::id() as i32,
+            max_message_loops: self.globals.max_message_loops.clamp(1, 255) as u8,
+        }
+    }
+
     /// The router's queue to plugin `s`, and the disk queue behind it when buffered
-    /// (§4.6; TcpOutput buffers by default with its own defaults). A plugin that
-    /// `confirms_delivery` may also take messages straight from the queue's writer.
+    /// (§4.6; `default_buffering` for types that buffer unless told not to). A plugin
+    /// that `confirms_delivery` may also take messages straight from the queue's writer.
     fn plugin_queue(
         &self,
         s: &PluginSection,
         common: &CommonFilterOutput,
         stats: &Arc<PluginStats>,
         confirms_delivery: bool,
+        default_buffering: Option<fn() -> BufferingConfig>,
     ) -> Result<(channel::Sender<SharedPack>, PluginQueue), Vec<ConfigError>> {
         let (tx, rx) = channel::bounded(self.chansize());
-        let plugin_default = s.type_name == "TcpOutput";
-        if !common.use_buffering.unwrap_or(plugin_default) {
+        if !common.use_buffering.unwrap_or(default_buffering.is_some()) {
             return Ok((tx, PluginQueue::Memory(rx)));
         }
-        let b = match &common.buffering {
-            Some(b) => b.clone(),
-            None if plugin_default => BufferingConfig {
-                max_file_size: 134_217_728,
-                cursor_update_count: 50,
-                ..BufferingConfig::default()
-            },
-            None => BufferingConfig::default(),
+        let b = match (&common.buffering, default_buffering) {
+            (Some(b), _) => b.clone(),
+            (None, Some(defaults)) => defaults(),
+            (None, None) => BufferingConfig::default(),
         };
         let defaults = BufferingConfig::default();
         let dir = self
@@ -384,31 +322,44 @@ impl Wiring {
         ))
     }
 
-    fn build_output(
-        &mut self,
-        sections: &Sections,
+    /// The matcher of a filter or output: `message_matcher`, else the type's default.
+    fn matcher(
         s: &PluginSection,
-    ) -> Result<Job, Vec<ConfigError>> {
-        let Some(&Builder::Output {
-            build,
-            default_encoder,
-            frames_protobuf,
-            confirms_delivery,
-        }) = registry::lookup(&s.type_name)
-        else {
-            return Err(unregistered(s));
-        };
-        let common = CommonFilterOutput::from_section(s)?;
-        let output = build(s, CommonFilterOutput::KEYS)?;
-        let Some(expr) = common.message_matcher.as_deref().filter(|m| !m.is_empty()) else {
+        common: &CommonFilterOutput,
+        default: Option<&str>,
+    ) -> Result<Matcher, Vec<ConfigError>> {
+        let expr = common
+            .message_matcher
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .or(default);
+        let Some(expr) = expr else {
             return Err(vec![ConfigError::in_section(
                 s,
                 Some("message_matcher"),
                 format!("'{}' missing message matcher", s.name),
             )]);
         };
-        let matcher = compile_matcher(s, expr).map_err(|e| vec![e])?;
-        if common.ticker_interval > 0 {
+        compile_matcher(s, expr).map_err(|e| vec![e])
+    }
+
+    fn build_output(&mut self, s: &PluginSection) -> Result<Job, Vec<ConfigError>> {
+        let Some(&Builder::Output {
+            build,
+            default_encoder,
+            uses_encoder,
+            frames_protobuf,
+            confirms_delivery,
+            default_buffering,
+            ticks,
+        }) = registry::lookup(&s.type_name)
+        else {
+            return Err(unregistered(s));
+        };
+        let common = CommonFilterOutput::from_section(s)?;
+        let output = build(&self.context(s, CommonFilterOutput::KEYS))?;
+        let matcher = Self::matcher(s, &common, None)?;
+        if common.ticker_interval > 0 && !ticks {
             let msg = format!("'{}' can't support a ticker_interval setting", s.name);
             return Err(vec![ConfigError::in_section(
                 s,
@@ -416,27 +367,44 @@ impl Wiring {
                 msg,
             )]);
         }
-        let Some(encoder_name) = common
+        let ticker = (common.ticker_interval > 0)
+            .then(|| Duration::from_secs(common.ticker_interval));
+        let encoder_name = common
             .encoder
             .clone()
             .filter(|e| !e.is_empty())
-            .or(default_encoder.map(str::to_owned))
-        else {
-            return Err(vec![ConfigError::in_section(
-                s,
-                Some("encoder"),
-                "Encoder required.",
-            )]);
+            .or(default_encoder.map(str::to_owned));
+        let (encoders, use_framing) = match (encoder_name, uses_encoder) {
+            (Some(name), _) => {
+                let section = self
+                    .sections
+                    .template(s, "encoder", &name, Category::Encoder)
+                    .map_err(|e| vec![e])?;
+                let stats = self.stats.register(&section.name, Category::Encoder);
+                let (factory, writes_messages) = encoder_factory(
+                    &self.sections,
+                    &self.globals,
+                    section,
+                    &self.reserved,
+                    Some(stats),
+                )?;
+                let framing = common
+                    .use_framing
+                    .unwrap_or(frames_protobuf && writes_messages);
+                (Some(factory), framing)
+            }
+            (None, true) => {
+                return Err(vec![ConfigError::in_section(
+                    s,
+                    Some("encoder"),
+                    "Encoder required.",
+                )])
+            }
+            (None, false) => (None, common.use_framing.unwrap_or(false)),
         };
-        let encoder_section = sections
-            .template(s, "encoder", &encoder_name, Category::Encoder)
-            .map_err(|e| vec![e])?;
-        let encoders = encoder_factory(encoder_section)?;
-        let use_framing = common
-            .use_framing
-            .unwrap_or(frames_protobuf && encoder_section.type_name == "ProtobufEncoder");
         let stats = self.stats.register(&s.name, Category::Output);
-        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats, confirms_delivery)?;
+        let (tx, plugin_queue) =
+            self.plugin_queue(s, &common, &stats, confirms_delivery, default_buffering)?;
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
         let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), false);
@@ -446,10 +414,11 @@ impl Wiring {
             name: s.name.clone(),
             kind: "Plugin",
             retries: common.retries.clone(),
-            can_exit: common.can_exit,
+            can_exit: common.can_exit.unwrap_or(false),
             stops_with_queue: true,
         };
         let (section, control) = (s.clone(), self.control.clone());
+        let (globals, sections) = (self.globals.clone(), self.sections.clone());
         let max_message_size = self.globals.max_message_size;
         let mut first = Some(output);
         Ok(Box::new(move |ex: &Executors| {
@@ -459,10 +428,24 @@ impl Wiring {
                 let attempt: Attempt = Box::new(move |_| {
                     let output = match first.take() {
                         Some(o) => o,
-                        None => build(&section, CommonFilterOutput::KEYS).map_err(joined)?,
+                        None => {
+                            let reserved = Reserved::default();
+                            let ctx = BuildContext::new(
+                                &section,
+                                CommonFilterOutput::KEYS,
+                                &globals,
+                                &sections,
+                                &section.name,
+                                &reserved,
+                            );
+                            build(&ctx).map_err(joined)?
+                        }
                     };
-                    let encoder = Some(encoders()?);
-                    let ctx = OutputContext::new(
+                    let encoder = match &encoders {
+                        Some(make) => Some(make()?),
+                        None => None,
+                    };
+                    let mut ctx = OutputContext::new(
                         section.name.clone(),
                         source.open()?,
                         encoder,
@@ -471,6 +454,7 @@ impl Wiring {
                         control.clone(),
                         stats.clone(),
                     );
+                    ctx.ticker = ticker;
                     Ok(output.run(ctx))
                 });
                 supervise(policy, supervisor, attempt)
@@ -483,26 +467,14 @@ impl Wiring {
             build,
             default_matcher,
             default_ticker,
+            can_exit,
         }) = registry::lookup(&s.type_name)
         else {
             return Err(unregistered(s));
         };
         let common = CommonFilterOutput::from_section(s)?;
-        let filter = build(s, CommonFilterOutput::KEYS)?;
-        let expr = common
-            .message_matcher
-            .clone()
-            .filter(|m| !m.is_empty())
-            .or(default_matcher.map(str::to_owned));
-        let Some(expr) = expr else {
-            return Err(vec![ConfigError::in_section(
-                s,
-                Some("message_matcher"),
-                format!("'{}' missing message matcher", s.name),
-            )]);
-        };
-        let matcher = compile_matcher(s, &expr).map_err(|e| vec![e])?;
-        let own_matcher = compile_matcher(s, &expr).map_err(|e| vec![e])?;
+        let filter = build(&self.context(s, CommonFilterOutput::KEYS))?;
+        let matcher = Self::matcher(s, &common, default_matcher)?;
         for key in ["encoder", "use_framing"] {
             if s.table.contains_key(key) {
                 return Err(vec![ConfigError::in_section(
@@ -519,30 +491,26 @@ impl Wiring {
         };
         let ticker = (ticker_secs > 0).then(|| Duration::from_secs(ticker_secs));
         let stats = self.stats.register(&s.name, Category::Filter);
-        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats, false)?;
+        let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats, false, None)?;
         let in_flight = self.chansize();
         let signer = common.message_signer.clone().filter(|x| !x.is_empty());
-        let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), true);
-        route.waits_forever = plugin_queue.never_wedged();
-        self.routes.push(route);
-        let origin = Origin {
-            hostname: self.globals.hostname.clone(),
-            pid: std::process::id() as i32,
-            max_message_loops: self.globals.max_message_loops.clamp(1, 255) as u8,
-        };
         let injector = Injector::new(
             s.name.clone(),
             self.inject_pool.clone(),
             self.to_router_from_filters.clone(),
-            own_matcher,
-            origin,
+            Some(matcher.clone()),
+            self.origin(),
             stats.clone(),
         );
+        let mut route = Route::new(s.name.clone(), matcher, signer, tx, stats.clone(), true);
+        route.waits_forever = plugin_queue.never_wedged();
+        self.routes.push(route);
+        let can_exit = common.can_exit.unwrap_or(can_exit);
         let policy = Policy {
             name: s.name.clone(),
             kind: "Plugin",
             retries: common.retries.clone(),
-            can_exit: common.can_exit,
+            can_exit,
             stops_with_queue: true,
         };
         let control = self.control.clone();
@@ -565,6 +533,7 @@ impl Wiring {
                         ticker,
                         control: control.clone(),
                         stats: stats.clone(),
+                        can_exit,
                     };
                     Ok(filter.run(ctx))
                 });
@@ -573,11 +542,7 @@ impl Wiring {
         }))
     }
 
-    fn build_input(
-        &mut self,
-        sections: &Sections,
-        s: &PluginSection,
-    ) -> Result<Job, Vec<ConfigError>> {
+    fn build_input(&mut self, s: &PluginSection) -> Result<Job, Vec<ConfigError>> {
         let Some(&Builder::Input {
             build,
             default_splitter,
@@ -592,7 +557,8 @@ impl Wiring {
             .clone()
             .filter(|x| !x.is_empty())
             .unwrap_or_else(|| default_splitter.to_owned());
-        let splitter_section = sections
+        let splitter_section = self
+            .sections
             .template(s, "splitter", &splitter_name, Category::Splitter)
             .map_err(|e| vec![e])?;
         let max_message_size = self.globals.max_message_size;
@@ -603,21 +569,28 @@ impl Wiring {
             .clone()
             .filter(|x| !x.is_empty())
             .or(default_decoder.map(str::to_owned));
-        let decoder = match &decoder_name {
+        let (decoder, decoder_stats) = match &decoder_name {
             Some(name) => {
-                let section = sections
+                let section = self
+                    .sections
                     .template(s, "decoder", name, Category::Decoder)
                     .map_err(|e| vec![e])?;
-                Some(decoder_factory(sections, section, 0)?)
+                let instance = format!("{}-{name}", s.name);
+                let stats = self.stats.register(&instance, Category::Decoder);
+                let factory = decoder_factory(
+                    &self.sections,
+                    &self.globals,
+                    section,
+                    &instance,
+                    &self.reserved,
+                    stats.clone(),
+                )?;
+                (Some(factory), Some(stats))
             }
-            None => None,
+            None => (None, None),
         };
-        let input = build(s, CommonInput::KEYS)?;
+        let input = build(&self.context(s, CommonInput::KEYS))?;
         let stats = self.stats.register(&s.name, Category::Input);
-        let decoder_stats = decoder_name.as_ref().map(|d| {
-            self.stats
-                .register(&format!("{}-{d}", s.name), Category::Decoder)
-        });
         let shared = InputShared {
             input_name: s.name.clone(),
             pool: self.input_pool.clone(),
@@ -633,6 +606,7 @@ impl Wiring {
             decoder_name,
             decoder,
             decoder_stats,
+            control: self.control.clone(),
         };
         let policy = Policy {
             name: s.name.clone(),
@@ -641,8 +615,11 @@ impl Wiring {
             can_exit: common.can_exit,
             stops_with_queue: false,
         };
+        let ticker = (common.ticker_interval > 0)
+            .then(|| Duration::from_secs(common.ticker_interval));
         let (section, control) = (s.clone(), self.control.clone());
-        let globals = Arc::new(self.globals.clone());
+        let (globals, sections) = (self.globals.clone(), self.sections.clone());
+        let (pool, router, origin) = (self.input_pool.clone(), self.to_router.clone(), self.origin());
         let mut first = Some(input);
         Ok(Box::new(move |ex: &Executors| {
             ex.spawn(move || {
@@ -650,12 +627,33 @@ impl Wiring {
                 let attempt: Attempt = Box::new(move |_| {
                     let input = match first.take() {
                         Some(i) => i,
-                        None => build(&section, CommonInput::KEYS).map_err(joined)?,
+                        None => {
+                            let reserved = Reserved::default();
+                            let ctx = BuildContext::new(
+                                &section,
+                                CommonInput::KEYS,
+                                &globals,
+                                &sections,
+                                &section.name,
+                                &reserved,
+                            );
+                            build(&ctx).map_err(joined)?
+                        }
                     };
+                    let injector = Injector::new(
+                        section.name.clone(),
+                        pool.clone(),
+                        router.clone(),
+                        None,
+                        origin.clone(),
+                        stats.clone(),
+                    );
                     Ok(input.run(InputContext {
                         shared: shared.clone(),
                         control: control.clone(),
                         globals: globals.clone(),
+                        injector,
+                        ticker,
                     }))
                 });
                 supervise(policy, supervisor, attempt)
@@ -667,11 +665,13 @@ impl Wiring {
 impl Pipeline {
     /// Builds every plugin of `config`; all configuration errors are returned together.
     pub fn build(config: Config) -> Result<Pipeline, Vec<ConfigError>> {
-        let sections = Sections::new(config.sections);
+        let sections = Arc::new(Sections::new(config.sections));
         let mut errors = Vec::new();
-        let globals = config.globals;
+        let globals = Arc::new(config.globals);
         let max_message_size = globals.max_message_size;
-        // Template sections are validated even when nothing uses them.
+        // Template sections are validated even when nothing uses them; what they reserve
+        // counts where they are used.
+        let unused = Reserved::default();
         for s in sections.of(Category::Splitter) {
             errors.extend(
                 splitter_factory(s, max_message_size)
@@ -680,10 +680,15 @@ impl Pipeline {
             );
         }
         for s in sections.of(Category::Decoder) {
-            errors.extend(decoder_factory(&sections, s, 0).err().unwrap_or_default());
+            let ctx = BuildContext::new(s, &[], &globals, &sections, &s.name, &unused);
+            errors.extend(build_decoder(&ctx).err().unwrap_or_default());
         }
         for s in sections.of(Category::Encoder) {
-            errors.extend(encoder_factory(s).err().unwrap_or_default());
+            errors.extend(
+                encoder_factory(&sections, &globals, s, &unused, None)
+                    .err()
+                    .unwrap_or_default(),
+            );
         }
 
         let chansize = globals.plugin_chansize.max(1);
@@ -698,10 +703,12 @@ impl Pipeline {
             to_router_from_filters,
             routes: Vec::new(),
             globals,
+            sections: sections.clone(),
+            reserved: Reserved::default(),
         };
         let mut jobs: Vec<Job> = Vec::new();
         for s in sections.of(Category::Output) {
-            match wiring.build_output(&sections, s) {
+            match wiring.build_output(s) {
                 Ok(job) => jobs.push(job),
                 Err(e) => errors.extend(e),
             }
@@ -735,7 +742,7 @@ impl Pipeline {
             })
         }));
         for s in sections.of(Category::Input) {
-            match wiring.build_input(&sections, s) {
+            match wiring.build_input(s) {
                 Ok(job) => jobs.push(job),
                 Err(e) => errors.extend(e),
             }
@@ -749,14 +756,16 @@ impl Pipeline {
             stats,
             input_pool,
             inject_pool,
+            reserved,
             ..
         } = wiring;
         Ok(Pipeline {
-            globals,
+            globals: Arc::unwrap_or_clone(globals),
             control,
             stats,
             input_pool,
             inject_pool,
+            reserved,
             jobs,
         })
     }
@@ -769,16 +778,29 @@ impl Pipeline {
         self.stats.clone()
     }
 
-    /// The memory bound of the message buffers, from the config (printed at start-up).
+    /// The memory bound of the message buffers and sandboxes, from the config (printed
+    /// at start-up).
     pub fn memory_bound(&self) -> String {
         let packs = self.input_pool.size() + self.inject_pool.size();
         let per_pack = 2 * self.globals.max_message_size as u64;
-        format!(
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        let mut bound = format!(
             "{packs} packs (poolsize {} x 2); message buffers grow to at most {} KiB per pack: {} MiB worst case",
             self.globals.poolsize,
             per_pack / 1024,
             packs as u64 * per_pack / (1024 * 1024)
-        )
+        );
+        let (fixed, per_stream) = (self.reserved.fixed.get(), self.reserved.per_stream.get());
+        if fixed > 0 {
+            bound.push_str(&format!("; sandboxes {:.1} MiB", mib(fixed)));
+        }
+        if per_stream > 0 {
+            bound.push_str(&format!(
+                "; sandbox decoders {:.1} MiB per input stream",
+                mib(per_stream)
+            ));
+        }
+        bound
     }
 
     /// Globals section of the text report.

@@ -6,6 +6,7 @@ pub mod assemble;
 pub mod deadline;
 pub mod executors;
 pub mod inbox;
+pub mod inject;
 pub mod local_executor;
 pub mod pack;
 pub mod pool;

@@ -34,6 +34,38 @@ pub struct PluginStats {
     pub queue_bytes: AtomicU64,
     /// Bytes of damaged disk queue data skipped (torn writes, flipped bits).
     pub queue_corrupt_bytes: AtomicU64,
+    /// A Lua sandbox's figures, for plugins that run one.
+    pub sandbox: SandboxStats,
+}
+
+/// The report fields of a plugin that runs a Lua sandbox (§8.3). A decoder template
+/// runs one sandbox per stream: they share the entry (Memory is the last one measured,
+/// the maxima are over all of them).
+#[derive(Debug, Default)]
+pub struct SandboxStats {
+    /// Set when the plugin runs a sandbox: the fields below are reported.
+    pub active: AtomicBool,
+    /// Bytes the Lua state uses now, and the most it used.
+    pub memory: AtomicU64,
+    pub max_memory: AtomicU64,
+    /// The most instructions one call used.
+    pub max_instructions: AtomicU64,
+    /// The largest output (payload or injected message) one call made, in bytes.
+    pub max_output: AtomicU64,
+    /// Timed `process_message` calls and their total nanoseconds.
+    pub process_samples: AtomicU64,
+    pub process_total_ns: AtomicU64,
+    /// Timed `timer_event` calls and their total nanoseconds.
+    pub timer_samples: AtomicU64,
+    pub timer_total_ns: AtomicU64,
+}
+
+impl SandboxStats {
+    /// Records the state's memory after a call.
+    pub fn memory_used(&self, bytes: u64) {
+        self.memory.store(bytes, Ordering::Relaxed);
+        self.max_memory.fetch_max(bytes, Ordering::Relaxed);
+    }
 }
 
 impl PluginStats {
@@ -150,6 +182,11 @@ impl PluginStats {
     /// The report keys of this plugin, in Heka's fixed order, then ours.
     pub fn report_values(&self) -> Vec<(&'static str, u64)> {
         let mut values = Vec::new();
+        if self.category == Some(Category::Encoder) {
+            // Encoders count nothing themselves (their output does); a sandbox reports.
+            self.push_sandbox_values(&mut values);
+            return values;
+        }
         let capacity = Self::get(&self.in_chan_capacity);
         if capacity > 0 {
             values.push(("InChanCapacity", capacity));
@@ -166,6 +203,7 @@ impl PluginStats {
         if self.category == Some(Category::Filter) {
             values.push(("InjectMessageCount", Self::get(&self.inject_count)));
         }
+        self.push_sandbox_values(&mut values);
         values.push(("ProcessMessageFailures", Self::get(&self.process_failures)));
         values.push(("DropMessageCount", Self::get(&self.drop_count)));
         if self.category == Some(Category::Input) {
@@ -176,5 +214,30 @@ impl PluginStats {
             values.push(("QueueCorruptBytes", Self::get(&self.queue_corrupt_bytes)));
         }
         values
+    }
+
+    /// The sandbox fields (§8.3), in Heka's order, when the plugin runs a sandbox.
+    fn push_sandbox_values(&self, values: &mut Vec<(&'static str, u64)>) {
+        let sandbox = &self.sandbox;
+        if !sandbox.active.load(Ordering::Relaxed) {
+            return;
+        }
+        let avg = |total: &AtomicU64, samples: &AtomicU64| {
+            Self::get(total).checked_div(Self::get(samples)).unwrap_or(0)
+        };
+        values.push(("Memory", Self::get(&sandbox.memory)));
+        values.push(("MaxMemory", Self::get(&sandbox.max_memory)));
+        values.push(("MaxInstructions", Self::get(&sandbox.max_instructions)));
+        values.push(("MaxOutput", Self::get(&sandbox.max_output)));
+        values.push((
+            "ProcessMessageAvgDuration",
+            avg(&sandbox.process_total_ns, &sandbox.process_samples),
+        ));
+        if matches!(self.category, Some(Category::Filter | Category::Output)) {
+            values.push((
+                "TimerEventAvgDuration",
+                avg(&sandbox.timer_total_ns, &sandbox.timer_samples),
+            ));
+        }
     }
 }

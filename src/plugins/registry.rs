@@ -1,12 +1,14 @@
 //! The one table of plugin types: Heka type name ⇒ constructor and per-type defaults.
 //! Adding a plugin means writing its file and adding one line here.
 
+use super::build::BuildContext;
 use super::decoders::{self, Decoder};
 use super::encoders::{self, Encoder};
 use super::filters::{self, Filter};
 use super::inputs::{self, Input};
 use super::outputs::{self, Output};
 use super::splitters::{self, Splitter};
+use crate::config::common::BufferingConfig;
 use crate::config::{ConfigError, PluginSection};
 
 type Built<T> = Result<Box<T>, Vec<ConfigError>>;
@@ -14,29 +16,41 @@ type Built<T> = Result<Box<T>, Vec<ConfigError>>;
 /// How to build one plugin type, with the defaults Heka gives that type.
 pub enum Builder {
     Input {
-        build: fn(&PluginSection, &[&str]) -> Built<dyn Input>,
+        build: fn(&BuildContext) -> Built<dyn Input>,
         default_splitter: &'static str,
         default_decoder: Option<&'static str>,
     },
     Splitter(fn(&PluginSection, u32) -> Built<dyn Splitter>),
-    /// Decoders other than MultiDecoder (which the assembler builds from its subs).
-    Decoder(fn(&PluginSection) -> Built<dyn Decoder>),
-    MultiDecoder,
-    Encoder(fn(&PluginSection) -> Built<dyn Encoder>),
+    Decoder(fn(&BuildContext) -> Built<dyn Decoder>),
+    Encoder {
+        build: fn(&BuildContext) -> Built<dyn Encoder>,
+        /// Outputs that frame protobuf (`frames_protobuf`) frame this encoder's output
+        /// unless `use_framing` says otherwise: it writes whole messages.
+        writes_messages: bool,
+    },
     Filter {
-        build: fn(&PluginSection, &[&str]) -> Built<dyn Filter>,
+        build: fn(&BuildContext) -> Built<dyn Filter>,
         default_matcher: Option<&'static str>,
         default_ticker: u64,
+        /// `can_exit` when the section does not say (SandboxFilter: true, §5.4).
+        can_exit: bool,
     },
     Output {
-        build: fn(&PluginSection, &[&str]) -> Built<dyn Output>,
+        build: fn(&BuildContext) -> Built<dyn Output>,
         default_encoder: Option<&'static str>,
-        /// `use_framing` defaults to true when the encoder is ProtobufEncoder.
+        /// Whether the output writes through an encoder ("Encoder required." otherwise);
+        /// SandboxOutput writes what its script says.
+        uses_encoder: bool,
+        /// `use_framing` defaults to true when the encoder writes whole messages.
         frames_protobuf: bool,
         /// Holds each message's acknowledgement until its destination confirmed it
         /// (TcpOutput: the peer's TCP ACK), so its disk queue may pass messages from
         /// replayable sources straight through while it keeps up.
         confirms_delivery: bool,
+        /// Disk buffering by default, with these settings (TcpOutput, §5.6).
+        default_buffering: Option<fn() -> BufferingConfig>,
+        /// Accepts `ticker_interval` (SandboxOutput's `timer_event`).
+        ticks: bool,
     },
 }
 
@@ -45,7 +59,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "TcpInput",
         Builder::Input {
-            build: inputs::tcp::build,
+            build: |c| inputs::tcp::build(c.section, c.common_keys),
             default_splitter: "HekaFramingSplitter",
             default_decoder: Some("ProtobufDecoder"),
         },
@@ -53,7 +67,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "LogstreamerInput",
         Builder::Input {
-            build: inputs::logstreamer::build,
+            build: |c| inputs::logstreamer::build(c.section, c.common_keys),
             default_splitter: "TokenSplitter",
             default_decoder: None,
         },
@@ -61,7 +75,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "UdpInput",
         Builder::Input {
-            build: inputs::udp::build,
+            build: |c| inputs::udp::build(c.section, c.common_keys),
             default_splitter: "NullSplitter",
             default_decoder: None,
         },
@@ -88,68 +102,130 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     ),
     (
         "ProtobufDecoder",
-        Builder::Decoder(decoders::protobuf::from_section),
+        Builder::Decoder(|c| decoders::protobuf::from_section(c.section)),
     ),
     (
         "PayloadRegexDecoder",
-        Builder::Decoder(decoders::payload_regex::from_section),
+        Builder::Decoder(|c| decoders::payload_regex::from_section(c.section)),
     ),
     (
         "ScribbleDecoder",
-        Builder::Decoder(decoders::scribble::from_section),
+        Builder::Decoder(|c| decoders::scribble::from_section(c.section)),
     ),
-    ("MultiDecoder", Builder::MultiDecoder),
+    ("MultiDecoder", Builder::Decoder(decoders::multi::build)),
+    ("SandboxDecoder", Builder::Decoder(decoders::sandbox::build)),
     (
         "ProtobufEncoder",
-        Builder::Encoder(encoders::protobuf::from_section),
+        Builder::Encoder {
+            build: |c| encoders::protobuf::from_section(c.section),
+            writes_messages: true,
+        },
     ),
     (
         "PayloadEncoder",
-        Builder::Encoder(encoders::payload::from_section),
+        Builder::Encoder {
+            build: |c| encoders::payload::from_section(c.section),
+            writes_messages: false,
+        },
     ),
-    ("RstEncoder", Builder::Encoder(encoders::rst::from_section)),
+    (
+        "RstEncoder",
+        Builder::Encoder {
+            build: |c| encoders::rst::from_section(c.section),
+            writes_messages: false,
+        },
+    ),
+    (
+        "SandboxEncoder",
+        Builder::Encoder {
+            build: encoders::sandbox::build,
+            writes_messages: false,
+        },
+    ),
     (
         "CounterFilter",
         Builder::Filter {
-            build: filters::counter::build,
+            build: |c| filters::counter::build(c.section, c.common_keys),
             default_matcher: Some(filters::counter::DEFAULT_MATCHER),
             default_ticker: filters::counter::DEFAULT_TICKER_SECONDS,
+            can_exit: false,
+        },
+    ),
+    (
+        "SandboxFilter",
+        Builder::Filter {
+            build: filters::sandbox::build,
+            default_matcher: None,
+            default_ticker: 0,
+            can_exit: true,
+        },
+    ),
+    (
+        "SandboxInput",
+        Builder::Input {
+            build: inputs::sandbox::build,
+            default_splitter: "NullSplitter",
+            default_decoder: None,
         },
     ),
     (
         "LogOutput",
         Builder::Output {
-            build: outputs::log::build,
+            build: |c| outputs::log::build(c.section, c.common_keys),
             default_encoder: None,
+            uses_encoder: true,
             frames_protobuf: false,
             confirms_delivery: false,
+            default_buffering: None,
+            ticks: false,
         },
     ),
     (
         "FileOutput",
         Builder::Output {
-            build: outputs::file::build,
+            build: |c| outputs::file::build(c.section, c.common_keys),
             default_encoder: None,
+            uses_encoder: true,
             frames_protobuf: true,
             confirms_delivery: false,
+            default_buffering: None,
+            ticks: false,
         },
     ),
     (
         "TcpOutput",
         Builder::Output {
-            build: outputs::tcp::build,
+            build: |c| outputs::tcp::build(c.section, c.common_keys),
             default_encoder: Some("ProtobufEncoder"),
+            uses_encoder: true,
             frames_protobuf: true,
             confirms_delivery: true,
+            default_buffering: Some(outputs::tcp::default_buffering),
+            ticks: false,
         },
     ),
     (
         "UdpOutput",
         Builder::Output {
-            build: outputs::udp::build,
+            build: |c| outputs::udp::build(c.section, c.common_keys),
             default_encoder: None,
+            uses_encoder: true,
             frames_protobuf: false,
             confirms_delivery: false,
+            default_buffering: None,
+            ticks: false,
+        },
+    ),
+    (
+        "SandboxOutput",
+        Builder::Output {
+            build: outputs::sandbox::build,
+            default_encoder: None,
+            uses_encoder: false,
+            frames_protobuf: false,
+            confirms_delivery: false,
+            default_buffering: None,
+            ticks: true,
         },
     ),
 ];

@@ -1,4 +1,28 @@
-//! Lua sandboxes (spec §7): Heka's Lua API on Lua 5.1, with memory, instruction and output
-//! limits, module loading and state preservation.
+//! Lua sandboxes (spec §7): Heka's Lua API on Lua 5.1 (mlua, built in), with memory,
+//! instruction and output limits, `require` over built-in and `module_directory`
+//! modules, and state preservation. Plugins (`src/plugins/<kind>/sandbox.rs`) run a
+//! [`Sandbox`] and decide what its return codes and injected messages mean for them.
+//!
+//! - [`config`]: the sandbox keys of a plugin section ([`SandboxSettings`]);
+//! - `state`: the Lua state, the entry points and the bookkeeping around each call;
+//! - `env`: the restricted environment, `require`, `os.date`/`os.time` in UTC, the hook;
+//! - [`limits`]: the instruction budget shared by the hook and native code;
+//! - `message`, `inject`, `payload`, `write`: the API functions of §7.3;
+//! - `preserve`: saving and restoring globals;
+//! - [`lua_pattern`], [`cjson`]: Rust replacements for C code a hook cannot stop.
 
+pub mod cjson;
+pub mod config;
+mod env;
+mod inject;
 pub mod limits;
+pub mod lua_pattern;
+mod message;
+pub mod number;
+mod payload;
+mod preserve;
+mod state;
+mod write;
+
+pub use config::{ConfigValue, Kind, SandboxSettings};
+pub use state::{Injected, InjectCheck, InjectSink, Outcome, Sandbox};

@@ -1,9 +1,10 @@
 //! MultiDecoder (§5.3): runs sub-decoders, `first-wins` (the first that succeeds) or `all`
 //! (each in turn; a failing one passes the message on). Fails only when none succeeded.
 
-use super::{DecodeError, Decoded, Decoder};
+use super::{DecodeError, Decoded, Decoder, MorePacks};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::pack::Pack;
+use crate::plugins::build::BuildContext;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +37,23 @@ pub struct MultiDecoder {
     subs: Vec<(String, Box<dyn Decoder>, SubCounts)>,
     all: bool,
     log_sub_errors: bool,
+}
+
+/// Builds a MultiDecoder and its sub-decoders, each by its section name.
+pub fn build(ctx: &BuildContext<'_>) -> Result<Box<dyn Decoder>, Vec<ConfigError>> {
+    let c: MultiConfig = section::decode(ctx.section, &[])?;
+    let mut subs = Vec::new();
+    let mut errors = Vec::new();
+    for name in &c.subs {
+        match ctx.decoder("subs", name) {
+            Ok(decoder) => subs.push((name.clone(), decoder)),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    from_section(ctx.section, subs)
 }
 
 /// Builds a MultiDecoder around already-built sub-decoders (in `subs` order).
@@ -72,30 +90,69 @@ impl MultiDecoder {
 }
 
 impl Decoder for MultiDecoder {
-    fn decode(&mut self, pack: &mut Pack) -> Result<Decoded, DecodeError> {
+    /// first-wins: the first sub that succeeds decides (with the messages it made);
+    /// all: each sub is applied to every message made so far, the given one first.
+    fn decode(&mut self, pack: &mut Pack, more: &mut MorePacks) -> Result<Decoded, DecodeError> {
         let mut succeeded = false;
         for (name, decoder, counts) in self.subs.iter_mut() {
-            counts.processed += 1;
-            match decoder.decode(pack) {
-                Ok(Decoded::Drop) => return Ok(Decoded::Drop),
-                Ok(Decoded::Keep) => {
-                    succeeded = true;
-                    if !self.all {
-                        return Ok(Decoded::Keep);
+            let made_before = more.len();
+            let mut result = apply(name, decoder.as_mut(), counts, pack, more, self.log_sub_errors)?;
+            if !self.all {
+                match result {
+                    Some(Decoded::Keep) => return Ok(Decoded::Keep),
+                    Some(Decoded::Drop) => return Ok(Decoded::Drop),
+                    None => {
+                        more.clear();
+                        continue;
                     }
                 }
-                Err(e) => {
-                    counts.failures += 1;
-                    if self.log_sub_errors {
-                        log::error!("Subdecoder '{name}' decode error: {e}");
-                    }
-                }
+            }
+            for i in 0..made_before {
+                let mut made = more.take(i);
+                let r = apply(name, decoder.as_mut(), counts, &mut made, more, self.log_sub_errors);
+                more.put(i, made);
+                result = result.or(r?);
+            }
+            match result {
+                Some(Decoded::Drop) => return Ok(Decoded::Drop),
+                Some(Decoded::Keep) => succeeded = true,
+                None => {}
             }
         }
         if succeeded {
             Ok(Decoded::Keep)
         } else {
             Err(DecodeError("All subdecoders failed.".into()))
+        }
+    }
+
+    fn stop(&mut self) {
+        for (_, decoder, _) in self.subs.iter_mut() {
+            decoder.stop();
+        }
+    }
+}
+
+/// Runs one sub-decoder on one message, counting it; `None` when it failed (a failing
+/// sub passes the message on unchanged). Only a fatal failure is an error.
+fn apply(
+    name: &str,
+    decoder: &mut dyn Decoder,
+    counts: &mut SubCounts,
+    pack: &mut Pack,
+    more: &mut MorePacks,
+    log_errors: bool,
+) -> Result<Option<Decoded>, DecodeError> {
+    counts.processed += 1;
+    match decoder.decode(pack, more) {
+        Ok(decoded) => Ok(Some(decoded)),
+        Err(e) if e.is_fatal() => Err(e),
+        Err(e) => {
+            counts.failures += 1;
+            if log_errors {
+                log::error!("Subdecoder '{name}' decode error: {e}");
+            }
+            Ok(None)
         }
     }
 }

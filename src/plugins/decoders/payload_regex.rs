@@ -3,9 +3,9 @@
 //! `severity_map`), `message_fields` templates set headers and add fields.
 //! Steady state allocates nothing: capture locations and render buffers are reused.
 
-use super::rewrite::{rewrite, Overrides};
+use crate::message::rewrite::{rewrite, Overrides};
 use super::template::MessageFields;
-use super::{DecodeError, Decoded, Decoder};
+use super::{DecodeError, Decoded, Decoder, MorePacks};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::pack::Pack;
 use crate::plugins::inputs::deliver::escaped_prefix;
@@ -83,7 +83,7 @@ pub fn from_section(section: &PluginSection) -> Result<Box<dyn Decoder>, Vec<Con
 }
 
 impl Decoder for PayloadRegexDecoder {
-    fn decode(&mut self, pack: &mut Pack) -> Result<Decoded, DecodeError> {
+    fn decode(&mut self, pack: &mut Pack, _more: &mut MorePacks) -> Result<Decoded, DecodeError> {
         let view = pack.view();
         let payload = view.payload();
         if self

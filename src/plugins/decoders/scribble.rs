@@ -1,9 +1,9 @@
 //! ScribbleDecoder (§5.3): sets headers and adds fields from static `message_fields`
 //! (no interpolation); typically inside a MultiDecoder chain.
 
-use super::rewrite::{rewrite, Overrides};
+use crate::message::rewrite::{rewrite, Overrides};
 use super::template::MessageFields;
-use super::{DecodeError, Decoded, Decoder};
+use super::{DecodeError, Decoded, Decoder, MorePacks};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::pack::Pack;
 use serde::Deserialize;
@@ -28,7 +28,7 @@ pub fn from_section(section: &PluginSection) -> Result<Box<dyn Decoder>, Vec<Con
 }
 
 impl Decoder for ScribbleDecoder {
-    fn decode(&mut self, pack: &mut Pack) -> Result<Decoded, DecodeError> {
+    fn decode(&mut self, pack: &mut Pack, _more: &mut MorePacks) -> Result<Decoded, DecodeError> {
         let mut set = Overrides::default();
         let mut added = Vec::new();
         let mut uuid = [0u8; 16];

@@ -3,7 +3,7 @@
 //! field (`name|representation`); values are templates where `%Name%` is replaced by the
 //! capture `Name` (an unknown name renders as `<Name>`).
 
-use super::rewrite::{NewField, Overrides};
+use crate::message::rewrite::{NewField, Overrides};
 use crate::message::uuid;
 use std::collections::BTreeMap;
 

@@ -3,6 +3,7 @@
 pub mod payload;
 pub mod protobuf;
 pub mod rst;
+pub mod sandbox;
 
 use crate::message::MessageView;
 
@@ -25,8 +26,9 @@ impl std::fmt::Display for EncodeError {
     }
 }
 
-/// One encoder instance (one per output).
-pub trait Encoder: Send {
+/// One encoder instance (one per output, built on the executor thread that runs the
+/// output, so it need not be `Send`).
+pub trait Encoder {
     /// Appends the encoding of `msg` to `out`, which may already hold other messages'
     /// encodings; on `Skip` or an error the caller discards whatever was appended.
     fn encode(&mut self, msg: MessageView<'_>, out: &mut Vec<u8>) -> Result<Encoded, EncodeError>;

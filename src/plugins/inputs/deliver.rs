@@ -12,7 +12,8 @@ use crate::pipeline::pack::Pack;
 use crate::pipeline::pool::{PackPool, PooledPack};
 use crate::pipeline::ring::Sender;
 use crate::pipeline::stats::{PendingCount, PluginStats};
-use crate::plugins::decoders::{Decoded, Decoder};
+use crate::pipeline::shutdown::Control;
+use crate::plugins::decoders::{Decoded, Decoder, MorePacks};
 use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
 use crate::plugins::splitters::{Splitter, Unframed};
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct InputShared {
     pub decoder: Option<DecoderFactory>,
     /// The decoder's own report entry (`<input>-<decoder>`).
     pub decoder_stats: Option<Arc<PluginStats>>,
+    /// To stop hekad when a decoder fails fatally (§7.4).
+    pub control: Control,
 }
 
 /// Headers an input stamps on messages it creates from text records (Heka's pack
@@ -63,6 +66,8 @@ pub struct Deliverer {
     splitter: Box<dyn Splitter>,
     buffer: SplitterBuffer,
     decoder: Option<Box<dyn Decoder>>,
+    /// Messages the decoder made beyond the record's own, sent after it.
+    more: MorePacks,
     decorator: Decorator,
     /// The decorator's headers, encoded once for every message made from a text record.
     template: RecordTemplate,
@@ -87,6 +92,9 @@ pub struct Deliverer {
 impl Drop for Deliverer {
     fn drop(&mut self) {
         self.count_processed();
+        if let Some(decoder) = self.decoder.as_mut() {
+            decoder.stop();
+        }
     }
 }
 
@@ -117,6 +125,7 @@ impl Deliverer {
             splitter,
             buffer,
             decoder,
+            more: MorePacks::default(),
             decorator,
             template,
             stream,
@@ -220,6 +229,7 @@ impl Deliverer {
             splitter,
             buffer,
             decoder,
+            more,
             template,
             stream,
             read_at,
@@ -230,16 +240,35 @@ impl Deliverer {
             shared,
             &mut **splitter,
             decoder.as_deref_mut(),
+            more,
             template,
             stream,
             bytes,
             *read_at,
         )
         .await?;
-        let Some(mut pack) = pack else {
+        let Some(pack) = pack else {
             self.consumed_without_message();
             return Ok(());
         };
+        self.send(pack).await?;
+        for i in 0..self.more.len() {
+            let Some(mut pooled) = self.shared.pool.acquire().await else {
+                return Err(RouterClosed);
+            };
+            if let Some(made) = self.more.get_mut(i) {
+                let pack: &mut Pack = &mut pooled;
+                std::mem::swap(&mut pack.msg, &mut made.msg);
+                pack.index = made.index;
+            }
+            self.send(pooled).await?;
+        }
+        self.more.clear();
+        Ok(())
+    }
+
+    /// Sends one message of the current record to the router.
+    async fn send(&mut self, mut pack: PooledPack) -> Result<(), RouterClosed> {
         self.processed.one(&self.shared.stats.process_count);
         if let Some((tracker, file)) = &self.ack {
             pack.set_ack(tracker.register((*file, self.buffer.offset())));
@@ -323,10 +352,12 @@ fn now_ns() -> i64 {
 /// Turns one record into a pack ready for the router, or `None` when the record yields
 /// no message (rejected frame, decoder drop or failure; counted and logged). A message
 /// made from a text record gets `timestamp`, when the record was read.
+#[allow(clippy::too_many_arguments)]
 async fn prepare(
     shared: &InputShared,
     splitter: &mut dyn Splitter,
     decoder: Option<&mut (dyn Decoder + 'static)>,
+    more: &mut MorePacks,
     template: &RecordTemplate,
     stream: &str,
     record: &[u8],
@@ -370,7 +401,13 @@ async fn prepare(
             "{e} (message prefix {})",
             escaped_prefix(&pack.msg)
         )),
-        (Ok(()), Some(decoder)) => decoder.decode(pack).map_err(|e| e.0),
+        (Ok(()), Some(decoder)) => decoder.decode(pack, more).map_err(|e| {
+            if e.is_fatal() {
+                log::error!("Decoder '{stream}' failed fatally: shutting down");
+                shared.control.shutdown(true);
+            }
+            e.0
+        }),
         (Ok(()), None) => Ok(Decoded::Keep),
     };
     if let Some(stats) = &shared.decoder_stats {
@@ -380,6 +417,9 @@ async fn prepare(
             &stats.process_failures
         };
         PluginStats::add(counter, 1);
+    }
+    if !matches!(decoded, Ok(Decoded::Keep)) {
+        more.clear();
     }
     match decoded {
         Ok(Decoded::Keep) => {}

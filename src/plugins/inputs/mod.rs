@@ -2,11 +2,13 @@
 
 pub mod deliver;
 pub mod logstreamer;
+pub mod sandbox;
 pub mod tcp;
 pub mod udp;
 
 pub use deliver::{Decorator, Deliverer, InputShared, RouterClosed};
 
+use crate::pipeline::inject::Injector;
 use crate::pipeline::shutdown::Control;
 use smol::future::BoxedLocal;
 
@@ -16,6 +18,11 @@ pub struct InputContext {
     pub control: Control,
     /// `[hekad]` settings some inputs need (base_dir, hostname, fsync_interval).
     pub globals: std::sync::Arc<crate::config::globals::Globals>,
+    /// For inputs that build whole messages themselves (SandboxInput): injects them from
+    /// the input pool into the router.
+    pub injector: Injector,
+    /// `ticker_interval`; `None` when 0.
+    pub ticker: Option<std::time::Duration>,
 }
 
 /// A configured input. Sockets are bound when the input is built (so a bad address is a

@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod log;
+pub mod sandbox;
 pub mod tcp;
 pub mod udp;
 
@@ -15,6 +16,7 @@ use crate::pipeline::stats::PluginStats;
 use crate::plugins::encoders::{Encoded, Encoder};
 use smol::future::BoxedLocal;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What a running output gets from the pipeline.
 pub struct OutputContext {
@@ -28,6 +30,8 @@ pub struct OutputContext {
     pub max_message_size: u32,
     pub control: Control,
     pub stats: Arc<PluginStats>,
+    /// `ticker_interval`, for outputs that take one (SandboxOutput); `None` when 0.
+    pub ticker: Option<Duration>,
     scratch: Vec<u8>,
 }
 
@@ -49,6 +53,7 @@ impl OutputContext {
             max_message_size,
             control,
             stats,
+            ticker: None,
             scratch: Vec::new(),
         }
     }

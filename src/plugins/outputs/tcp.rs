@@ -98,6 +98,16 @@ const SAVE_AFTER: Duration = Duration::from_millis(500);
 /// next start.
 const SAVED_FILE: &str = "unacknowledged.bin";
 
+/// TcpOutput buffers on disk by default (§5.6): 128 MiB segments, the cursor saved every
+/// 50 messages.
+pub fn default_buffering() -> crate::config::common::BufferingConfig {
+    crate::config::common::BufferingConfig {
+        max_file_size: 134_217_728,
+        cursor_update_count: 50,
+        ..Default::default()
+    }
+}
+
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],

@@ -1,10 +1,11 @@
 //! Rebuilding a message with some headers replaced and fields added: what
-//! PayloadRegexDecoder and ScribbleDecoder do. Headers keep field-number order; the
+//! PayloadRegexDecoder and ScribbleDecoder do, and what a sandbox's injected messages get
+//! stamped with. Headers keep field-number order; the
 //! original fields are copied as bytes, new fields appended.
 
-use crate::message::view::HeaderIndex;
-use crate::message::writer::Values;
-use crate::message::{MessageView, MessageWriter};
+use super::view::HeaderIndex;
+use super::writer::Values;
+use super::{MessageView, MessageWriter};
 
 /// Header values to set; `None` keeps the original.
 #[derive(Debug, Default, Clone, Copy)]
