@@ -33,6 +33,7 @@ pub fn new_state(
     if settings.memory_limit > 0 {
         lua.set_memory_limit(settings.memory_limit)?;
     }
+    super::api::prepare(&lua)?;
     let globals = lua.globals();
     let removed: &[&str] = match io {
         true => &["dofile", "load", "loadfile", "loadstring", "print"],
@@ -152,7 +153,7 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
         output_limit: settings.output_limit,
         max_decode: settings.memory_limit / 2,
     };
-    let require = lua.create_function(move |lua, name: mlua::LuaString| {
+    super::api::register(lua, &globals, "require", move |lua, name: mlua::LuaString| {
         let loaded: Table = lua.named_registry_value(LOADED)?;
         let key = name.to_str()?.to_owned();
         match loaded.raw_get::<Value>(key.as_str())? {
@@ -198,14 +199,17 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
         };
         loaded.raw_set(key.as_str(), module.clone())?;
         Ok(module)
-    })?;
-    globals.raw_set("require", require)
+    })
 }
 
 /// The built-in (Rust) module `name`, made for this state.
 fn builtin(lua: &Lua, name: &str, json: cjson::JsonLimits) -> mlua::Result<Option<Value>> {
     match name {
-        "cjson" => Ok(Some(Value::Table(cjson::module(lua, json)?))),
+        "cjson" => {
+            let module = cjson::module(lua, json)?;
+            super::api::wrap_module(lua, &module)?;
+            Ok(Some(Value::Table(module)))
+        }
         _ => Ok(None),
     }
 }

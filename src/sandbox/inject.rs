@@ -4,7 +4,8 @@
 //! for the plugin to send (or delivered at once for inputs).
 
 use super::config::Kind;
-use super::state::{api_error, Shared};
+use super::api::{api_error, register};
+use super::state::Shared;
 use crate::message::rewrite::{rewrite, Overrides};
 use crate::message::view::HeaderIndex;
 use crate::message::writer::Values;
@@ -22,28 +23,27 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
         return Ok(());
     }
     let s = shared.clone();
-    let inject = lua.create_function(move |lua, message: Value| inject_message(lua, &s, message))?;
-    lua.globals().raw_set("inject_message", inject)
+    register(lua, &lua.globals(), "inject_message", move |lua, message: Value| {
+        inject_message(lua, &s, message)
+    })
 }
 
 fn inject_message(lua: &Lua, shared: &Shared, message: Value) -> mlua::Result<()> {
     if shared.inject_budget.get() == 0 {
-        return Err(api_error(lua, "inject_message() exceeded InjectMessage count"));
+        return Err(api_error("inject_message() exceeded InjectMessage count"));
     }
     let mut buf = shared.injected.borrow_mut().next_buffer();
     let written = match &message {
         Value::Table(t) => write_table(lua, shared, t, &mut buf),
-        Value::String(s) => write_protobuf(lua, shared, &s.as_bytes(), &mut buf),
-        other => Err(api_error(
-            lua,
-            format!(
+        Value::String(s) => write_protobuf(shared, &s.as_bytes(), &mut buf),
+        other => Err(api_error(format!(
                 "inject_message() takes a table or a protobuf string, not a {}",
                 other.type_name()
             ),
         )),
     };
     match written {
-        Ok(index) => deliver(lua, shared, buf, index, "inject_message()"),
+        Ok(index) => deliver(shared, buf, index, "inject_message()"),
         Err(e) => {
             shared.injected.borrow_mut().give_back(buf);
             Err(e)
@@ -55,7 +55,6 @@ fn inject_message(lua: &Lua, shared: &Shared, message: Value) -> mlua::Result<()
 /// injection check, then kept for the plugin (an encoder keeps only the last) or
 /// delivered at once through the sink.
 pub fn deliver(
-    lua: &Lua,
     shared: &Shared,
     buf: Vec<u8>,
     index: HeaderIndex,
@@ -64,7 +63,7 @@ pub fn deliver(
     let settings = &shared.settings;
     let fail = |shared: &Shared, buf: Vec<u8>, text: String| {
         shared.injected.borrow_mut().give_back(buf);
-        Err(api_error(lua, format!("{function} {text}")))
+        Err(api_error(format!("{function} {text}")))
     };
     if settings.output_limit > 0 && buf.len() > settings.output_limit {
         return fail(shared, buf, "output_limit exceeded".into());
@@ -89,7 +88,7 @@ pub fn deliver(
     if let Some(sink) = shared.sink.borrow_mut().as_mut() {
         let sent = sink(&buf, index);
         shared.injected.borrow_mut().give_back(buf);
-        return sent.map_err(|e| api_error(lua, format!("{function} {e}")));
+        return sent.map_err(|e| api_error(format!("{function} {e}")));
     }
     let mut injected = shared.injected.borrow_mut();
     if settings.kind == Kind::Encoder {
@@ -124,9 +123,7 @@ fn write_table(
         match t.raw_get::<Value>(key)? {
             Value::Nil => Ok(None),
             v @ (Value::String(_) | Value::Integer(_) | Value::Number(_)) => lua.coerce_string(v),
-            other => Err(api_error(
-                lua,
-                format!("inject_message() {key} must be a string, not a {}", other.type_name()),
+            other => Err(api_error(format!("inject_message() {key} must be a string, not a {}", other.type_name()),
             )),
         }
     };
@@ -135,9 +132,7 @@ fn write_table(
             Value::Nil => Ok(None),
             v => match lua.coerce_number(v.clone())? {
                 Some(n) => Ok(Some(n)),
-                None => Err(api_error(
-                    lua,
-                    format!("inject_message() {key} must be a number, not a {}", v.type_name()),
+                None => Err(api_error(format!("inject_message() {key} must be a number, not a {}", v.type_name()),
                 )),
             },
         }
@@ -262,13 +257,12 @@ fn write_message(
 /// `inject_message(protobuf_string)`: the message must decode; it is then stamped for
 /// the plugin type like a table's.
 fn write_protobuf(
-    lua: &Lua,
     shared: &Shared,
     bytes: &[u8],
     buf: &mut Vec<u8>,
 ) -> mlua::Result<HeaderIndex> {
     let msg = ScannedMessage::new(bytes)
-        .map_err(|e| api_error(lua, format!("inject_message() protobuf unmarshal failed: {e}")))?;
+        .map_err(|e| api_error(format!("inject_message() protobuf unmarshal failed: {e}")))?;
     let msg = msg.view();
     let settings = &shared.settings;
     let mut set = Overrides::default();
@@ -316,7 +310,7 @@ fn write_protobuf(
         Some(index) => index,
         None => rewrite(&msg, &set, &[], buf),
     };
-    index.ok_or_else(|| api_error(lua, "inject_message() could not index the message"))
+    index.ok_or_else(|| api_error("inject_message() could not index the message"))
 }
 
 /// A timestamp the script wrote as a wall-clock time in `tz` (`config.tz`), as an
@@ -346,20 +340,18 @@ fn write_fields(lua: &Lua, fields: &Value, w: &mut MessageWriter<'_>) -> mlua::R
         Value::Nil => return Ok(()),
         Value::Table(t) => t,
         other => {
-            return Err(api_error(
-                lua,
-                format!("inject_message() Fields must be a table, not a {}", other.type_name()),
+            return Err(api_error(format!("inject_message() Fields must be a table, not a {}", other.type_name()),
             ))
         }
     };
     if t.raw_len() > 0 {
         for entry in t.sequence_values::<Value>() {
             let Value::Table(entry) = entry? else {
-                return Err(api_error(lua, "inject_message() Fields array entries must be tables"));
+                return Err(api_error("inject_message() Fields array entries must be tables"));
             };
             let name = match entry.raw_get::<Value>("name")? {
                 Value::String(s) => s,
-                _ => return Err(api_error(lua, "inject_message() a field in the Fields array has no name")),
+                _ => return Err(api_error("inject_message() a field in the Fields array has no name")),
             };
             let value = entry.raw_get::<Value>("value")?;
             write_field(lua, w, &name.as_bytes(), value, &entry)?;
@@ -371,9 +363,7 @@ fn write_fields(lua: &Lua, fields: &Value, w: &mut MessageWriter<'_>) -> mlua::R
         let name = match &key {
             Value::String(s) => s.clone(),
             other => {
-                return Err(api_error(
-                    lua,
-                    format!("inject_message() field names must be strings, not {}", other.type_name()),
+                return Err(api_error(format!("inject_message() field names must be strings, not {}", other.type_name()),
                 ))
             }
         };
@@ -397,7 +387,7 @@ fn write_field(
     options: &Table,
 ) -> mlua::Result<()> {
     let label = String::from_utf8_lossy(name);
-    let err = |text: &str| api_error(lua, format!("inject_message() Fields[{label}] {text}"));
+    let err = |text: &str| api_error(format!("inject_message() Fields[{label}] {text}"));
     let value_type = match options.raw_get::<Value>("value_type")? {
         Value::Nil => None,
         v => match lua.coerce_number(v)? {

@@ -6,7 +6,8 @@
 //! allocated, measured in `docs/BENCHMARKS.md`). Everything else goes through mlua.
 
 use super::config::ConfigValue;
-use super::state::{api_error, Shared};
+use super::api::{api_error, register};
+use super::state::Shared;
 use crate::message::uuid;
 use crate::message::{MessageView, ScannedMessage, Value as FieldValue};
 use mlua::ffi;
@@ -21,35 +22,28 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
     if kind.reads_messages() {
         globals.raw_set("read_message", read_message_function(lua, shared)?)?;
         let s = shared.clone();
-        globals.raw_set(
-            "read_next_field",
-            lua.create_function(move |lua, ()| read_next_field(lua, &s))?,
-        )?;
+        register(lua, &globals, "read_next_field", move |lua, ()| {
+            read_next_field(lua, &s)
+        })?;
     }
     let s = shared.clone();
-    globals.raw_set(
-        "read_config",
-        lua.create_function(move |lua, args: Variadic<Value>| {
-            let [Value::String(name)] = args.as_slice() else {
-                return Err(api_error(lua, "read_config() must have a single argument"));
-            };
-            Ok(match s.settings.config_value(&name.as_bytes()) {
-                Some(ConfigValue::String(v)) => Value::String(lua.create_string(v)?),
-                Some(ConfigValue::Number(n)) => Value::Number(*n),
-                Some(ConfigValue::Bool(b)) => Value::Boolean(*b),
-                None => Value::Nil,
-            })
-        })?,
-    )?;
-    globals.raw_set(
-        "decode_message",
-        lua.create_function(|lua, bytes: mlua::LuaString| {
-            let bytes = bytes.as_bytes();
-            let msg = ScannedMessage::new(&bytes)
-                .map_err(|e| api_error(lua, format!("decode_message() invalid protobuf string: {e}")))?;
-            decode_message(lua, &msg.view())
-        })?,
-    )?;
+    register(lua, &globals, "read_config", move |lua, args: Variadic<Value>| {
+        let [Value::String(name)] = args.as_slice() else {
+            return Err(api_error("read_config() must have a single argument"));
+        };
+        Ok(match s.settings.config_value(&name.as_bytes()) {
+            Some(ConfigValue::String(v)) => Value::String(lua.create_string(v)?),
+            Some(ConfigValue::Number(n)) => Value::Number(*n),
+            Some(ConfigValue::Bool(b)) => Value::Boolean(*b),
+            None => Value::Nil,
+        })
+    })?;
+    register(lua, &globals, "decode_message", |lua, bytes: mlua::LuaString| {
+        let bytes = bytes.as_bytes();
+        let msg = ScannedMessage::new(&bytes)
+            .map_err(|e| api_error(format!("decode_message() invalid protobuf string: {e}")))?;
+        decode_message(lua, &msg.view())
+    })?;
     Ok(())
 }
 

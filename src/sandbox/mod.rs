@@ -11,6 +11,7 @@
 //! - `preserve`: saving and restoring globals;
 //! - [`lua_pattern`], [`cjson`]: Rust replacements for C code a hook cannot stop.
 
+mod api;
 pub mod cjson;
 pub mod config;
 mod env;

@@ -5,7 +5,8 @@
 
 use super::config::Kind;
 use super::inject::deliver;
-use super::state::{api_error, Shared};
+use super::api::{api_error, register};
+use super::state::Shared;
 use crate::message::rewrite::{rewrite, Overrides};
 use crate::message::view::HeaderIndex;
 use crate::message::writer::Values;
@@ -21,20 +22,17 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
     }
     let globals = lua.globals();
     let s = shared.clone();
-    globals.raw_set(
-        "add_to_payload",
-        lua.create_function(move |lua, args: Variadic<Value>| append(lua, &s, &args, "add_to_payload()"))?,
-    )?;
+    register(lua, &globals, "add_to_payload", move |_, args: Variadic<Value>| {
+        append(&s, &args, "add_to_payload()")
+    })?;
     let s = shared.clone();
-    globals.raw_set(
-        "inject_payload",
-        lua.create_function(move |lua, args: Variadic<Value>| inject_payload(lua, &s, args))?,
-    )?;
-    Ok(())
+    register(lua, &globals, "inject_payload", move |lua, args: Variadic<Value>| {
+        inject_payload(lua, &s, args)
+    })
 }
 
 /// Appends `args` to the output buffer; over `output_limit` nothing is appended.
-fn append(lua: &Lua, shared: &Shared, args: &[Value], function: &str) -> mlua::Result<()> {
+fn append(shared: &Shared, args: &[Value], function: &str) -> mlua::Result<()> {
     let mut buf = shared.payload.borrow_mut();
     let start = buf.len();
     for arg in args {
@@ -46,16 +44,14 @@ fn append(lua: &Lua, shared: &Shared, args: &[Value], function: &str) -> mlua::R
             Value::Nil => buf.extend_from_slice(b"nil"),
             other => {
                 buf.truncate(start);
-                return Err(api_error(
-                    lua,
-                    format!("{function} does not support {} values", other.type_name()),
+                return Err(api_error(format!("{function} does not support {} values", other.type_name()),
                 ));
             }
         }
         let limit = shared.settings.output_limit;
         if limit > 0 && buf.len() > limit {
             buf.truncate(start);
-            return Err(api_error(lua, format!("{function} output_limit exceeded")));
+            return Err(api_error(format!("{function} output_limit exceeded")));
         }
     }
     shared.note_output(buf.len());
@@ -74,13 +70,13 @@ fn inject_payload(lua: &Lua, shared: &Shared, args: Variadic<Value>) -> mlua::Re
     let payload_type = text(args.first())?;
     let payload_name = text(args.get(1))?;
     if args.len() > 2 {
-        append(lua, shared, &args[2..], "inject_payload()")?;
+        append(shared, &args[2..], "inject_payload()")?;
     }
     if shared.payload.borrow().is_empty() {
         return Ok(());
     }
     if shared.inject_budget.get() == 0 {
-        return Err(api_error(lua, "inject_payload() exceeded InjectMessage count"));
+        return Err(api_error("inject_payload() exceeded InjectMessage count"));
     }
     let payload_type = payload_type.as_ref().map(|t| t.as_bytes());
     let payload_type: &[u8] = match payload_type.as_deref() {
@@ -130,7 +126,7 @@ fn inject_payload(lua: &Lua, shared: &Shared, args: Variadic<Value>) -> mlua::Re
     let mut payload = payload;
     payload.clear();
     *shared.payload.borrow_mut() = payload;
-    deliver(lua, shared, buf, index, "inject_payload()")
+    deliver(shared, buf, index, "inject_payload()")
 }
 
 /// A number as lua_sandbox writes it to a payload: integers without a fraction, others

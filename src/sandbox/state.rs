@@ -327,6 +327,10 @@ impl Sandbox {
         let status = match status {
             Value::Integer(i) => i,
             Value::Number(n) => n as i64,
+            // Lua 5.1 takes numeric strings for numbers (lua_isnumber), and so did Heka.
+            Value::String(s) if s.to_str().is_ok_and(|t| t.trim().parse::<f64>().is_ok()) => {
+                s.to_str().map_or(0.0, |t| t.trim().parse::<f64>().unwrap_or(0.0)) as i64
+            }
             _ => {
                 return Err(self.fail(
                     Entry::ProcessMessage,
@@ -477,23 +481,17 @@ fn install_api(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
 pub fn error_text(e: &mlua::Error) -> String {
     match e {
         mlua::Error::RuntimeError(text) | mlua::Error::SyntaxError { message: text, .. } => {
-            text.clone()
+            // mlua appends a traceback to errors raised in a call; the first line says it.
+            match text.find("\nstack traceback:") {
+                Some(end) => text[..end].to_owned(),
+                None => text.clone(),
+            }
         }
         mlua::Error::MemoryError(_) => "memory_limit exceeded".to_owned(),
         mlua::Error::CallbackError { cause, .. } => error_text(cause),
         mlua::Error::WithContext { cause, .. } => error_text(cause),
         other => other.to_string(),
     }
-}
-
-/// A Lua error raised by an API function, prefixed with where the script called it
-/// (`mine.lua:12: inject_message() ...`), as Lua's own `error` does.
-pub(crate) fn api_error(lua: &Lua, text: impl std::fmt::Display) -> mlua::Error {
-    let place = lua.inspect_stack(1, |debug| {
-        let line = debug.current_line()?;
-        Some(format!("{}:{line}: ", debug.source().short_src?))
-    });
-    mlua::Error::RuntimeError(format!("{}{text}", place.flatten().unwrap_or_default()))
 }
 
 fn error_value_text(v: &Value) -> String {

@@ -4,7 +4,8 @@
 //! copy what `read_message` reads. No stock script writes, so this path favours plain
 //! code over speed.
 
-use super::state::{api_error, Shared};
+use super::api::{api_error, register};
+use super::state::Shared;
 use crate::message::view::HeaderIndex;
 use crate::message::{uuid, Field, Message, ValueType};
 use mlua::{Lua, Value};
@@ -31,9 +32,13 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
         return Ok(());
     }
     let s = shared.clone();
-    let write = lua.create_function(
-        move |lua, (variable, value, representation, fi, ai): (mlua::LuaString, Value, Option<mlua::LuaString>, Option<i64>, Option<i64>)| {
-            let fail = |why: &str| api_error(lua, format!("write_message() failed: {why}"));
+    type Args = (mlua::LuaString, Value, Option<mlua::LuaString>, Option<i64>, Option<i64>);
+    register(
+        lua,
+        &lua.globals(),
+        "write_message",
+        move |lua, (variable, value, representation, fi, ai): Args| {
+            let fail = |why: &str| api_error(format!("write_message() failed: {why}"));
             let (fi, ai) = match (fi.unwrap_or(0), ai) {
                 (fi, _) if fi < 0 => return Err(fail("field index must be >= 0")),
                 (_, Some(ai)) if ai < 0 => return Err(fail("array index must be >= 0")),
@@ -60,8 +65,7 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
             s.set_current(Some((&e.bytes, e.index)));
             Ok(())
         },
-    )?;
-    lua.globals().raw_set("write_message", write)
+    )
 }
 
 /// Applies one write to `msg`.

@@ -1,0 +1,100 @@
+//! How the sandbox's API functions reach Lua. A Rust callback's error reaches a script
+//! as an mlua userdata; Heka's scripts get strings (`local ok, err = pcall(...)` then
+//! `return -1, err`, or `err:find(...)`). So each function is registered behind a small
+//! Lua wrapper: the Rust side returns `true` and its results, or `false` and a message
+//! that the wrapper raises with `error(message, 2)`, which also puts the script's
+//! `file:line:` in front, as Lua's own functions do.
+
+use super::state::error_text;
+use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
+
+/// Registry key of the wrapper factory.
+const WRAP: &str = "hekad.api_wrap";
+
+/// An error a script sees as a plain string (the wrapper adds where it was called).
+pub fn api_error(text: impl std::fmt::Display) -> mlua::Error {
+    mlua::Error::RuntimeError(text.to_string())
+}
+
+/// Creates the wrapper factory of a new state.
+pub fn prepare(lua: &Lua) -> mlua::Result<()> {
+    let wrap: Function = lua
+        .load(
+            r#"
+            local error = error
+            return function(f)
+                return function(...)
+                    local ok, a, b, c, d, e = f(...)
+                    if not ok then error(a, 2) end
+                    return a, b, c, d, e
+                end
+            end
+            "#,
+        )
+        .set_name("=api")
+        .eval()?;
+    lua.set_named_registry_value(WRAP, wrap)
+}
+
+/// Sets `table[name]` to API function `f` (at most five results). Arguments that do not
+/// convert, and every error but running out of memory, reach the script as strings.
+pub fn register<A, R, F>(lua: &Lua, table: &Table, name: &str, f: F) -> mlua::Result<()>
+where
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
+    let qualified = name.to_owned();
+    let raw = lua.create_function(move |lua, args: MultiValue| {
+        let result = A::from_lua_multi(args, lua)
+            .map_err(|e| api_error(format!("{qualified}() bad argument: {}", error_text(&e))))
+            .and_then(|args| f(lua, args))
+            .and_then(|r| r.into_lua_multi(lua));
+        match result {
+            Ok(mut values) => {
+                values.push_front(Value::Boolean(true));
+                Ok(values)
+            }
+            Err(e @ mlua::Error::MemoryError(_)) => Err(e),
+            Err(e) => (false, error_text(&e)).into_lua_multi(lua),
+        }
+    })?;
+    table.raw_set(name, wrap(lua, raw)?)
+}
+
+/// Puts the wrapper around every function of a module table made in Rust (`cjson`).
+pub fn wrap_module(lua: &Lua, module: &Table) -> mlua::Result<()> {
+    let functions: Vec<(Value, Function)> = module
+        .pairs::<Value, Value>()
+        .filter_map(|pair| match pair {
+            Ok((key, Value::Function(f))) => Some(Ok((key, f))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<mlua::Result<_>>()?;
+    let adapter: Function = lua
+        .load(
+            r#"
+            local pcall, tostring = pcall, tostring
+            return function(f)
+                return function(...)
+                    local ok, a, b, c, d, e = pcall(f, ...)
+                    if ok then return true, a, b, c, d, e end
+                    return false, tostring(a)
+                end
+            end
+            "#,
+        )
+        .set_name("=api")
+        .eval()?;
+    for (key, f) in functions {
+        let adapted: Function = adapter.call(f)?;
+        module.raw_set(key, wrap(lua, adapted)?)?;
+    }
+    Ok(())
+}
+
+fn wrap(lua: &Lua, raw: Function) -> mlua::Result<Function> {
+    let wrap: Function = lua.named_registry_value(WRAP)?;
+    wrap.call(raw)
+}
