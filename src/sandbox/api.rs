@@ -62,38 +62,6 @@ where
     table.raw_set(name, wrap(lua, raw)?)
 }
 
-/// Puts the wrapper around every function of a module table made in Rust (`cjson`).
-pub fn wrap_module(lua: &Lua, module: &Table) -> mlua::Result<()> {
-    let functions: Vec<(Value, Function)> = module
-        .pairs::<Value, Value>()
-        .filter_map(|pair| match pair {
-            Ok((key, Value::Function(f))) => Some(Ok((key, f))),
-            Ok(_) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<mlua::Result<_>>()?;
-    let adapter: Function = lua
-        .load(
-            r#"
-            local pcall, tostring = pcall, tostring
-            return function(f)
-                return function(...)
-                    local ok, a, b, c, d, e = pcall(f, ...)
-                    if ok then return true, a, b, c, d, e end
-                    return false, tostring(a)
-                end
-            end
-            "#,
-        )
-        .set_name("=api")
-        .eval()?;
-    for (key, f) in functions {
-        let adapted: Function = adapter.call(f)?;
-        module.raw_set(key, wrap(lua, adapted)?)?;
-    }
-    Ok(())
-}
-
 fn wrap(lua: &Lua, raw: Function) -> mlua::Result<Function> {
     let wrap: Function = lua.named_registry_value(WRAP)?;
     wrap.call(raw)

@@ -205,11 +205,7 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
 /// The built-in (Rust) module `name`, made for this state.
 fn builtin(lua: &Lua, name: &str, json: cjson::JsonLimits) -> mlua::Result<Option<Value>> {
     match name {
-        "cjson" => {
-            let module = cjson::module(lua, json)?;
-            super::api::wrap_module(lua, &module)?;
-            Ok(Some(Value::Table(module)))
-        }
+        "cjson" => Ok(Some(Value::Table(cjson::module(lua, json)?))),
         _ => Ok(None),
     }
 }
