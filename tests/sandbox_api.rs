@@ -722,3 +722,32 @@ fn preservation_restores_globals_and_survives_damage() {
     let out = process(&mut sb, &sample()).expect("runs");
     assert_eq!(out.error.as_deref(), Some("numbers/shared"), "fresh state");
 }
+
+/// ns per call of the script in `SCRIPT` as a decoder (or a filter with `FILTER=1`):
+/// `SCRIPT=x.lua cargo test --release --test sandbox_api -- --ignored --nocapture speed`
+#[test]
+#[ignore]
+fn speed() {
+    let dir = common::scratch_dir("sbx-speed");
+    let script = std::fs::read_to_string(std::env::var("SCRIPT").unwrap_or_default()).unwrap_or_default();
+    let kind = match std::env::var("FILTER") {
+        Ok(_) => Kind::Filter,
+        Err(_) => Kind::Decoder,
+    };
+    let mut sb = sandbox(&dir, kind, &script);
+    let mut msg = sample();
+    msg.payload = Some(br#"10.1.2.3 - - [10/Feb/2026:08:46:41 +0000] "GET /index.html?id=42 HTTP/1.1" 200 512 "http://example.com/" "Mozilla/5.0 (X11; Linux x86_64)""#.to_vec());
+    if kind == Kind::Decoder {
+        msg.fields.clear();
+    }
+    let bytes = encoded(&msg);
+    let scanned = ScannedMessage::new(&bytes).expect("valid");
+    let n = if kind == Kind::Filter { 5_000_000 } else { 200_000 };
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let out = sb.process_message(Some(scanned.view()), 0).expect("runs");
+        assert_eq!(out.status, 0, "{:?}", out.error);
+        sb.injected().clear();
+    }
+    println!("{:.0} ns per call", t.elapsed().as_nanos() as f64 / n as f64);
+}

@@ -42,6 +42,9 @@ pub struct HeaderIndex {
     pid: i32,
     hostname: Span,
     field_count: u32,
+    /// Offset of the first dynamic field's key: field lookups start there instead of
+    /// walking the headers again.
+    fields_at: u32,
     /// Which of the varint headers are present ([`HAS_TIMESTAMP`], ...). Flags rather
     /// than `Option`s keep the empty index all zero bytes: resetting and copying it, once
     /// or more per message, stays a few plain stores.
@@ -69,6 +72,7 @@ impl HeaderIndex {
                     })
                 }
                 Some(VARINT) => index.note_varint(entry.tag, entry.scalar),
+                Some(_) if entry.tag == 10 => index.note_field(entry.key_at),
                 Some(_) => index.note_len(entry.tag, entry.offset, entry.data.len()),
             }
         }
@@ -76,7 +80,8 @@ impl HeaderIndex {
     }
 
     /// Records the length-delimited header `tag` whose value is `bytes[start..start +
-    /// len]`; tag 10 counts one dynamic field. Used by the scan and by `MessageWriter`.
+    /// len]` (fields: [`HeaderIndex::note_field`]). Used by the scan and by
+    /// `MessageWriter`.
     pub(crate) fn note_len(&mut self, tag: u32, start: usize, len: usize) {
         let span = Span::new(start, len);
         match tag {
@@ -86,9 +91,16 @@ impl HeaderIndex {
             6 => self.payload = span,
             7 => self.env_version = span,
             9 => self.hostname = span,
-            10 => self.field_count += 1,
             _ => {}
         }
+    }
+
+    /// Records a dynamic field (tag 10) whose entry starts (with its key) at `key_at`.
+    pub(crate) fn note_field(&mut self, key_at: usize) {
+        if self.field_count == 0 {
+            self.fields_at = key_at as u32;
+        }
+        self.field_count += 1;
     }
 
     /// Records the varint header `tag` (timestamp, severity, pid).
@@ -213,15 +225,29 @@ impl<'a> MessageView<'a> {
 
     /// All dynamic fields in document order.
     pub fn fields(&self) -> impl Iterator<Item = FieldView<'a>> + 'a {
-        Entries::new(self.bytes)
+        self.field_bodies().map(FieldView::parse)
+    }
+
+    /// The encoded body of every dynamic field, in document order.
+    fn field_bodies(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let from = match self.index.field_count {
+            0 => self.bytes.len(),
+            _ => (self.index.fields_at as usize).min(self.bytes.len()),
+        };
+        Entries::new(&self.bytes[from..])
             .map_while(Result::ok)
             .filter(|e| e.tag == 10 && e.wire_type == LEN)
-            .map(|e| FieldView::parse(e.data))
+            .map(|e| e.data)
     }
 
     /// The `field_index`-th (0-based) field called `name`, as `Fields[name][field_index]`.
+    /// Only the names of the fields before it are read.
     pub fn field(&self, name: &[u8], field_index: usize) -> Option<FieldView<'a>> {
-        self.fields().filter(|f| f.name() == name).nth(field_index)
+        // `field_name` takes a field's first name, as `FieldView::parse` does.
+        self.field_bodies()
+            .filter(|body| field_name(body) == name)
+            .nth(field_index)
+            .map(FieldView::parse)
     }
 }
 
@@ -244,6 +270,14 @@ pub enum Value<'a> {
     Bool(bool),
 }
 
+/// The name of an encoded field (its first `name` entry; Go writes it first).
+fn field_name(body: &[u8]) -> &[u8] {
+    Entries::new(body)
+        .map_while(Result::ok)
+        .find(|e| e.tag == 1 && e.wire_type == LEN)
+        .map_or(&[], |e| e.data)
+}
+
 impl<'a> FieldView<'a> {
     /// Leniently parses a field, as Heka does: a damaged entry ends the field early.
     fn parse(bytes: &'a [u8]) -> FieldView<'a> {
@@ -255,7 +289,7 @@ impl<'a> FieldView<'a> {
         };
         for entry in Entries::new(bytes).map_while(Result::ok) {
             match (entry.tag, entry.wire_type) {
-                (1, LEN) => field.name = entry.data,
+                (1, LEN) if field.name.is_empty() => field.name = entry.data,
                 (2, VARINT) => field.value_type = entry.scalar as i32,
                 (3, LEN) => field.representation = entry.data,
                 _ => {}

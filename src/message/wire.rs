@@ -62,6 +62,8 @@ pub struct Entry<'a> {
     pub data: &'a [u8],
     /// Offset of the entry's payload inside the buffer being walked.
     pub offset: usize,
+    /// Offset of the entry's key: where the whole entry starts.
+    pub key_at: usize,
 }
 
 /// Iterates over the top-level entries of one protobuf message, stopping at the first error.
@@ -112,6 +114,7 @@ fn next_entry<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Entry<'a>, WireError
         scalar: 0,
         data: &[],
         offset,
+        key_at,
     };
     match wire_type {
         VARINT => entry.scalar = read_varint(buf, pos)?,

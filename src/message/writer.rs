@@ -159,14 +159,56 @@ impl<'b> MessageWriter<'b> {
 
     /// Appends one dynamic field from its encoded body (a `FieldView`'s bytes).
     pub fn field_bytes(&mut self, body: &[u8]) -> &mut Self {
-        self.header_bytes(10, body);
+        self.note_field();
+        self.bytes_field(10, body);
         self
+    }
+
+    /// Notes that a field entry starts here.
+    fn note_field(&mut self) {
+        let at = self.buf.len();
+        if let Some(index) = &mut self.index {
+            index.note_field(at);
+        }
     }
 
     /// Appends every dynamic field of `msg` unchanged.
     pub fn fields_of(&mut self, msg: &super::MessageView<'_>) -> &mut Self {
         for field in msg.fields() {
             self.field_bytes(field.bytes());
+        }
+        self
+    }
+
+    /// Appends a STRING (or, with `bytes`, BYTES) field of `count` values that `value`
+    /// hands out by index (twice each: once to size the field, once to write it), for
+    /// callers whose values are not in one slice (a Lua array).
+    pub fn string_field<'v>(
+        &mut self,
+        name: &[u8],
+        representation: &[u8],
+        bytes: bool,
+        count: usize,
+        value: impl Fn(usize) -> &'v [u8],
+    ) -> &mut Self {
+        let (value_type, tag) = match bytes {
+            true => (ValueType::Bytes, 5),
+            false => (ValueType::String, 4),
+        };
+        let body = len_delimited_len(1, name.len())
+            + prost::encoding::key_len(2)
+            + encoded_len_varint(value_type as u64)
+            + len_delimited_len(3, representation.len())
+            + (0..count)
+                .map(|i| len_delimited_len(tag, value(i).len()))
+                .sum::<usize>();
+        self.note_field();
+        self.key_and_varint(10, WireType::LengthDelimited, body as u64);
+        self.bytes_field(1, name);
+        self.varint_field(2, value_type as u64);
+        self.bytes_field(3, representation);
+        for i in 0..count {
+            self.bytes_field(tag, value(i));
         }
         self
     }
@@ -201,10 +243,8 @@ impl<'b> MessageWriter<'b> {
                 (tag, packed)
             }
         };
+        self.note_field();
         self.key_and_varint(10, WireType::LengthDelimited, body as u64);
-        if let Some(index) = &mut self.index {
-            index.note_len(10, self.buf.len(), body);
-        }
         self.bytes_field(1, name);
         self.varint_field(2, value_type as u64);
         self.bytes_field(3, representation);

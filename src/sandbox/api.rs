@@ -62,6 +62,12 @@ where
     table.raw_set(name, wrap(lua, raw)?)
 }
 
+/// Sets `table[name]` to a C function that already answers `true, results...` or
+/// `false, message` (`inject_message`), behind the same wrapper.
+pub fn register_function(lua: &Lua, table: &Table, name: &str, raw: Function) -> mlua::Result<()> {
+    table.raw_set(name, wrap(lua, raw)?)
+}
+
 fn wrap(lua: &Lua, raw: Function) -> mlua::Result<Function> {
     let wrap: Function = lua.named_registry_value(WRAP)?;
     wrap.call(raw)

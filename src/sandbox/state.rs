@@ -102,6 +102,8 @@ pub(crate) struct Shared {
     pub payload: RefCell<Vec<u8>>,
     /// Messages injected by the current call (not for inputs, which deliver at once).
     pub injected: RefCell<Injected>,
+    /// `inject_message`'s scratch space for field values.
+    pub fields: RefCell<super::inject::FieldScratch>,
     /// Injections the current call may still make.
     pub inject_budget: Cell<u32>,
     /// The loop count injected messages carry: one more than the current message's.
@@ -122,6 +124,7 @@ impl Shared {
             next_field: Cell::new(0),
             payload: RefCell::new(Vec::new()),
             injected: RefCell::new(Injected::default()),
+            fields: RefCell::new(Default::default()),
             inject_budget: Cell::new(0),
             loops: Cell::new(1),
             max_output: Cell::new(0),
@@ -315,7 +318,14 @@ impl Sandbox {
         };
         self.calls += 1;
         let started = sampled(self.calls, &self.shared.settings).then(Instant::now);
-        let result = self.call(Entry::ProcessMessage, msg, loops, budget, Value::Nil);
+        let result = self.call(
+            Entry::ProcessMessage,
+            msg,
+            loops,
+            budget,
+            Value::Nil,
+            started.is_some(),
+        );
         if let (Some(started), Some(stats)) = (started, &self.stats) {
             PluginStats::add(&stats.sandbox.process_samples, 1);
             PluginStats::add(
@@ -360,7 +370,14 @@ impl Sandbox {
             Kind::Filter => self.shared.settings.max_timer_inject,
             _ => u32::MAX,
         };
-        let result = self.call(Entry::TimerEvent, None, 0, budget, Value::Number(ns as f64));
+        let result = self.call(
+            Entry::TimerEvent,
+            None,
+            0,
+            budget,
+            Value::Number(ns as f64),
+            true,
+        );
         if let (Some(started), Some(stats)) = (started, &self.stats) {
             PluginStats::add(&stats.sandbox.timer_samples, 1);
             PluginStats::add(
@@ -386,6 +403,8 @@ impl Sandbox {
             .map(|edited| edited.into_parts())
     }
 
+    /// One call of `entry`; `publish` updates the report's figures afterwards (sampled
+    /// calls: they are atomics other threads read, not worth updating per message).
     fn call(
         &mut self,
         entry: Entry,
@@ -393,6 +412,7 @@ impl Sandbox {
         loops: u8,
         inject_budget: u32,
         arg: Value,
+        publish: bool,
     ) -> Result<(Value, Value), String> {
         if let Some(reason) = &self.terminated {
             return Err(reason.clone());
@@ -415,13 +435,8 @@ impl Sandbox {
         let result = function.call::<(Value, Value)>(arg);
         shared.instructions.finish_call();
         shared.set_current(None);
-        if let Some(stats) = &self.stats {
-            let s = &stats.sandbox;
-            s.memory_used(self.lua.used_memory() as u64);
-            s.max_instructions
-                .fetch_max(shared.instructions.max(), Ordering::Relaxed);
-            s.max_output
-                .fetch_max(shared.max_output.get() as u64, Ordering::Relaxed);
+        if publish {
+            self.publish_stats();
         }
         result.map_err(|e| {
             let text = error_text(&e);
@@ -429,10 +444,23 @@ impl Sandbox {
         })
     }
 
+    /// Updates the report's figures: memory now, and the maxima so far.
+    pub fn publish_stats(&self) {
+        if let Some(stats) = &self.stats {
+            let s = &stats.sandbox;
+            s.memory_used(self.lua.used_memory() as u64);
+            s.max_instructions
+                .fetch_max(self.shared.instructions.max(), Ordering::Relaxed);
+            s.max_output
+                .fetch_max(self.shared.max_output.get() as u64, Ordering::Relaxed);
+        }
+    }
+
     /// Terminates the sandbox with `<entry>() <text>` and returns that reason.
     fn fail(&mut self, entry: Entry, text: String) -> String {
         let reason = format!("{}() {text}", entry.name());
         self.terminate(reason.clone());
+        self.publish_stats();
         reason
     }
 
@@ -466,6 +494,13 @@ impl Sandbox {
 /// `sample_denominator`.
 fn sampled(n: u64, settings: &SandboxSettings) -> bool {
     n == 1 || n.is_multiple_of(settings.sample_denominator)
+}
+
+impl Drop for Sandbox {
+    /// The last figures reach the report (the state is still open here).
+    fn drop(&mut self) {
+        self.publish_stats();
+    }
 }
 
 /// Every API function of §7.3 that `settings.kind` has.
