@@ -82,7 +82,9 @@ fn payload_regex_decoder_parses_every_zeus_line() {
             .next()
             .expect("line"),
     );
-    decoder.decode(&mut pack, &mut MorePacks::default()).expect("decodes");
+    decoder
+        .decode(&mut pack, &mut MorePacks::default())
+        .expect("decodes");
     let msg = decoded(&pack);
     // 15/Mar/2013:12:20:27 -0700
     assert_eq!(msg.timestamp, 1_363_375_227_000_000_000);
@@ -116,10 +118,14 @@ info = 6
         decoders::payload_regex::from_section(&section("Sev", "PayloadRegexDecoder", config))
             .expect("config");
     let mut pack = text_pack(b"severity: critical");
-    decoder.decode(&mut pack, &mut MorePacks::default()).expect("decodes");
+    decoder
+        .decode(&mut pack, &mut MorePacks::default())
+        .expect("decodes");
     assert_eq!(decoded(&pack).severity, Some(2));
     let mut pack = text_pack(b"no match here \xff\xfe");
-    let err = decoder.decode(&mut pack, &mut MorePacks::default()).expect_err("no match");
+    let err = decoder
+        .decode(&mut pack, &mut MorePacks::default())
+        .expect_err("no match");
     assert!(err.0.starts_with("No match: "), "{err}");
     let quiet = format!("{config}\nlog_errors = false\n").replace(
         "[severity_map]\nemergency = 0\ncritical = 2\ninfo = 6\n\nlog_errors = false",
@@ -128,7 +134,10 @@ info = 6
     let mut quiet =
         decoders::payload_regex::from_section(&section("Q", "PayloadRegexDecoder", &quiet))
             .expect("config");
-    assert_eq!(quiet.decode(&mut text_pack(b"nope"), &mut MorePacks::default()), Ok(Decoded::Drop));
+    assert_eq!(
+        quiet.decode(&mut text_pack(b"nope"), &mut MorePacks::default()),
+        Ok(Decoded::Drop)
+    );
     let bad = decoders::payload_regex::from_section(&section(
         "Bad",
         "PayloadRegexDecoder",
@@ -188,7 +197,9 @@ fn multi_decoder_strategies_and_scribble() {
         vec![("R".into(), regex()), ("S".into(), scribble())],
     );
     let mut pack = text_pack(b"hello");
-    first_wins.decode(&mut pack, &mut MorePacks::default()).expect("decodes");
+    first_wins
+        .decode(&mut pack, &mut MorePacks::default())
+        .expect("decodes");
     let msg = decoded(&pack);
     assert_eq!(msg.fields.len(), 1, "only the regex decoder ran");
     let mut all = multi("all", vec![("R".into(), regex()), ("S".into(), scribble())]);

@@ -115,13 +115,27 @@ fn a_sandbox_decoder_parses_lines_into_fields() {
         .collect();
     assert_eq!(
         types,
-        ["web.access", "web.twice", "web.twice", "web.edited", "web.access"]
+        [
+            "web.access",
+            "web.twice",
+            "web.twice",
+            "web.edited",
+            "web.access"
+        ]
     );
     let first = &msgs[0];
-    let status = first.fields.iter().find(|f| f.name == b"status").expect("status");
+    let status = first
+        .fields
+        .iter()
+        .find(|f| f.name == b"status")
+        .expect("status");
     assert_eq!(status.value_integer, vec![200]);
     assert_eq!(string_field(first, "method").as_deref(), Some("GET"));
-    let bytes = first.fields.iter().find(|f| f.name == b"bytes").expect("bytes");
+    let bytes = first
+        .fields
+        .iter()
+        .find(|f| f.name == b"bytes")
+        .expect("bytes");
     assert_eq!(bytes.representation.as_deref(), Some(&b"B"[..]));
     assert_eq!(
         first.logger.as_deref(),
@@ -160,7 +174,10 @@ fn a_decoder_status_above_zero_stops_hekad() {
     send(port, [b"anything\n".to_vec()]);
     let (status, stderr) = hekad.wait();
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("process_message() returned 1: cannot go on"), "{stderr}");
+    assert!(
+        stderr.contains("process_message() returned 1: cannot go on"),
+        "{stderr}"
+    );
 }
 
 const COUNTER: &str = r#"
@@ -225,12 +242,18 @@ fn a_sandbox_filter_aggregates_injects_on_its_ticker_and_keeps_its_state() {
         .expect("counts");
     assert_eq!(double_field(counts, "count_a"), Some(7.0));
     assert_eq!(double_field(counts, "count_b"), Some(3.0));
-    assert_eq!(counts.hostname.as_deref(), Some(hekad_hostname().as_bytes()));
+    assert_eq!(
+        counts.hostname.as_deref(),
+        Some(hekad_hostname().as_bytes())
+    );
     let summary = msgs
         .iter()
         .find(|m| m.r#type.as_deref() == Some(&b"heka.sandbox-output"[..]))
         .expect("inject_payload message");
-    assert_eq!(string_field(summary, "payload_name").as_deref(), Some("summary"));
+    assert_eq!(
+        string_field(summary, "payload_name").as_deref(),
+        Some("summary")
+    );
     for key in [
         "Memory:",
         "MaxMemory:",
@@ -248,7 +271,9 @@ fn a_sandbox_filter_aggregates_injects_on_its_ticker_and_keeps_its_state() {
         read_messages(&out).len() > before,
         "timer_event_on_shutdown injected once more"
     );
-    assert!(dir.join("cache/sandbox_preservation/Counter.data").is_file());
+    assert!(dir
+        .join("cache/sandbox_preservation/Counter.data")
+        .is_file());
 
     // A restart picks up where the last clean stop left the globals.
     std::fs::remove_file(&out).expect("clear output");
@@ -266,7 +291,11 @@ fn a_sandbox_filter_aggregates_injects_on_its_ticker_and_keeps_its_state() {
         .rev()
         .find(|m| m.r#type.as_deref() == Some(&b"heka.sandbox.counts"[..]))
         .expect("counts");
-    assert_eq!(double_field(counts, "count_b"), Some(8.0), "3 before the restart, 5 after");
+    assert_eq!(
+        double_field(counts, "count_b"),
+        Some(8.0),
+        "3 before the restart, 5 after"
+    );
     let (status, stderr) = hekad.terminate();
     assert!(status.success(), "{stderr}");
 }
@@ -317,7 +346,11 @@ fn a_sandbox_encoder_renders_its_own_text_format() {
     assert_eq!(lines, ["one|1|first", "four|4|last"]);
     let (status, stderr) = hekad.terminate();
     assert!(status.success(), "{stderr}");
-    assert_eq!(stderr.matches("Failed serializing: cannot render").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("Failed serializing: cannot render").count(),
+        1,
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -361,7 +394,14 @@ fn a_sandbox_input_reads_a_file_and_emits_messages() {
         .collect();
     assert_eq!(
         payloads,
-        [&b"alpha"[..], b"beta", b"gamma", b"alpha", b"beta", b"gamma"],
+        [
+            &b"alpha"[..],
+            b"beta",
+            b"gamma",
+            b"alpha",
+            b"beta",
+            b"gamma"
+        ],
         "run again at each tick"
     );
     assert_eq!(double_field(&msgs[3], "run"), Some(2.0));
@@ -412,7 +452,10 @@ fn a_sandbox_output_writes_a_file_and_flushes_on_its_ticker() {
     let (status, stderr) = hekad.terminate();
     assert!(status.success(), "{stderr}");
     let text = std::fs::read_to_string(&target).expect("written");
-    assert!(text.ends_with("t reject\nt last\n"), "flushed at shutdown: {text:?}");
+    assert!(
+        text.ends_with("t reject\nt last\n"),
+        "flushed at shutdown: {text:?}"
+    );
 }
 
 /// Hostile filter scripts: each is terminated with a message naming it and its limit.
@@ -423,7 +466,11 @@ const HOSTILE: &[(&str, &str, &str)] = &[
         "local t = {} for i = 1, 1e9 do t[i] = i end",
         "memory_limit exceeded",
     ),
-    ("Huge", "local s = string.rep('x', 1e9)", "memory_limit exceeded"),
+    (
+        "Huge",
+        "local s = string.rep('x', 1e9)",
+        "memory_limit exceeded",
+    ),
     (
         "Flood",
         "for i = 1, 1e6 do add_to_payload('0123456789') end",
@@ -500,7 +547,12 @@ fn hostile_scripts_end_their_own_sandbox_and_hekad_keeps_delivering() {
         let end = ends
             .iter()
             .find(|m| string_field(m, "plugin").as_deref() == Some(name))
-            .unwrap_or_else(|| panic!("{name} was not terminated; stderr:\n{}", hekad.stderr_text()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} was not terminated; stderr:\n{}",
+                    hekad.stderr_text()
+                )
+            });
         let text = String::from_utf8_lossy(end.payload.as_deref().unwrap_or_default()).into_owned();
         assert!(text.contains(why), "{name}: {text:?} lacks {why:?}");
         assert_eq!(end.logger.as_deref(), Some(&b"hekad"[..]));
@@ -514,7 +566,11 @@ fn hostile_scripts_end_their_own_sandbox_and_hekad_keeps_delivering() {
 #[test]
 fn script_errors_are_configuration_errors_naming_the_section_and_line() {
     let dir = scratch_dir("sbx-config-errors");
-    script(&dir, "syntax.lua", "function process_message()\n  return 0 +\nend\n");
+    script(
+        &dir,
+        "syntax.lua",
+        "function process_message()\n  return 0 +\nend\n",
+    );
     script(&dir, "nofunc.lua", "x = 1\n");
     let config = format!(
         "{}share_dir = \"{}\"\n\

@@ -67,7 +67,11 @@ fn ok(sb: &mut Sandbox, msg: &Message) {
 fn injected(sb: &Sandbox) -> Vec<Message> {
     let mut injected = sb.injected();
     (0..injected.len())
-        .filter_map(|i| injected.get_mut(i).map(|(b, _)| Message::decode(&b[..]).expect("decodes")))
+        .filter_map(|i| {
+            injected
+                .get_mut(i)
+                .map(|(b, _)| Message::decode(&b[..]).expect("decodes"))
+        })
         .collect()
 }
 
@@ -153,7 +157,11 @@ fn read_message_reads_headers_and_typed_fields() {
     let mut no_pid = sample();
     no_pid.pid = None;
     let script_says = process(&mut sb, &no_pid).expect("runs");
-    assert_eq!(script_says.error.as_deref(), Some("check 7"), "Pid unset reads nil");
+    assert_eq!(
+        script_says.error.as_deref(),
+        Some("check 7"),
+        "Pid unset reads nil"
+    );
 }
 
 #[test]
@@ -258,12 +266,27 @@ fn inject_message_hash_form_with_value_objects() {
     assert_eq!(msgs.len(), 1);
     let m = &msgs[0];
     assert_eq!(m.r#type.as_deref(), Some(&b"heka.sandbox.summary"[..]));
-    assert_eq!(m.logger.as_deref(), Some(&b"test"[..]), "filters stamp their name");
-    assert_eq!(m.hostname.as_deref(), Some(&b"testhost"[..]), "and hekad's hostname");
+    assert_eq!(
+        m.logger.as_deref(),
+        Some(&b"test"[..]),
+        "filters stamp their name"
+    );
+    assert_eq!(
+        m.hostname.as_deref(),
+        Some(&b"testhost"[..]),
+        "and hekad's hostname"
+    );
     assert_eq!((m.severity, m.pid), (Some(3), Some(99)));
     assert_eq!(m.uuid.len(), 16);
-    assert!(m.timestamp > 1_600_000_000_000_000_000, "timestamp defaults to now");
-    assert_eq!(field(m, "count").value_double, vec![5.0], "numbers are doubles");
+    assert!(
+        m.timestamp > 1_600_000_000_000_000_000,
+        "timestamp defaults to now"
+    );
+    assert_eq!(
+        field(m, "count").value_double,
+        vec![5.0],
+        "numbers are doubles"
+    );
     assert_eq!(field(m, "name").value_string, vec![b"x".to_vec()]);
     assert_eq!(field(m, "flags").value_bool, vec![true, false]);
     let latency = field(m, "latency");
@@ -301,7 +324,10 @@ fn inject_message_array_form_and_protobuf_strings() {
     assert_eq!(first.payload.as_deref(), Some(&b"one"[..]));
     assert_eq!(first.fields.len(), 2, "two fields with the same name");
     assert_eq!(first.fields[0].value_integer, vec![1]);
-    assert_eq!(first.fields[1].value_string, vec![b"x".to_vec(), b"y".to_vec()]);
+    assert_eq!(
+        first.fields[1].value_string,
+        vec![b"x".to_vec(), b"y".to_vec()]
+    );
     // A decoder's messages take what they leave out from the message being decoded.
     assert_eq!(first.r#type.as_deref(), Some(&b"nginx"[..]));
     assert_eq!(first.hostname.as_deref(), Some(&b"testhost"[..]));
@@ -388,7 +414,10 @@ fn inject_payload_and_add_to_payload_format_numbers_like_heka() {
     let kind = field(m, "payload_type");
     assert_eq!(kind.value_string, vec![b"csv".to_vec()]);
     assert_eq!(kind.representation.as_deref(), Some(&b"file-extension"[..]));
-    assert_eq!(field(m, "payload_name").value_string, vec![b"stats".to_vec()]);
+    assert_eq!(
+        field(m, "payload_name").value_string,
+        vec![b"stats".to_vec()]
+    );
 }
 
 #[test]
@@ -408,8 +437,15 @@ fn a_decoder_inject_payload_replaces_the_payload() {
     let msgs = injected(&sb);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].payload.as_deref(), Some(&br#"{"a":1}"#[..]));
-    assert_eq!(msgs[0].r#type.as_deref(), Some(&b"nginx"[..]), "the rest is the original");
-    assert_eq!(field(&msgs[0], "payload_type").value_string, vec![b"json".to_vec()]);
+    assert_eq!(
+        msgs[0].r#type.as_deref(),
+        Some(&b"nginx"[..]),
+        "the rest is the original"
+    );
+    assert_eq!(
+        field(&msgs[0], "payload_type").value_string,
+        vec![b"json".to_vec()]
+    );
 }
 
 #[test]
@@ -494,7 +530,10 @@ fn return_codes_and_errors_are_reported() {
         Err("process_message() must return a numeric status code".into())
     );
     assert_eq!(after, nothing, "a terminated sandbox stays terminated");
-    assert!(run("text").0.is_ok(), "numeric strings are numbers in Lua 5.1");
+    assert!(
+        run("text").0.is_ok(),
+        "numeric strings are numbers in Lua 5.1"
+    );
     assert_eq!(
         run("table error").0,
         Err("process_message() must return a nil or string error message".into())
@@ -622,7 +661,10 @@ fn limits_end_the_call_with_heka_s_messages() {
         ("grow", "memory_limit exceeded"),
         ("rep", "memory_limit exceeded"),
         ("recurse", "stack overflow"),
-        ("flood", "script.lua:9: add_to_payload() output_limit exceeded"),
+        (
+            "flood",
+            "script.lua:9: add_to_payload() output_limit exceeded",
+        ),
         ("big inject", "inject_message() output_limit exceeded"),
         ("backtrack", "instruction_limit exceeded"),
         ("injects", "inject_message() exceeded InjectMessage count"),
@@ -729,7 +771,8 @@ fn preservation_restores_globals_and_survives_damage() {
 #[ignore]
 fn speed() {
     let dir = common::scratch_dir("sbx-speed");
-    let script = std::fs::read_to_string(std::env::var("SCRIPT").unwrap_or_default()).unwrap_or_default();
+    let script =
+        std::fs::read_to_string(std::env::var("SCRIPT").unwrap_or_default()).unwrap_or_default();
     let kind = match std::env::var("FILTER") {
         Ok(_) => Kind::Filter,
         Err(_) => Kind::Decoder,
@@ -742,12 +785,19 @@ fn speed() {
     }
     let bytes = encoded(&msg);
     let scanned = ScannedMessage::new(&bytes).expect("valid");
-    let n = if kind == Kind::Filter { 5_000_000 } else { 200_000 };
+    let n = if kind == Kind::Filter {
+        5_000_000
+    } else {
+        200_000
+    };
     let t = std::time::Instant::now();
     for _ in 0..n {
         let out = sb.process_message(Some(scanned.view()), 0).expect("runs");
         assert_eq!(out.status, 0, "{:?}", out.error);
         sb.injected().clear();
     }
-    println!("{:.0} ns per call", t.elapsed().as_nanos() as f64 / n as f64);
+    println!(
+        "{:.0} ns per call",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
 }

@@ -4,6 +4,7 @@
 
 use super::executors::Executors;
 use super::inbox::Inbox;
+use super::inject::{Injector, Origin};
 use super::pool::{PackPool, SharedPack};
 use super::queue::reader::QueueReader;
 use super::queue::writer::QueueWriter;
@@ -14,7 +15,6 @@ use super::shutdown::Control;
 use super::stats::PluginStats;
 use super::stats::StatsRegistry;
 use super::supervise::{supervise, Attempt, Policy};
-use super::inject::{Injector, Origin};
 use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
@@ -82,7 +82,12 @@ fn decoder_factory(
     stats: Arc<PluginStats>,
 ) -> Result<DecoderFactory, Vec<ConfigError>> {
     build_decoder(&BuildContext::new(
-        section, &[], globals, sections, instance, reserved,
+        section,
+        &[],
+        globals,
+        sections,
+        instance,
+        reserved,
     ))?;
     let (sections, globals) = (sections.clone(), globals.clone());
     let (section, instance) = (section.clone(), instance.to_owned());
@@ -123,14 +128,7 @@ fn encoder_factory(
     let (sections, globals, section) = (sections.clone(), globals.clone(), section.clone());
     let factory: EncoderFactory = Arc::new(move || {
         let reserved = Reserved::default();
-        let ctx = BuildContext::new(
-            &section,
-            &[],
-            &globals,
-            &sections,
-            &section.name,
-            &reserved,
-        );
+        let ctx = BuildContext::new(&section, &[], &globals, &sections, &section.name, &reserved);
         build(&ctx.with_stats(stats.clone())).map_err(joined)
     });
     Ok((factory, writes_messages))
@@ -367,8 +365,8 @@ impl Wiring {
                 msg,
             )]);
         }
-        let ticker = (common.ticker_interval > 0)
-            .then(|| Duration::from_secs(common.ticker_interval));
+        let ticker =
+            (common.ticker_interval > 0).then(|| Duration::from_secs(common.ticker_interval));
         let encoder_name = common
             .encoder
             .clone()
@@ -615,11 +613,15 @@ impl Wiring {
             can_exit: common.can_exit,
             stops_with_queue: false,
         };
-        let ticker = (common.ticker_interval > 0)
-            .then(|| Duration::from_secs(common.ticker_interval));
+        let ticker =
+            (common.ticker_interval > 0).then(|| Duration::from_secs(common.ticker_interval));
         let (section, control) = (s.clone(), self.control.clone());
         let (globals, sections) = (self.globals.clone(), self.sections.clone());
-        let (pool, router, origin) = (self.input_pool.clone(), self.to_router.clone(), self.origin());
+        let (pool, router, origin) = (
+            self.input_pool.clone(),
+            self.to_router.clone(),
+            self.origin(),
+        );
         let mut first = Some(input);
         Ok(Box::new(move |ex: &Executors| {
             ex.spawn(move || {

@@ -35,9 +35,9 @@ impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Rejected::Loops(max) => write!(f, "exceeded MaxMsgLoops = {max}"),
-            Rejected::CircularReference => f.write_str(
-                "creates a circular reference (matches this plugin's message_matcher)",
-            ),
+            Rejected::CircularReference => {
+                f.write_str("creates a circular reference (matches this plugin's message_matcher)")
+            }
             Rejected::Closed => f.write_str("aborted"),
         }
     }

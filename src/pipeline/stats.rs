@@ -223,7 +223,9 @@ impl PluginStats {
             return;
         }
         let avg = |total: &AtomicU64, samples: &AtomicU64| {
-            Self::get(total).checked_div(Self::get(samples)).unwrap_or(0)
+            Self::get(total)
+                .checked_div(Self::get(samples))
+                .unwrap_or(0)
         };
         values.push(("Memory", Self::get(&sandbox.memory)));
         values.push(("MaxMemory", Self::get(&sandbox.max_memory)));

@@ -9,10 +9,10 @@ use crate::config::globals::Globals;
 use crate::config::{Category, ConfigError, PluginSection};
 use crate::pipeline::stats::PluginStats;
 use crate::sandbox::{Kind, Sandbox, SandboxSettings};
-use std::sync::Arc;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// MultiDecoders nested deeper than this are taken for a cycle.
 const MAX_DECODER_DEPTH: usize = 16;

@@ -142,7 +142,10 @@ impl SandboxSettings {
         if keys.script_type != "lua" {
             return Err(err(
                 "script_type",
-                format!("unsupported script_type {:?} (only \"lua\")", keys.script_type),
+                format!(
+                    "unsupported script_type {:?} (only \"lua\")",
+                    keys.script_type
+                ),
             ));
         }
         if keys.filename.is_empty() {
@@ -197,11 +200,9 @@ impl SandboxSettings {
                 if let ConfigValue::String(zone) = &value {
                     match crate::timefmt::zone(zone) {
                         Ok(z) => tz = Some(z),
-                        Err(e) => errors.push(ConfigError::in_section(
-                            section,
-                            Some("config.tz"),
-                            e,
-                        )),
+                        Err(e) => {
+                            errors.push(ConfigError::in_section(section, Some("config.tz"), e))
+                        }
                     }
                 }
             }

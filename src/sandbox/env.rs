@@ -153,53 +153,67 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
         output_limit: settings.output_limit,
         max_decode: settings.memory_limit / 2,
     };
-    super::api::register(lua, &globals, "require", move |lua, name: mlua::LuaString| {
-        let loaded: Table = lua.named_registry_value(LOADED)?;
-        let key = name.to_str()?.to_owned();
-        match loaded.raw_get::<Value>(key.as_str())? {
-            Value::Nil => {}
-            Value::LightUserData(_) => {
-                return Err(mlua::Error::runtime(format!(
-                    "loop or previous error loading module '{key}'"
-                )))
+    super::api::register(
+        lua,
+        &globals,
+        "require",
+        move |lua, name: mlua::LuaString| {
+            let loaded: Table = lua.named_registry_value(LOADED)?;
+            let key = name.to_str()?.to_owned();
+            match loaded.raw_get::<Value>(key.as_str())? {
+                Value::Nil => {}
+                Value::LightUserData(_) => {
+                    return Err(mlua::Error::runtime(format!(
+                        "loop or previous error loading module '{key}'"
+                    )))
+                }
+                module => return Ok(module),
             }
-            module => return Ok(module),
-        }
-        if let Some(module) = builtin(lua, &key, limits)? {
+            if let Some(module) = builtin(lua, &key, limits)? {
+                loaded.raw_set(key.as_str(), module.clone())?;
+                lua.globals().raw_set(key.as_str(), module.clone())?;
+                return Ok(module);
+            }
+            let Some(path) = find_module(&dirs, &key) else {
+                let mut tried = format!("module '{key}' not found:\n\tno built-in module '{key}'");
+                for dir in &dirs {
+                    tried.push_str(&format!(
+                        "\n\tno file '{}'",
+                        dir.join(module_file(&key)).display()
+                    ));
+                }
+                return Err(mlua::Error::runtime(tried));
+            };
+            let source = std::fs::read(&path).map_err(|e| {
+                mlua::Error::runtime(format!(
+                    "error loading module '{key}' from {}: {e}",
+                    path.display()
+                ))
+            })?;
+            // A sentinel while it loads: a module requiring itself is an error, not a loop.
+            loaded.raw_set(
+                key.as_str(),
+                Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+            )?;
+            let result = lua
+                .load(source)
+                .set_name(format!("@{}", path.display()))
+                .call::<Value>(key.as_str());
+            let module = match result {
+                Ok(Value::Nil) => match loaded.raw_get::<Value>(key.as_str())? {
+                    Value::LightUserData(_) => Value::Boolean(true),
+                    set_by_module => set_by_module,
+                },
+                Ok(module) => module,
+                Err(e) => {
+                    loaded.raw_set(key.as_str(), Value::Nil)?;
+                    return Err(e);
+                }
+            };
             loaded.raw_set(key.as_str(), module.clone())?;
-            lua.globals().raw_set(key.as_str(), module.clone())?;
-            return Ok(module);
-        }
-        let Some(path) = find_module(&dirs, &key) else {
-            let mut tried = format!("module '{key}' not found:\n\tno built-in module '{key}'");
-            for dir in &dirs {
-                tried.push_str(&format!("\n\tno file '{}'", dir.join(module_file(&key)).display()));
-            }
-            return Err(mlua::Error::runtime(tried));
-        };
-        let source = std::fs::read(&path).map_err(|e| {
-            mlua::Error::runtime(format!("error loading module '{key}' from {}: {e}", path.display()))
-        })?;
-        // A sentinel while it loads: a module requiring itself is an error, not a loop.
-        loaded.raw_set(key.as_str(), Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())))?;
-        let result = lua
-            .load(source)
-            .set_name(format!("@{}", path.display()))
-            .call::<Value>(key.as_str());
-        let module = match result {
-            Ok(Value::Nil) => match loaded.raw_get::<Value>(key.as_str())? {
-                Value::LightUserData(_) => Value::Boolean(true),
-                set_by_module => set_by_module,
-            },
-            Ok(module) => module,
-            Err(e) => {
-                loaded.raw_set(key.as_str(), Value::Nil)?;
-                return Err(e);
-            }
-        };
-        loaded.raw_set(key.as_str(), module.clone())?;
-        Ok(module)
-    })
+            Ok(module)
+        },
+    )
 }
 
 /// The built-in (Rust) module `name`, made for this state.
@@ -228,7 +242,11 @@ fn find_module(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
 fn time_arg(value: Option<f64>) -> mlua::Result<jiff::Timestamp> {
     let seconds = match value {
         Some(t) if t.is_finite() => t.floor() as i64,
-        Some(_) => return Err(mlua::Error::runtime("bad argument #2 to 'date' (time out of range)")),
+        Some(_) => {
+            return Err(mlua::Error::runtime(
+                "bad argument #2 to 'date' (time out of range)",
+            ))
+        }
         None => jiff::Timestamp::now().as_second(),
     };
     jiff::Timestamp::from_second(seconds)
@@ -237,7 +255,10 @@ fn time_arg(value: Option<f64>) -> mlua::Result<jiff::Timestamp> {
 
 /// `os.date([format [, time]])` in UTC (the sandbox's time zone, §7.1): strftime text, or
 /// a table for `*t`.
-fn os_date(lua: &Lua, (format, time): (Option<mlua::LuaString>, Option<f64>)) -> mlua::Result<Value> {
+fn os_date(
+    lua: &Lua,
+    (format, time): (Option<mlua::LuaString>, Option<f64>),
+) -> mlua::Result<Value> {
     let format = match &format {
         Some(f) => f.to_str()?.to_owned(),
         None => "%c".to_owned(),
@@ -264,8 +285,11 @@ fn os_date(lua: &Lua, (format, time): (Option<mlua::LuaString>, Option<f64>)) ->
         .replace("%X", "%H:%M:%S");
     let mut out = String::new();
     use std::fmt::Write as _;
-    write!(out, "{}", zoned.strftime(&format))
-        .map_err(|_| mlua::Error::runtime(format!("bad argument #1 to 'date' (invalid format '{format}')")))?;
+    write!(out, "{}", zoned.strftime(&format)).map_err(|_| {
+        mlua::Error::runtime(format!(
+            "bad argument #1 to 'date' (invalid format '{format}')"
+        ))
+    })?;
     Ok(Value::String(lua.create_string(out)?))
 }
 
@@ -279,9 +303,12 @@ fn os_time(_: &Lua, table: Option<Table>) -> mlua::Result<f64> {
         match t.raw_get::<Value>(name)? {
             Value::Integer(i) => Ok(i),
             Value::Number(n) => Ok(n as i64),
-            Value::Nil => default
-                .ok_or_else(|| mlua::Error::runtime(format!("field '{name}' missing in date table"))),
-            _ => Err(mlua::Error::runtime(format!("field '{name}' missing in date table"))),
+            Value::Nil => default.ok_or_else(|| {
+                mlua::Error::runtime(format!("field '{name}' missing in date table"))
+            }),
+            _ => Err(mlua::Error::runtime(format!(
+                "field '{name}' missing in date table"
+            ))),
         }
     };
     let (year, month) = (field("year", None)?, field("month", None)?);

@@ -202,7 +202,9 @@ pub fn deliver(
         injected.clear();
     }
     injected.push(buf, index);
-    shared.inject_budget.set(shared.inject_budget.get().saturating_sub(1));
+    shared
+        .inject_budget
+        .set(shared.inject_budget.get().saturating_sub(1));
     Ok(())
 }
 
@@ -293,7 +295,10 @@ unsafe fn header_number(l: *mut lua_State, slot: c_int, key: &str) -> Result<Opt
     match ffi::lua_type(l, slot) {
         ffi::LUA_TNIL => Ok(None),
         t => number_at(l, slot).map(Some).ok_or_else(|| {
-            format!("inject_message() {key} must be a number, not a {}", type_name(t))
+            format!(
+                "inject_message() {key} must be a number, not a {}",
+                type_name(t)
+            )
         }),
     }
 }
@@ -348,11 +353,12 @@ unsafe fn write_table(
     };
     let fields = slot(Key::Fields);
     let mut scratch = shared.fields.borrow_mut();
-    let write = |original: Option<&MessageView<'_>>, buf: &mut Vec<u8>, scratch: &mut FieldScratch| {
-        write_message(shared, &given, original, buf, |w| {
-            write_fields(l, fields, w, scratch)
-        })
-    };
+    let write =
+        |original: Option<&MessageView<'_>>, buf: &mut Vec<u8>, scratch: &mut FieldScratch| {
+            write_message(shared, &given, original, buf, |w| {
+                write_fields(l, fields, w, scratch)
+            })
+        };
     let index = match shared.settings.kind {
         Kind::Decoder => match shared.with_message(|orig| write(Some(orig), buf, &mut scratch)) {
             Some(result) => result,
@@ -398,7 +404,11 @@ fn write_message(
     w.uuid(&given.uuid.unwrap_or_else(uuid::new_v4));
     let timestamp = given
         .timestamp
-        .or_else(|| original.filter(|o| o.has_timestamp()).map(|o| o.timestamp()))
+        .or_else(|| {
+            original
+                .filter(|o| o.has_timestamp())
+                .map(|o| o.timestamp())
+        })
         .unwrap_or_else(now_ns);
     w.timestamp(timestamp);
     if settings.kind == Kind::Filter {
@@ -536,13 +546,21 @@ unsafe fn write_object(
         ffi::LUA_TNIL => None,
         _ => match number_at(l, -1) {
             Some(n) if (0.0..=4.0).contains(&n) => Some(n as i32),
-            _ => return Err(format!("inject_message() Fields[{label}] has an invalid value_type")),
+            _ => {
+                return Err(format!(
+                    "inject_message() Fields[{label}] has an invalid value_type"
+                ))
+            }
         },
     };
     let repr = match push_field(l, object, Key::Representation) {
         ffi::LUA_TSTRING => lua_bytes(l, -1),
         ffi::LUA_TNIL => &[][..],
-        _ => return Err(format!("inject_message() Fields[{label}] representation must be a string")),
+        _ => {
+            return Err(format!(
+                "inject_message() Fields[{label}] representation must be a string"
+            ))
+        }
     };
     write_field(l, name, value, value_type, repr, w, scratch)
 }
@@ -642,7 +660,9 @@ unsafe fn write_field(
                     let start = scratch.text.len();
                     match element(i) {
                         ffi::LUA_TSTRING => scratch.text.extend_from_slice(lua_bytes(l, -1)),
-                        _ => super::number::format_g(ffi::lua_tonumber(l, -1), 14, &mut scratch.text),
+                        _ => {
+                            super::number::format_g(ffi::lua_tonumber(l, -1), 14, &mut scratch.text)
+                        }
                     }
                     ffi::lua_settop(l, -2);
                     scratch.ranges.push((start, scratch.text.len()));
@@ -667,7 +687,9 @@ unsafe fn write_field(
             }
             if kind == ValueKind::Integers {
                 scratch.integers.clear();
-                scratch.integers.extend(scratch.doubles.iter().map(|&d| d as i64));
+                scratch
+                    .integers
+                    .extend(scratch.doubles.iter().map(|&d| d as i64));
                 w.field(name, repr, Values::Integer(&scratch.integers));
             } else {
                 w.field(name, repr, Values::Double(&scratch.doubles));
@@ -692,11 +714,7 @@ unsafe fn write_field(
 
 /// `inject_message(protobuf_string)`: the message must decode; it is then stamped for
 /// the plugin type like a table's.
-fn write_protobuf(
-    shared: &Shared,
-    bytes: &[u8],
-    buf: &mut Vec<u8>,
-) -> mlua::Result<HeaderIndex> {
+fn write_protobuf(shared: &Shared, bytes: &[u8], buf: &mut Vec<u8>) -> mlua::Result<HeaderIndex> {
     let msg = ScannedMessage::new(bytes)
         .map_err(|e| api_error(format!("inject_message() protobuf unmarshal failed: {e}")))?;
     let msg = msg.view();

@@ -5,8 +5,8 @@
 //! the Lua stack (no mlua call machinery: about half the cost per call, and nothing
 //! allocated, measured in `docs/BENCHMARKS.md`). Everything else goes through mlua.
 
-use super::config::ConfigValue;
 use super::api::{api_error, register};
+use super::config::ConfigValue;
 use super::state::Shared;
 use crate::message::uuid;
 use crate::message::{MessageView, ScannedMessage, Value as FieldValue};
@@ -27,23 +27,33 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
         })?;
     }
     let s = shared.clone();
-    register(lua, &globals, "read_config", move |lua, args: Variadic<Value>| {
-        let [Value::String(name)] = args.as_slice() else {
-            return Err(api_error("read_config() must have a single argument"));
-        };
-        Ok(match s.settings.config_value(&name.as_bytes()) {
-            Some(ConfigValue::String(v)) => Value::String(lua.create_string(v)?),
-            Some(ConfigValue::Number(n)) => Value::Number(*n),
-            Some(ConfigValue::Bool(b)) => Value::Boolean(*b),
-            None => Value::Nil,
-        })
-    })?;
-    register(lua, &globals, "decode_message", |lua, bytes: mlua::LuaString| {
-        let bytes = bytes.as_bytes();
-        let msg = ScannedMessage::new(&bytes)
-            .map_err(|e| api_error(format!("decode_message() invalid protobuf string: {e}")))?;
-        decode_message(lua, &msg.view())
-    })?;
+    register(
+        lua,
+        &globals,
+        "read_config",
+        move |lua, args: Variadic<Value>| {
+            let [Value::String(name)] = args.as_slice() else {
+                return Err(api_error("read_config() must have a single argument"));
+            };
+            Ok(match s.settings.config_value(&name.as_bytes()) {
+                Some(ConfigValue::String(v)) => Value::String(lua.create_string(v)?),
+                Some(ConfigValue::Number(n)) => Value::Number(*n),
+                Some(ConfigValue::Bool(b)) => Value::Boolean(*b),
+                None => Value::Nil,
+            })
+        },
+    )?;
+    register(
+        lua,
+        &globals,
+        "decode_message",
+        |lua, bytes: mlua::LuaString| {
+            let bytes = bytes.as_bytes();
+            let msg = ScannedMessage::new(&bytes)
+                .map_err(|e| api_error(format!("decode_message() invalid protobuf string: {e}")))?;
+            decode_message(lua, &msg.view())
+        },
+    )?;
     Ok(())
 }
 

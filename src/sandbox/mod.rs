@@ -26,4 +26,4 @@ mod state;
 mod write;
 
 pub use config::{ConfigValue, Kind, SandboxSettings};
-pub use state::{Injected, InjectCheck, InjectSink, Outcome, Sandbox};
+pub use state::{InjectCheck, InjectSink, Injected, Outcome, Sandbox};

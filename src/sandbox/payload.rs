@@ -3,9 +3,9 @@
 //! message from a decoder, as the output of an encoder. Numbers are written the way
 //! lua_sandbox writes them, not as Lua's `tostring` does.
 
+use super::api::{api_error, register};
 use super::config::Kind;
 use super::inject::deliver;
-use super::api::{api_error, register};
 use super::state::Shared;
 use crate::message::rewrite::{rewrite, Overrides};
 use crate::message::view::HeaderIndex;
@@ -22,13 +22,19 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
     }
     let globals = lua.globals();
     let s = shared.clone();
-    register(lua, &globals, "add_to_payload", move |_, args: Variadic<Value>| {
-        append(&s, &args, "add_to_payload()")
-    })?;
+    register(
+        lua,
+        &globals,
+        "add_to_payload",
+        move |_, args: Variadic<Value>| append(&s, &args, "add_to_payload()"),
+    )?;
     let s = shared.clone();
-    register(lua, &globals, "inject_payload", move |lua, args: Variadic<Value>| {
-        inject_payload(lua, &s, args)
-    })
+    register(
+        lua,
+        &globals,
+        "inject_payload",
+        move |lua, args: Variadic<Value>| inject_payload(lua, &s, args),
+    )
 }
 
 /// Appends `args` to the output buffer; over `output_limit` nothing is appended.
@@ -44,8 +50,10 @@ fn append(shared: &Shared, args: &[Value], function: &str) -> mlua::Result<()> {
             Value::Nil => buf.extend_from_slice(b"nil"),
             other => {
                 buf.truncate(start);
-                return Err(api_error(format!("{function} does not support {} values", other.type_name()),
-                ));
+                return Err(api_error(format!(
+                    "{function} does not support {} values",
+                    other.type_name()
+                )));
             }
         }
         let limit = shared.settings.output_limit;
@@ -117,7 +125,11 @@ fn inject_payload(lua: &Lua, shared: &Shared, args: Variadic<Value>) -> mlua::Re
                 .payload(&payload)
                 .pid(settings.pid)
                 .hostname(settings.hostname.as_bytes())
-                .field(b"payload_type", b"file-extension", Values::String(&[payload_type]))
+                .field(
+                    b"payload_type",
+                    b"file-extension",
+                    Values::String(&[payload_type]),
+                )
                 .field(b"payload_name", b"", Values::String(&[payload_name]));
             w.index().unwrap_or_default()
         }

@@ -39,7 +39,11 @@ pub fn restore(lua: &Lua, shared: &Shared, path: &Path) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e.to_string()),
     };
-    let current = version_of(&lua.globals().raw_get::<Value>(VERSION).unwrap_or(Value::Nil));
+    let current = version_of(
+        &lua.globals()
+            .raw_get::<Value>(VERSION)
+            .unwrap_or(Value::Nil),
+    );
     let saved = saved_version(&text);
     if saved != current {
         log::info!(

@@ -235,7 +235,13 @@ impl Sandbox {
         stop: Option<Control>,
     ) -> Result<Sandbox, String> {
         let shared = Rc::new(Shared::new(settings.clone()));
-        let fail = |e: mlua::Error| format!("{} failed to load: {}", settings.script_name, error_text(&e));
+        let fail = |e: mlua::Error| {
+            format!(
+                "{} failed to load: {}",
+                settings.script_name,
+                error_text(&e)
+            )
+        };
         let lua = env::new_state(&settings, &shared.instructions, stop).map_err(fail)?;
         lua.set_app_data(shared.clone());
         install_api(&lua, &shared).map_err(fail)?;
@@ -339,7 +345,8 @@ impl Sandbox {
             Value::Number(n) => n as i64,
             // Lua 5.1 takes numeric strings for numbers (lua_isnumber), and so did Heka.
             Value::String(s) if s.to_str().is_ok_and(|t| t.trim().parse::<f64>().is_ok()) => {
-                s.to_str().map_or(0.0, |t| t.trim().parse::<f64>().unwrap_or(0.0)) as i64
+                s.to_str()
+                    .map_or(0.0, |t| t.trim().parse::<f64>().unwrap_or(0.0)) as i64
             }
             _ => {
                 return Err(self.fail(
@@ -475,7 +482,11 @@ impl Sandbox {
             return;
         }
         match preserve::save(&self.lua, path) {
-            Ok(()) => log::info!("Plugin '{}': state saved to {}", settings.name, path.display()),
+            Ok(()) => log::info!(
+                "Plugin '{}': state saved to {}",
+                settings.name,
+                path.display()
+            ),
             Err(e) => log::error!(
                 "Plugin '{}': could not save its state to {}: {e}",
                 settings.name,

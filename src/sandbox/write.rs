@@ -32,7 +32,13 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
         return Ok(());
     }
     let s = shared.clone();
-    type Args = (mlua::LuaString, Value, Option<mlua::LuaString>, Option<i64>, Option<i64>);
+    type Args = (
+        mlua::LuaString,
+        Value,
+        Option<mlua::LuaString>,
+        Option<i64>,
+        Option<i64>,
+    );
     register(
         lua,
         &lua.globals(),
@@ -54,7 +60,8 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
                     .map_err(|e| fail(&e.to_string()))?,
             };
             let repr = representation.map(|r| r.as_bytes().to_vec());
-            apply(lua, &mut edited, &variable.as_bytes(), value, repr, fi, ai).map_err(|why| fail(&why))?;
+            apply(lua, &mut edited, &variable.as_bytes(), value, repr, fi, ai)
+                .map_err(|why| fail(&why))?;
             let bytes = edited.encode_to_vec();
             let index = HeaderIndex::scan(&bytes).map_err(|e| fail(&e.to_string()))?;
             let e = slot.insert(Edited {
@@ -141,7 +148,10 @@ fn timestamp(value: &Value) -> Result<i64, String> {
                 .map(|t| t.as_nanosecond() as i64)
                 .map_err(|_| format!("unparseable Timestamp {text:?}"))
         }
-        other => Err(format!("a Timestamp is required, not a {}", other.type_name())),
+        other => Err(format!(
+            "a Timestamp is required, not a {}",
+            other.type_name()
+        )),
     }
 }
 

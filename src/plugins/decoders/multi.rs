@@ -96,7 +96,14 @@ impl Decoder for MultiDecoder {
         let mut succeeded = false;
         for (name, decoder, counts) in self.subs.iter_mut() {
             let made_before = more.len();
-            let mut result = apply(name, decoder.as_mut(), counts, pack, more, self.log_sub_errors)?;
+            let mut result = apply(
+                name,
+                decoder.as_mut(),
+                counts,
+                pack,
+                more,
+                self.log_sub_errors,
+            )?;
             if !self.all {
                 match result {
                     Some(Decoded::Keep) => return Ok(Decoded::Keep),
@@ -109,7 +116,14 @@ impl Decoder for MultiDecoder {
             }
             for i in 0..made_before {
                 let mut made = more.take(i);
-                let r = apply(name, decoder.as_mut(), counts, &mut made, more, self.log_sub_errors);
+                let r = apply(
+                    name,
+                    decoder.as_mut(),
+                    counts,
+                    &mut made,
+                    more,
+                    self.log_sub_errors,
+                );
                 more.put(i, made);
                 result = result.or(r?);
             }

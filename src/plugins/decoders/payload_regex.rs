@@ -3,10 +3,10 @@
 //! `severity_map`), `message_fields` templates set headers and add fields.
 //! Steady state allocates nothing: capture locations and render buffers are reused.
 
-use crate::message::rewrite::{rewrite, Overrides};
 use super::template::MessageFields;
 use super::{DecodeError, Decoded, Decoder, MorePacks};
 use crate::config::{section, ConfigError, PluginSection};
+use crate::message::rewrite::{rewrite, Overrides};
 use crate::pipeline::pack::Pack;
 use crate::plugins::inputs::deliver::escaped_prefix;
 use crate::timefmt::{self, Layout, TimestampParser};

@@ -1,10 +1,10 @@
 //! ScribbleDecoder (§5.3): sets headers and adds fields from static `message_fields`
 //! (no interpolation); typically inside a MultiDecoder chain.
 
-use crate::message::rewrite::{rewrite, Overrides};
 use super::template::MessageFields;
 use super::{DecodeError, Decoded, Decoder, MorePacks};
 use crate::config::{section, ConfigError, PluginSection};
+use crate::message::rewrite::{rewrite, Overrides};
 use crate::pipeline::pack::Pack;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -3,8 +3,8 @@
 pub mod counter;
 pub mod sandbox;
 
-pub use crate::pipeline::inject::{Injector, Origin};
 use crate::pipeline::inbox::Inbox;
+pub use crate::pipeline::inject::{Injector, Origin};
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use smol::future::BoxedLocal;

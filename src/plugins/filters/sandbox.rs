@@ -35,10 +35,11 @@ pub fn build(ctx: &BuildContext<'_>) -> Result<Box<dyn Filter>, Vec<ConfigError>
 impl Filter for SandboxFilter {
     fn run(self: Box<Self>, mut ctx: FilterContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
-            let mut sandbox = match Sandbox::new(self.settings.clone(), Some(ctx.stats.clone()), None) {
-                Ok(sandbox) => sandbox,
-                Err(reason) => return end(&mut ctx, reason).await,
-            };
+            let mut sandbox =
+                match Sandbox::new(self.settings.clone(), Some(ctx.stats.clone()), None) {
+                    Ok(sandbox) => sandbox,
+                    Err(reason) => return end(&mut ctx, reason).await,
+                };
             sandbox.set_inject_check(Box::new(ctx.injector.checker()));
             let ticker = ctx.ticker;
             let deadline = Deadline::new();

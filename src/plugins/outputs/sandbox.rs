@@ -58,7 +58,9 @@ impl Output for SandboxOutput {
                     Some(Ok(pack)) => {
                         let outcome = sandbox.process_message(Some(pack.view()), 0);
                         match outcome {
-                            Ok(Outcome { status: 0, .. }) => processed.one(&ctx.stats.process_count),
+                            Ok(Outcome { status: 0, .. }) => {
+                                processed.one(&ctx.stats.process_count)
+                            }
                             Ok(Outcome { status, error }) if status < 0 => {
                                 processed.one(&ctx.stats.process_count);
                                 PluginStats::add(&ctx.stats.process_failures, 1);
