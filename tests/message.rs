@@ -142,3 +142,77 @@ fn writer_index_is_the_scan_of_what_it_wrote() {
     let mut appended = buf.clone();
     assert_eq!(MessageWriter::new(&mut appended).logger(b"x").index(), None);
 }
+
+#[test]
+fn fields_are_found_whatever_the_order_of_headers_and_fields() {
+    // A producer may write headers after fields, and pad a length varint: lookups start at
+    // the first field's key, wherever it is, and see every field after it.
+    let mut bytes = Vec::new();
+    MessageWriter::new(&mut bytes)
+        .field(b"a", b"", Values::String(&[b"1"]))
+        .r#type(b"late")
+        .field(b"b", b"", Values::Integer(&[2]));
+    // Field "c" with a two-byte (non-minimal) length varint: key 0x52, len 0x80|n, 0x00.
+    let mut body = Vec::new();
+    MessageWriter::new(&mut body).field(b"c", b"", Values::Bool(&[true]));
+    let inner = &body[2..];
+    bytes.extend_from_slice(&[0x52, 0x80 | inner.len() as u8, 0x00]);
+    bytes.extend_from_slice(inner);
+    let scanned = ScannedMessage::new(&bytes).expect("valid");
+    let view = scanned.view();
+    assert_eq!(view.r#type(), b"late");
+    assert_eq!(view.field_count(), 3);
+    assert_eq!(
+        view.field(b"a", 0).and_then(|f| f.value(0)),
+        Some(Value::String(b"1"))
+    );
+    assert_eq!(
+        view.field(b"b", 0).and_then(|f| f.value(0)),
+        Some(Value::Integer(2))
+    );
+    assert_eq!(
+        view.field(b"c", 0).and_then(|f| f.value(0)),
+        Some(Value::Bool(true))
+    );
+    let names: Vec<&[u8]> = view.fields().map(|f| f.name()).collect();
+    assert_eq!(names, [&b"a"[..], b"b", b"c"]);
+}
+
+#[test]
+fn field_value_reads_what_field_then_value_read() {
+    // The matcher test message, plus fields written unpacked, with a bad value type, a
+    // packed double with a stray byte, and a field cut short.
+    let mut bytes = common::read_fixture("streams/matcher_test_message.pb");
+    let mut field = |body: &[u8]| {
+        bytes.push(0x52);
+        bytes.push(body.len() as u8);
+        bytes.extend_from_slice(body);
+    };
+    field(b"\x0a\x01u\x10\x02\x30\x05\x30\x07"); // u: INTEGER, unpacked 5, 7
+    field(b"\x0a\x01d\x10\x03\x39\x00\x00\x00\x00\x00\x00\xf0\x3f"); // d: DOUBLE 1.0, unpacked
+    field(b"\x0a\x01p\x10\x03\x3a\x09\x00\x00\x00\x00\x00\x00\x00\x40\x01"); // p: 2.0 + stray
+    field(b"\x0a\x01x\x10\x09\x22\x01a"); // x: value type 9
+    field(b"\x0a\x01s\x10\x00\x22\x01a\x22\x05"); // s: "a", then a value cut short
+    let scanned = ScannedMessage::new(&bytes).expect("valid");
+    let view = scanned.view();
+    let mut names: Vec<Vec<u8>> = view.fields().map(|f| f.name().to_vec()).collect();
+    names.push(b"missing".to_vec());
+    let mut compared = 0;
+    for name in &names {
+        for fi in 0..3 {
+            for ai in 0..4 {
+                let slow = view.field(name, fi).and_then(|f| f.value(ai));
+                assert_eq!(
+                    view.field_value(name, fi, ai),
+                    slow,
+                    "Fields[{}][{fi}][{ai}]",
+                    String::from_utf8_lossy(name)
+                );
+                compared += usize::from(slow.is_some());
+            }
+        }
+    }
+    assert!(compared > 15, "{compared}");
+    assert_eq!(view.field_value(b"u", 0, 1), Some(Value::Integer(7)));
+    assert_eq!(view.field_value(b"p", 0, 0), Some(Value::Double(2.0)));
+}

@@ -520,6 +520,26 @@ fn hostile_scripts_end_their_own_sandbox_and_hekad_keeps_delivering() {
             "[{name}]\ntype = \"SandboxFilter\"\nfilename = \"{file}\"\nmessage_matcher = \"Type == 'work'\"\n"
         ));
     }
+    // Two filters feeding each other from one "ping": the message's loop count reaches
+    // max_message_loops (4) on its fifth injection, which is PingA's third.
+    let pings = [
+        ("PingA", "Type == 'ping' || Type == 'heka.sandbox.PingB'"),
+        ("PingB", "Type == 'heka.sandbox.PingA'"),
+    ];
+    for (name, matcher) in pings {
+        script(
+            &dir,
+            &format!("{}.lua", name.to_lowercase()),
+            &format!(
+                "function process_message() inject_message({{Type = '{name}'}}) return 0 end\n"
+            ),
+        );
+        config.push_str(&format!(
+            "[{name}]\ntype = \"SandboxFilter\"\nfilename = \"{}.lua\"\n\
+             message_matcher = \"{matcher}\"\n",
+            name.to_lowercase()
+        ));
+    }
     // A filter matching what it injects is refused ("circular reference") and ends.
     script(
         &dir,
@@ -537,12 +557,18 @@ fn hostile_scripts_end_their_own_sandbox_and_hekad_keeps_delivering() {
     ));
     let hekad = Hekad::start(&dir, &config);
     hekad.wait_for_log("Starting hekad");
-    send(port, (0..200).map(|i| typed("work", "x", i)));
+    send(
+        port,
+        (0..200)
+            .map(|i| typed("work", "x", i))
+            .chain([typed("ping", "", 0)]),
+    );
     let delivered = wait_for_messages(&hekad, &out, 200);
     assert_eq!(delivered.len(), 200, "every message reached the output");
-    let ends = wait_for_messages(&hekad, &terminated, HOSTILE.len() + 1);
+    let ends = wait_for_messages(&hekad, &terminated, HOSTILE.len() + 2);
     let mut expected: Vec<(&str, &str)> = HOSTILE.iter().map(|(n, _, why)| (*n, *why)).collect();
     expected.push(("Echo", "creates a circular reference"));
+    expected.push(("PingA", "exceeded MaxMsgLoops = 4"));
     for (name, why) in expected {
         let end = ends
             .iter()

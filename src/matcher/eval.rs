@@ -63,12 +63,7 @@ pub fn eval(node: &Node, msg: &MessageView<'_>) -> bool {
             field_index,
             array_index,
             rhs,
-        } => {
-            let value = msg
-                .field(name, *field_index)
-                .and_then(|f| f.value(*array_index));
-            field_test(value, rhs)
-        }
+        } => field_test(msg.field_value(name, *field_index, *array_index), rhs),
     }
 }
 

@@ -3,7 +3,7 @@
 //! bytes; nothing is decoded into owned structures and nothing is allocated.
 
 use super::repr::ValueType;
-use super::wire::{read_varint, Entries, Entry, WireError, FIXED64, LEN, VARINT};
+use super::wire::{read_varint, Entries, Entry, WireError, FIXED32, FIXED64, LEN, VARINT};
 use super::DEFAULT_SEVERITY;
 
 /// Byte range of a length-delimited header inside the message bytes.
@@ -240,6 +240,34 @@ impl<'a> MessageView<'a> {
             .map(|e| e.data)
     }
 
+    /// `Fields[name][field_index][array_index]`: what the matcher and `read_message` ask
+    /// for on every message, so it is one pass with a bare cursor that reads each field's
+    /// name and only the matching field's values (the same values, by the same lenient
+    /// rules, as [`MessageView::field`] then [`FieldView::value`]).
+    pub fn field_value(
+        &self,
+        name: &[u8],
+        field_index: usize,
+        array_index: usize,
+    ) -> Option<Value<'a>> {
+        if self.index.field_count == 0 {
+            return None;
+        }
+        let mut fields = Cursor::at(self.bytes, self.index.fields_at as usize);
+        let mut skip = field_index;
+        while let Some((tag, wire_type, _, body)) = fields.entry() {
+            if tag != 10 || wire_type != LEN || cursor_field_name(body) != name {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            return field_body_value(body, array_index);
+        }
+        None
+    }
+
     /// The `field_index`-th (0-based) field called `name`, as `Fields[name][field_index]`.
     /// Only the names of the fields before it are read.
     pub fn field(&self, name: &[u8], field_index: usize) -> Option<FieldView<'a>> {
@@ -268,6 +296,132 @@ pub enum Value<'a> {
     Integer(i64),
     Double(f64),
     Bool(bool),
+}
+
+/// A bare forward reader over protobuf bytes for the hot field lookup: a step is a few
+/// instructions where [`Entries`] builds and checks a whole entry. It stops at the end or
+/// at the first damaged entry, as `Entries` with `map_while(Result::ok)` does.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn at(buf: &'a [u8], pos: usize) -> Cursor<'a> {
+        Cursor { buf, pos }
+    }
+
+    #[inline]
+    fn varint(&mut self) -> Option<u64> {
+        let b = *self.buf.get(self.pos)?;
+        if b < 0x80 {
+            self.pos += 1;
+            return Some(u64::from(b));
+        }
+        read_varint(self.buf, &mut self.pos).ok()
+    }
+
+    /// The next entry: tag, wire type, its scalar (varints, fixed64) or its payload.
+    #[inline]
+    fn entry(&mut self) -> Option<(u32, u8, u64, &'a [u8])> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let key = self.varint()?;
+        let (tag, wire_type) = ((key >> 3) as u32, (key & 7) as u8);
+        if tag == 0 {
+            return None;
+        }
+        match wire_type {
+            VARINT => Some((tag, wire_type, self.varint()?, &[])),
+            FIXED64 | FIXED32 => {
+                let width = if wire_type == FIXED64 { 8 } else { 4 };
+                let bytes = self.buf.get(self.pos..self.pos + width)?;
+                self.pos += width;
+                let mut raw = [0u8; 8];
+                raw[..width].copy_from_slice(bytes);
+                Some((tag, wire_type, u64::from_le_bytes(raw), &[]))
+            }
+            LEN => {
+                let len = self.varint()? as usize;
+                let end = self.pos.checked_add(len)?;
+                let data = self.buf.get(self.pos..end)?;
+                self.pos = end;
+                Some((tag, wire_type, 0, data))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A field's first name (as [`field_name`]), read with the cursor.
+#[inline]
+fn cursor_field_name(body: &[u8]) -> &[u8] {
+    let mut c = Cursor::at(body, 0);
+    while let Some((tag, wire_type, _, data)) = c.entry() {
+        if tag == 1 && wire_type == LEN {
+            return data;
+        }
+    }
+    &[]
+}
+
+/// Value `array_index` of an encoded field, by [`FieldView::value`]'s rules.
+fn field_body_value<'b>(body: &'b [u8], array_index: usize) -> Option<Value<'b>> {
+    let mut declared = 0i32;
+    let mut c = Cursor::at(body, 0);
+    while let Some((tag, wire_type, scalar, _)) = c.entry() {
+        if tag == 2 && wire_type == VARINT {
+            declared = scalar as i32;
+        }
+    }
+    let value_type = ValueType::try_from(declared).ok()?;
+    let wanted = 4 + value_type as u32;
+    let mut left = array_index;
+    let mut take = |value: Value<'b>| -> Option<Value<'b>> {
+        match left {
+            0 => Some(value),
+            _ => {
+                left -= 1;
+                None
+            }
+        }
+    };
+    let mut c = Cursor::at(body, 0);
+    while let Some((tag, wire_type, scalar, data)) = c.entry() {
+        if tag != wanted {
+            continue;
+        }
+        let found = match (value_type, wire_type) {
+            (ValueType::String, LEN) => take(Value::String(data)),
+            (ValueType::Bytes, LEN) => take(Value::Bytes(data)),
+            (ValueType::Integer | ValueType::Bool, VARINT) => {
+                take(scalar_value(value_type, scalar))
+            }
+            (ValueType::Integer | ValueType::Bool, LEN) => {
+                let mut packed = Cursor::at(data, 0);
+                let mut found = None;
+                while packed.pos < data.len() && found.is_none() {
+                    let Some(raw) = packed.varint() else {
+                        break;
+                    };
+                    found = take(scalar_value(value_type, raw));
+                }
+                found
+            }
+            (ValueType::Double, FIXED64) => take(Value::Double(f64::from_bits(scalar))),
+            (ValueType::Double, LEN) => data.chunks_exact(8).find_map(|chunk| {
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(chunk);
+                take(Value::Double(f64::from_le_bytes(raw)))
+            }),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
 /// The name of an encoded field (its first `name` entry; Go writes it first).

@@ -695,7 +695,11 @@ impl Pipeline {
 
         let chansize = globals.plugin_chansize.max(1);
         let (to_router, from_inputs) = channel::bounded(chansize);
-        let (to_router_from_filters, from_filters) = channel::bounded(chansize);
+        // Every injected message is a pack of the inject pool, so a ring that holds the
+        // whole pool never refuses one: a filter never waits on the router while the
+        // router waits on that filter's full queue.
+        let (to_router_from_filters, from_filters) =
+            channel::bounded(chansize.max(globals.poolsize));
         let mut wiring = Wiring {
             control: Control::new(),
             stats: StatsRegistry::default(),

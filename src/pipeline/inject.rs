@@ -53,10 +53,10 @@ pub fn now_ns() -> i64 {
 
 /// Injects a plugin's messages into the router, from a fixed pool.
 ///
-/// For filters it never waits on the router while the router may wait on the filter: when
-/// the router's inject queue is full the message is kept and sent on the next call (or
-/// [`Injector::flush`]); a second message while one is still pending waits for room,
-/// which the router makes while this filter's queue is empty. Inputs simply wait.
+/// A filter must never wait on the router while the router waits on that filter's full
+/// queue: the filters' ring to the router holds the whole inject pool, so it always has
+/// room for a pack taken from it. (A message kept when it was full anyway is sent on the
+/// next call or [`Injector::flush`].) Inputs inject into the inputs' ring and simply wait.
 pub struct Injector {
     name: String,
     pool: PackPool,

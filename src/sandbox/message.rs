@@ -82,8 +82,11 @@ unsafe extern "C-unwind" fn read_message_c(l: *mut ffi::lua_State) -> c_int {
     }
     let mut len = 0usize;
     let name = ffi::luaL_checklstring(l, 1, &mut len);
-    let field_index = ffi::luaL_optinteger(l, 2, 0);
-    let array_index = ffi::luaL_optinteger(l, 3, 0);
+    // Most calls name a header or a field's first value: no index arguments to read.
+    let (field_index, array_index) = match nargs {
+        1 => (0, 0),
+        _ => (ffi::luaL_optinteger(l, 2, 0), ffi::luaL_optinteger(l, 3, 0)),
+    };
     if field_index < 0 {
         return ffi::luaL_argerror(l, 2, c"field index must be >= 0".as_ptr());
     }
@@ -126,8 +129,7 @@ unsafe fn push_message_value(
         b"Pid" if msg.has_pid() => ffi::lua_pushnumber(l, f64::from(msg.pid())),
         b"raw" => push_bytes(msg.bytes()),
         _ => match field_name(name)
-            .and_then(|field| msg.field(field, field_index))
-            .and_then(|field| field.value(array_index))
+            .and_then(|field| msg.field_value(field, field_index, array_index))
         {
             Some(FieldValue::String(v) | FieldValue::Bytes(v)) => push_bytes(v),
             Some(FieldValue::Integer(i)) => ffi::lua_pushnumber(l, i as f64),
