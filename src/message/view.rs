@@ -311,7 +311,7 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos }
     }
 
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Option<u64> {
         let b = *self.buf.get(self.pos)?;
         if b < 0x80 {
@@ -322,7 +322,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next entry: tag, wire type, its scalar (varints, fixed64) or its payload.
-    #[inline]
+    #[inline(always)]
     fn entry(&mut self) -> Option<(u32, u8, u64, &'a [u8])> {
         if self.pos >= self.buf.len() {
             return None;
