@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{frame, globals, read_messages, scratch_dir, send, wait_for_messages, Hekad};
+use common::{
+    frame, globals, read_messages, scratch_dir, send, wait_for_lines, wait_for_messages, Hekad,
+};
 use hekad::message::Message;
 use prost::Message as _;
 use std::path::Path;
@@ -31,26 +33,6 @@ fn double_field(msg: &Message, name: &str) -> Option<f64> {
 
 fn typed(msg_type: &str, payload: &str, seq: i64) -> Vec<u8> {
     frame(&common::test_message(msg_type, payload, seq).encode_to_vec())
-}
-
-/// Waits (bounded) until `path` holds at least `n` lines.
-fn wait_for_lines(hekad: &Hekad, path: &Path, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        if lines.len() >= n {
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} lines in {}; stderr:\n{}",
-            lines.len(),
-            path.display(),
-            hekad.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 const LINE_DECODER: &str = r#"

@@ -89,14 +89,45 @@ fn decoder_factory(
         instance,
         reserved,
     ))?;
-    let (sections, globals) = (sections.clone(), globals.clone());
-    let (section, instance) = (section.clone(), instance.to_owned());
-    Ok(Arc::new(move || {
+    let recipe = Recipe {
+        section: section.clone(),
+        keys: &[],
+        instance: instance.to_owned(),
+        globals: globals.clone(),
+        sections: sections.clone(),
+        stats: Some(stats),
+    };
+    Ok(Arc::new(move || recipe.build(build_decoder)))
+}
+
+/// What a plugin is built from again at run time (a decoder per stream, an encoder per
+/// output, a plugin after a failure): owned, to move to the executor thread.
+struct Recipe {
+    section: PluginSection,
+    keys: &'static [&'static str],
+    instance: String,
+    globals: Arc<Globals>,
+    sections: Arc<Sections>,
+    stats: Option<Arc<PluginStats>>,
+}
+
+impl Recipe {
+    /// Builds with `build` in a context made from the recipe.
+    fn build<T>(
+        &self,
+        build: impl FnOnce(&BuildContext) -> Result<T, Vec<ConfigError>>,
+    ) -> Result<T, String> {
         let reserved = Reserved::default();
-        let ctx = BuildContext::new(&section, &[], &globals, &sections, &instance, &reserved)
-            .with_stats(Some(stats.clone()));
-        build_decoder(&ctx).map_err(joined)
-    }))
+        let ctx = BuildContext::new(
+            &self.section,
+            self.keys,
+            &self.globals,
+            &self.sections,
+            &self.instance,
+            &reserved,
+        );
+        build(&ctx.with_stats(self.stats.clone())).map_err(joined)
+    }
 }
 
 type EncoderFactory = Arc<dyn Fn() -> Result<Box<dyn Encoder>, String> + Send + Sync>;
@@ -125,12 +156,15 @@ fn encoder_factory(
         &section.name,
         reserved,
     ))?;
-    let (sections, globals, section) = (sections.clone(), globals.clone(), section.clone());
-    let factory: EncoderFactory = Arc::new(move || {
-        let reserved = Reserved::default();
-        let ctx = BuildContext::new(&section, &[], &globals, &sections, &section.name, &reserved);
-        build(&ctx.with_stats(stats.clone())).map_err(joined)
-    });
+    let recipe = Recipe {
+        section: section.clone(),
+        keys: &[],
+        instance: section.name.clone(),
+        globals: globals.clone(),
+        sections: sections.clone(),
+        stats,
+    };
+    let factory: EncoderFactory = Arc::new(move || recipe.build(build));
     Ok((factory, writes_messages))
 }
 
@@ -241,6 +275,18 @@ impl Wiring {
             &s.name,
             &self.reserved,
         )
+    }
+
+    /// What rebuilds plugin `s` after a failure.
+    fn recipe(&self, s: &PluginSection, keys: &'static [&'static str]) -> Recipe {
+        Recipe {
+            section: s.clone(),
+            keys,
+            instance: s.name.clone(),
+            globals: self.globals.clone(),
+            sections: self.sections.clone(),
+            stats: None,
+        }
     }
 
     fn origin(&self) -> Origin {
@@ -415,8 +461,8 @@ impl Wiring {
             can_exit: common.can_exit.unwrap_or(false),
             stops_with_queue: true,
         };
-        let (section, control) = (s.clone(), self.control.clone());
-        let (globals, sections) = (self.globals.clone(), self.sections.clone());
+        let control = self.control.clone();
+        let recipe = self.recipe(s, CommonFilterOutput::KEYS);
         let max_message_size = self.globals.max_message_size;
         let mut first = Some(output);
         Ok(Box::new(move |ex: &Executors| {
@@ -426,25 +472,14 @@ impl Wiring {
                 let attempt: Attempt = Box::new(move |_| {
                     let output = match first.take() {
                         Some(o) => o,
-                        None => {
-                            let reserved = Reserved::default();
-                            let ctx = BuildContext::new(
-                                &section,
-                                CommonFilterOutput::KEYS,
-                                &globals,
-                                &sections,
-                                &section.name,
-                                &reserved,
-                            );
-                            build(&ctx).map_err(joined)?
-                        }
+                        None => recipe.build(build)?,
                     };
                     let encoder = match &encoders {
                         Some(make) => Some(make()?),
                         None => None,
                     };
                     let mut ctx = OutputContext::new(
-                        section.name.clone(),
+                        recipe.section.name.clone(),
                         source.open()?,
                         encoder,
                         use_framing,
@@ -615,8 +650,9 @@ impl Wiring {
         };
         let ticker =
             (common.ticker_interval > 0).then(|| Duration::from_secs(common.ticker_interval));
-        let (section, control) = (s.clone(), self.control.clone());
-        let (globals, sections) = (self.globals.clone(), self.sections.clone());
+        let control = self.control.clone();
+        let recipe = self.recipe(s, CommonInput::KEYS);
+        let globals = self.globals.clone();
         let (pool, router, origin) = (
             self.input_pool.clone(),
             self.to_router.clone(),
@@ -629,21 +665,10 @@ impl Wiring {
                 let attempt: Attempt = Box::new(move |_| {
                     let input = match first.take() {
                         Some(i) => i,
-                        None => {
-                            let reserved = Reserved::default();
-                            let ctx = BuildContext::new(
-                                &section,
-                                CommonInput::KEYS,
-                                &globals,
-                                &sections,
-                                &section.name,
-                                &reserved,
-                            );
-                            build(&ctx).map_err(joined)?
-                        }
+                        None => recipe.build(build)?,
                     };
                     let injector = Injector::new(
-                        section.name.clone(),
+                        recipe.section.name.clone(),
                         pool.clone(),
                         router.clone(),
                         None,

@@ -88,10 +88,6 @@ impl Injector {
         }
     }
 
-    pub fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
     /// The rules a message must pass before it is injected with loop count `loops`
     /// (one more than the message being processed when it was made).
     pub fn check(&self, msg: &MessageView<'_>, loops: u8) -> Result<(), Rejected> {

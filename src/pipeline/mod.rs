@@ -17,3 +17,4 @@ pub mod shutdown;
 pub mod signals;
 pub mod stats;
 pub mod supervise;
+pub mod ticker;

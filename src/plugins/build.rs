@@ -165,11 +165,17 @@ impl<'a> BuildContext<'a> {
             .map_err(|e| vec![ConfigError::in_section(self.section, Some("filename"), e)])
     }
 
-    /// Loads the script of these settings once, to report its errors before start (for
-    /// plugins whose sandbox is made later, on their executor thread).
-    pub fn check_sandbox(&self, settings: &SandboxSettings) -> Result<(), Vec<ConfigError>> {
-        Sandbox::check(settings)
-            .map_err(|e| vec![ConfigError::in_section(self.section, Some("filename"), e)])
+    /// The sandbox settings of a plugin whose sandbox is made later, on its executor
+    /// thread (filters, outputs, inputs): the script is loaded once now, so its errors are
+    /// reported before start.
+    pub fn checked_sandbox_settings(
+        &self,
+        kind: Kind,
+    ) -> Result<Arc<SandboxSettings>, Vec<ConfigError>> {
+        let settings = self.sandbox_settings(kind)?;
+        Sandbox::check(&settings)
+            .map_err(|e| vec![ConfigError::in_section(self.section, Some("filename"), e)])?;
+        Ok(Arc::new(settings))
     }
 
     /// Declares `bytes` of memory this plugin may hold (per stream for a decoder).

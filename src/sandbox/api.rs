@@ -11,6 +11,38 @@ use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
 /// Registry key of the wrapper factory.
 const WRAP: &str = "hekad.api_wrap";
 
+/// Lua 5.1's name of a value's type, as its error messages print it (mlua says
+/// "integer" for some numbers).
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Nil => "nil",
+        Value::Boolean(_) => "boolean",
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Table(_) => "table",
+        Value::Function(_) => "function",
+        Value::Thread(_) => "thread",
+        _ => "userdata",
+    }
+}
+
+/// The bytes of the string at stack index `index` of a C function's state (valid while
+/// the string is on the stack, or held by a table that is); empty for other types.
+///
+/// # Safety
+/// `l` is a live state and `index` a valid index of its stack.
+pub unsafe fn stack_bytes<'a>(
+    l: *mut mlua::ffi::lua_State,
+    index: std::os::raw::c_int,
+) -> &'a [u8] {
+    let mut len = 0usize;
+    let ptr = mlua::ffi::lua_tolstring(l, index, &mut len);
+    match ptr.is_null() {
+        true => &[],
+        false => std::slice::from_raw_parts(ptr.cast(), len),
+    }
+}
+
 /// An error a script sees as a plain string (the wrapper adds where it was called).
 pub fn api_error(text: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::RuntimeError(text.to_string())

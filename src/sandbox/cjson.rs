@@ -13,6 +13,7 @@
 //! through unchanged. Neither direction recurses natively: open tables and containers are
 //! kept on explicit stacks, and nesting is capped at 1000 levels.
 
+use super::api::type_name;
 use std::cell::Cell;
 use std::fmt::Display;
 use std::rc::Rc;
@@ -121,20 +122,6 @@ fn fail<T>(message: impl Into<String>) -> Outcome<T> {
 /// luaL_argerror's text.
 fn bad_argument(index: usize, function: &str, problem: impl Display) -> Failure {
     Failure::Message(format!("bad argument #{index} to '{function}' ({problem})"))
-}
-
-/// Lua 5.1's name of a value's type, as lua-cjson's messages print it.
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Nil => "nil",
-        Value::Boolean(_) => "boolean",
-        Value::Integer(_) | Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Table(_) => "table",
-        Value::Function(_) => "function",
-        Value::Thread(_) => "thread",
-        _ => "userdata",
-    }
 }
 
 /// Builds the `cjson` table of one sandbox: its own settings, and the sandbox's limits.

@@ -10,7 +10,7 @@
 //! mlua's API the same walk cost about 25 µs per message (every key string pushed is a
 //! protected call once a memory limit is set).
 
-use super::api::{api_error, register_function};
+use super::api::{api_error, register_function, stack_bytes};
 use super::config::Kind;
 use super::state::Shared;
 use crate::message::rewrite::{rewrite, Overrides};
@@ -140,12 +140,12 @@ unsafe fn inject(l: *mut lua_State, shared: &Shared) -> Result<(), String> {
     let written = match ffi::lua_type(l, 1) {
         ffi::LUA_TTABLE => write_table(l, shared, &mut buf),
         ffi::LUA_TSTRING => {
-            let bytes = lua_bytes(l, 1);
+            let bytes = stack_bytes(l, 1);
             write_protobuf(shared, bytes, &mut buf).map_err(|e| super::state::error_text(&e))
         }
         other => Err(format!(
             "inject_message() takes a table or a protobuf string, not a {}",
-            type_name(other)
+            lua_type_name(other)
         )),
     };
     match written {
@@ -224,18 +224,7 @@ impl Given<'_> {
     }
 }
 
-/// The bytes of the string at `index` (valid while the string is on the stack or held
-/// by a table that is).
-unsafe fn lua_bytes<'a>(l: *mut lua_State, index: c_int) -> &'a [u8] {
-    let mut len = 0usize;
-    let ptr = ffi::lua_tolstring(l, index, &mut len);
-    match ptr.is_null() {
-        true => &[],
-        false => std::slice::from_raw_parts(ptr.cast(), len),
-    }
-}
-
-fn type_name(t: c_int) -> &'static str {
+fn lua_type_name(t: c_int) -> &'static str {
     match t {
         ffi::LUA_TNIL => "nil",
         ffi::LUA_TBOOLEAN => "boolean",
@@ -264,7 +253,7 @@ unsafe fn header_text<'a>(
 ) -> Result<Option<Given<'a>>, String> {
     match ffi::lua_type(l, slot) {
         ffi::LUA_TNIL => Ok(None),
-        ffi::LUA_TSTRING => Ok(Some(Given::Bytes(lua_bytes(l, slot)))),
+        ffi::LUA_TSTRING => Ok(Some(Given::Bytes(stack_bytes(l, slot)))),
         ffi::LUA_TNUMBER => {
             let mut out = Vec::with_capacity(24);
             super::number::format_g(ffi::lua_tonumber(l, slot), 14, &mut out);
@@ -275,7 +264,7 @@ unsafe fn header_text<'a>(
         }
         other => Err(format!(
             "inject_message() {key} must be a string, not a {}",
-            type_name(other)
+            lua_type_name(other)
         )),
     }
 }
@@ -284,7 +273,7 @@ unsafe fn header_text<'a>(
 unsafe fn number_at(l: *mut lua_State, slot: c_int) -> Option<f64> {
     match ffi::lua_type(l, slot) {
         ffi::LUA_TNUMBER => Some(ffi::lua_tonumber(l, slot)),
-        ffi::LUA_TSTRING => std::str::from_utf8(lua_bytes(l, slot))
+        ffi::LUA_TSTRING => std::str::from_utf8(stack_bytes(l, slot))
             .ok()
             .and_then(|s| s.trim().parse().ok()),
         _ => None,
@@ -297,7 +286,7 @@ unsafe fn header_number(l: *mut lua_State, slot: c_int, key: &str) -> Result<Opt
         t => number_at(l, slot).map(Some).ok_or_else(|| {
             format!(
                 "inject_message() {key} must be a number, not a {}",
-                type_name(t)
+                lua_type_name(t)
             )
         }),
     }
@@ -328,7 +317,7 @@ unsafe fn write_table(
     let slot = |key: Key| base + key as c_int;
     let uuid = match ffi::lua_type(l, slot(Key::Uuid)) {
         ffi::LUA_TSTRING => {
-            let bytes = lua_bytes(l, slot(Key::Uuid));
+            let bytes = stack_bytes(l, slot(Key::Uuid));
             match bytes.len() {
                 16 => bytes.try_into().ok(),
                 _ => std::str::from_utf8(bytes).ok().and_then(uuid::parse),
@@ -474,7 +463,7 @@ unsafe fn write_fields(
         other => {
             return Err(format!(
                 "inject_message() Fields must be a table, not a {}",
-                type_name(other)
+                lua_type_name(other)
             ))
         }
     }
@@ -492,7 +481,7 @@ unsafe fn write_fields(
                 ffi::lua_settop(l, top);
                 return Err("inject_message() a field in the Fields array has no name".into());
             }
-            let name = lua_bytes(l, -1);
+            let name = stack_bytes(l, -1);
             let result = write_object(l, entry, name, w, scratch);
             ffi::lua_settop(l, top);
             result?;
@@ -506,7 +495,7 @@ unsafe fn write_fields(
             ffi::lua_settop(l, top);
             return Err("inject_message() field names must be strings".into());
         }
-        let name = lua_bytes(l, key);
+        let name = stack_bytes(l, key);
         let result = match ffi::lua_type(l, value) {
             ffi::LUA_TTABLE if push_field(l, value, Key::Value) != ffi::LUA_TNIL => {
                 ffi::lua_settop(l, value);
@@ -554,7 +543,7 @@ unsafe fn write_object(
         },
     };
     let repr = match push_field(l, object, Key::Representation) {
-        ffi::LUA_TSTRING => lua_bytes(l, -1),
+        ffi::LUA_TSTRING => stack_bytes(l, -1),
         ffi::LUA_TNIL => &[][..],
         _ => {
             return Err(format!(
@@ -618,7 +607,7 @@ unsafe fn write_field(
         (None, other) => {
             return Err(err(&format!(
                 "has an unsupported value type ({})",
-                type_name(other)
+                lua_type_name(other)
             )))
         }
     };
@@ -647,11 +636,11 @@ unsafe fn write_field(
                 w.string_field(name, repr, bytes, count, |i| {
                     let s = if array {
                         ffi::lua_rawgeti(l, value, (i + 1) as _);
-                        let s = lua_bytes(l, -1);
+                        let s = stack_bytes(l, -1);
                         ffi::lua_settop(l, -2);
                         s
                     } else {
-                        lua_bytes(l, value)
+                        stack_bytes(l, value)
                     };
                     s
                 });
@@ -659,7 +648,7 @@ unsafe fn write_field(
                 for i in 0..count {
                     let start = scratch.text.len();
                     match element(i) {
-                        ffi::LUA_TSTRING => scratch.text.extend_from_slice(lua_bytes(l, -1)),
+                        ffi::LUA_TSTRING => scratch.text.extend_from_slice(stack_bytes(l, -1)),
                         _ => {
                             super::number::format_g(ffi::lua_tonumber(l, -1), 14, &mut scratch.text)
                         }

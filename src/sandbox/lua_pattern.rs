@@ -26,6 +26,7 @@
 //! plain `find` (a linear memmem search). Steps are counted locally and charged every
 //! [`CHARGE_EVERY`] and when the function returns.
 
+use super::api::type_name;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -773,20 +774,6 @@ struct Shared {
     out: Cell<Vec<u8>>,
     /// Plain `find`'s searcher for its last needle.
     finder: Cell<Option<memmem::Finder<'static>>>,
-}
-
-/// luaL_typename.
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "nil",
-        Value::Boolean(_) => "boolean",
-        Value::Integer(_) | Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Table(_) => "table",
-        Value::Function(_) => "function",
-        Value::Thread(_) => "thread",
-        _ => "userdata",
-    }
 }
 
 /// luaL_argerror: names the function as the caller did (and skips `self` in a method call).

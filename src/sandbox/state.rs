@@ -1,6 +1,7 @@
 //! One Lua sandbox: the state, the entry points its script defines (§7.2), and the
 //! limits, counters and bookkeeping around each call.
 
+use super::api::stack_bytes;
 use super::config::{Kind, SandboxSettings};
 use super::limits::Instructions;
 use super::{env, inject, message, payload, preserve};
@@ -496,11 +497,6 @@ impl Sandbox {
             ),
         }
     }
-
-    /// Bytes the Lua state uses now.
-    pub fn memory(&self) -> usize {
-        self.lua.used_memory()
-    }
 }
 
 /// What an entry point returned: its first two results, as far as they matter.
@@ -578,16 +574,6 @@ unsafe fn call_raw(
     };
     ffi::lua_settop(l, top);
     Ok(Returned { status, error })
-}
-
-/// The bytes of the string at stack index `index`.
-unsafe fn stack_bytes<'a>(l: *mut ffi::lua_State, index: c_int) -> &'a [u8] {
-    let mut len = 0usize;
-    let ptr = ffi::lua_tolstring(l, index, &mut len);
-    match ptr.is_null() {
-        true => &[],
-        false => std::slice::from_raw_parts(ptr.cast(), len),
-    }
 }
 
 /// Whether call number `n` (from 1) is timed for the report: the first, then one in

@@ -305,3 +305,23 @@ pub fn send(port: u16, messages: impl IntoIterator<Item = Vec<u8>>) {
         std::io::Write::write_all(&mut client, &m).expect("send");
     }
 }
+
+/// Waits (bounded) until `path` holds at least `n` lines of text.
+pub fn wait_for_lines(hekad: &Hekad, path: &std::path::Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} lines in {}; stderr:\n{}",
+            lines.len(),
+            path.display(),
+            hekad.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

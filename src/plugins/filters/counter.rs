@@ -5,8 +5,9 @@
 use super::{Filter, FilterContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::stats::PluginStats;
+use crate::pipeline::ticker::{Event, Ticker};
 use serde::Deserialize;
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,25 +35,20 @@ impl Filter for CounterFilter {
             let tick = ctx
                 .ticker
                 .unwrap_or(Duration::from_secs(DEFAULT_TICKER_SECONDS));
+            let mut ticker = Ticker::new(Some(tick));
             let mut count = 0u64;
             let mut last_count = 0u64;
             let mut last_time = Instant::now();
-            let mut next_tick = Instant::now() + tick;
             let mut rates: Vec<f64> = Vec::with_capacity(10);
             loop {
-                let received = async { Some(ctx.queue.recv().await.is_ok()) };
-                let ticked = async {
-                    smol::Timer::at(next_tick).await;
-                    None
-                };
-                match received.or(ticked).await {
-                    Some(true) => {
+                match ticker.next(&ctx.queue).await {
+                    Event::Message(_) => {
                         count += 1;
                         PluginStats::add(&ctx.stats.process_count, 1);
                         continue;
                     }
-                    Some(false) => break,
-                    None => next_tick += tick,
+                    Event::Closed => break,
+                    Event::Tick => {}
                 }
                 let sent = count - last_count;
                 if sent == 0 {

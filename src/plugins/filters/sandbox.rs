@@ -5,18 +5,13 @@
 
 use super::{Filter, FilterContext};
 use crate::config::ConfigError;
-use crate::pipeline::deadline::Deadline;
 use crate::pipeline::inject::{now_ns, Injector};
 use crate::pipeline::stats::{PendingCount, PluginStats};
+use crate::pipeline::ticker::{Event, Ticker};
 use crate::plugins::build::BuildContext;
 use crate::sandbox::{Kind, Outcome, Sandbox, SandboxSettings};
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// Messages processed between two looks at the clock for a due tick (a busy filter's
-/// `recv` never waits, so the tick is checked on the way).
-const TICK_CHECK_EVERY: u32 = 32;
 
 /// The SandboxFilter plugin: the sandbox settings, checked at start-up; the Lua state is
 /// made on the executor thread that runs the filter.
@@ -25,10 +20,8 @@ pub struct SandboxFilter {
 }
 
 pub fn build(ctx: &BuildContext<'_>) -> Result<Box<dyn Filter>, Vec<ConfigError>> {
-    let settings = ctx.sandbox_settings(Kind::Filter)?;
-    ctx.check_sandbox(&settings)?;
     Ok(Box::new(SandboxFilter {
-        settings: Arc::new(settings),
+        settings: ctx.checked_sandbox_settings(Kind::Filter)?,
     }))
 }
 
@@ -41,51 +34,23 @@ impl Filter for SandboxFilter {
                     Err(reason) => return end(&mut ctx, reason).await,
                 };
             sandbox.set_inject_check(Box::new(ctx.injector.checker()));
-            let ticker = ctx.ticker;
-            let deadline = Deadline::new();
-            let mut next_tick = ticker.map(|t| Instant::now() + t);
+            let mut ticker = Ticker::new(ctx.ticker);
             let mut processed = PendingCount::default();
-            let mut since_clock = 0u32;
             loop {
-                since_clock += 1;
-                let due = match next_tick {
-                    Some(at) if since_clock >= TICK_CHECK_EVERY => {
-                        since_clock = 0;
-                        Instant::now() >= at
-                    }
-                    _ => false,
-                };
-                let next = match due {
-                    true => None,
-                    false => {
-                        let received = async { Some(ctx.queue.recv().await) };
-                        let ticked = async {
-                            match next_tick {
-                                Some(at) => deadline.until(at).await,
-                                None => std::future::pending().await,
-                            }
-                            None
-                        };
-                        received.or(ticked).await
-                    }
-                };
-                match next {
-                    Some(Ok(pack)) => {
+                match ticker.next(&ctx.queue).await {
+                    Event::Message(pack) => {
                         let loops = pack.loops;
                         let outcome = sandbox.process_message(Some(pack.view()), loops);
                         drop(pack);
                         count(&mut sandbox, &ctx, outcome, &mut processed);
                         send_injected(&sandbox, &mut ctx.injector, loops.saturating_add(1)).await;
                     }
-                    Some(Err(_closed)) => break,
-                    None => {
+                    Event::Tick => {
                         processed.flush(&ctx.stats.process_count);
-                        if let (Some(at), Some(every)) = (next_tick.as_mut(), ticker) {
-                            *at = (*at + every).max(Instant::now());
-                        }
                         let _ = sandbox.timer_event(now_ns());
                         send_injected(&sandbox, &mut ctx.injector, 1).await;
                     }
+                    Event::Closed => break,
                 }
                 if let Some(reason) = sandbox.terminated() {
                     processed.flush(&ctx.stats.process_count);

@@ -31,10 +31,8 @@ pub struct SandboxInput {
 }
 
 pub fn build(ctx: &BuildContext<'_>) -> Result<Box<dyn Input>, Vec<ConfigError>> {
-    let settings = ctx.sandbox_settings(Kind::Input)?;
-    ctx.check_sandbox(&settings)?;
     Ok(Box::new(SandboxInput {
-        settings: Arc::new(settings),
+        settings: ctx.checked_sandbox_settings(Kind::Input)?,
     }))
 }
 

@@ -8,14 +8,13 @@
 
 use super::{Output, OutputContext};
 use crate::config::ConfigError;
-use crate::pipeline::deadline::Deadline;
 use crate::pipeline::inject::now_ns;
 use crate::pipeline::stats::{PendingCount, PluginStats};
+use crate::pipeline::ticker::{Event, Ticker};
 use crate::plugins::build::BuildContext;
 use crate::sandbox::{Kind, Outcome, Sandbox, SandboxSettings};
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The SandboxOutput plugin: settings checked at start-up; the state is made on the
 /// output's executor thread.
@@ -24,10 +23,8 @@ pub struct SandboxOutput {
 }
 
 pub fn build(ctx: &BuildContext<'_>) -> Result<Box<dyn Output>, Vec<ConfigError>> {
-    let settings = ctx.sandbox_settings(Kind::Output)?;
-    ctx.check_sandbox(&settings)?;
     Ok(Box::new(SandboxOutput {
-        settings: Arc::new(settings),
+        settings: ctx.checked_sandbox_settings(Kind::Output)?,
     }))
 }
 
@@ -35,56 +32,32 @@ impl Output for SandboxOutput {
     fn run(self: Box<Self>, ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
             let mut sandbox = Sandbox::new(self.settings.clone(), Some(ctx.stats.clone()), None)?;
-            let deadline = Deadline::new();
-            let mut next_tick = ctx.ticker.map(|t| Instant::now() + t);
+            let mut ticker = Ticker::new(ctx.ticker);
             let mut processed = PendingCount::default();
             loop {
-                let due = next_tick.is_some_and(|at| Instant::now() >= at);
-                let next = match due {
-                    true => None,
-                    false => {
-                        let received = async { Some(ctx.queue.recv().await) };
-                        let ticked = async {
-                            match next_tick {
-                                Some(at) => deadline.until(at).await,
-                                None => std::future::pending().await,
-                            }
-                            None
-                        };
-                        received.or(ticked).await
-                    }
-                };
-                match next {
-                    Some(Ok(pack)) => {
-                        let outcome = sandbox.process_message(Some(pack.view()), 0);
-                        match outcome {
-                            Ok(Outcome { status: 0, .. }) => {
-                                processed.one(&ctx.stats.process_count)
-                            }
-                            Ok(Outcome { status, error }) if status < 0 => {
-                                processed.one(&ctx.stats.process_count);
-                                PluginStats::add(&ctx.stats.process_failures, 1);
-                                log::error!(
-                                    "Plugin '{}' error: process_message() {}",
-                                    ctx.name,
-                                    error.unwrap_or_default()
-                                );
-                            }
-                            Ok(Outcome { status, error }) => sandbox.terminate(format!(
-                                "process_message() returned {status}: {}",
+                match ticker.next(&ctx.queue).await {
+                    Event::Message(pack) => match sandbox.process_message(Some(pack.view()), 0) {
+                        Ok(Outcome { status: 0, .. }) => processed.one(&ctx.stats.process_count),
+                        Ok(Outcome { status, error }) if status < 0 => {
+                            processed.one(&ctx.stats.process_count);
+                            PluginStats::add(&ctx.stats.process_failures, 1);
+                            log::error!(
+                                "Plugin '{}' error: process_message() {}",
+                                ctx.name,
                                 error.unwrap_or_default()
-                            )),
-                            Err(_) => {}
+                            );
                         }
-                    }
-                    Some(Err(_closed)) => break,
-                    None => {
+                        Ok(Outcome { status, error }) => sandbox.terminate(format!(
+                            "process_message() returned {status}: {}",
+                            error.unwrap_or_default()
+                        )),
+                        Err(_) => {}
+                    },
+                    Event::Tick => {
                         processed.flush(&ctx.stats.process_count);
-                        if let (Some(at), Some(every)) = (next_tick.as_mut(), ctx.ticker) {
-                            *at = (*at + every).max(Instant::now());
-                        }
                         let _ = sandbox.timer_event(now_ns());
                     }
+                    Event::Closed => break,
                 }
                 if let Some(reason) = sandbox.terminated() {
                     processed.flush(&ctx.stats.process_count);
