@@ -466,6 +466,9 @@ fn write_message_edits_a_copy_of_the_message() {
             if read_message("Type") ~= "edited" or read_message("Fields[new]") ~= "v" then
                 return -1, "read_message does not see the edits"
             end
+            write_message("Timestamp", "2014-02-10 08:46:40.5")
+            if read_message("Timestamp") ~= 1392022000500000000 then return -1, "civil Timestamp" end
+            write_message("Timestamp", "1392022001000000000")
             local ok, err = pcall(write_message, "Fields[status]", 1, "", 0, 0)
             if ok or not err:find("write_message() failed", 1, true) then
                 return -1, "a double written into an integer field: " .. tostring(err)

@@ -43,6 +43,12 @@ pub unsafe fn stack_bytes<'a>(
     }
 }
 
+/// A Lua integer as an `i64`: mlua's `Integer` is C's `ptrdiff_t`, 32 bits on armv7.
+#[allow(clippy::useless_conversion)]
+pub fn lua_integer(i: mlua::Integer) -> i64 {
+    i64::from(i)
+}
+
 /// An error a script sees as a plain string (the wrapper adds where it was called).
 pub fn api_error(text: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::RuntimeError(text.to_string())

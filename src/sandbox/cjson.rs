@@ -13,7 +13,7 @@
 //! through unchanged. Neither direction recurses natively: open tables and containers are
 //! kept on explicit stacks, and nesting is capped at 1000 levels.
 
-use super::api::type_name;
+use super::api::{lua_integer, type_name};
 use std::cell::Cell;
 use std::fmt::Display;
 use std::rc::Rc;
@@ -261,7 +261,7 @@ fn integer_option(
 /// `luaL_checkinteger`'s conversion: numbers and numeric strings, truncated.
 fn to_integer(value: &Value) -> Option<i64> {
     let number = match value {
-        Value::Integer(i) => return Some(*i),
+        Value::Integer(i) => return Some(lua_integer(*i)),
         Value::Number(n) => *n,
         Value::String(s) => lua_string_number(&s.as_bytes())?,
         _ => return None,
@@ -329,8 +329,8 @@ fn encode_sparse_array(config: &Cell<Config>, args: MultiValue) -> Outcome<Multi
     config.set(c);
     Ok(MultiValue::from_vec(vec![
         Value::Boolean(c.sparse_convert),
-        Value::Integer(c.sparse_ratio),
-        Value::Integer(c.sparse_safe),
+        Value::Number(c.sparse_ratio as f64),
+        Value::Number(c.sparse_safe as f64),
     ]))
 }
 
@@ -347,7 +347,7 @@ fn integer_setting(
     let mut c = config.get();
     integer_option(&args[0], 1, name, range, field(&mut c))?;
     config.set(c);
-    Ok(MultiValue::from_vec(vec![Value::Integer(*field(&mut c))]))
+    Ok(MultiValue::from_vec(vec![Value::Number(*field(&mut c) as f64)]))
 }
 
 /// `cjson.decode_null`, `decode_invalid_numbers`: set (when given) and return one switch.

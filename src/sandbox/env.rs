@@ -301,7 +301,7 @@ fn os_time(_: &Lua, table: Option<Table>) -> mlua::Result<f64> {
     };
     let field = |name: &str, default: Option<i64>| -> mlua::Result<i64> {
         match t.raw_get::<Value>(name)? {
-            Value::Integer(i) => Ok(i),
+            Value::Integer(i) => Ok(super::api::lua_integer(i)),
             Value::Number(n) => Ok(n as i64),
             Value::Nil => default.ok_or_else(|| {
                 mlua::Error::runtime(format!("field '{name}' missing in date table"))

@@ -26,7 +26,7 @@
 //! plain `find` (a linear memmem search). Steps are counted locally and charged every
 //! [`CHARGE_EVERY`] and when the function returns.
 
-use super::api::type_name;
+use super::api::{lua_integer, type_name};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -694,7 +694,7 @@ impl<'a> Matcher<'a> {
     fn capture_value(&self, lua: &Lua, i: usize, whole: (usize, usize)) -> mlua::Result<Value> {
         Ok(match self.capture(i, whole)? {
             CapValue::Bytes(a, b) => Value::String(lua.create_string(slice(self.src, a, b))?),
-            CapValue::Position(pos) => Value::Integer(pos as i64),
+            CapValue::Position(pos) => Value::Number(pos as f64),
         })
     }
 
@@ -813,7 +813,7 @@ fn arg_string(lua: &Lua, v: Value, n: usize) -> mlua::Result<LuaString> {
 fn arg_opt_int(lua: &Lua, v: Value, n: usize, default: i64) -> mlua::Result<i64> {
     match v {
         Value::Nil => Ok(default),
-        Value::Integer(i) => Ok(i),
+        Value::Integer(i) => Ok(lua_integer(i)),
         Value::Number(f) => Ok(f as i64),
         Value::String(_) => match lua.coerce_number(v)? {
             Some(f) => Ok(f as i64),

@@ -134,17 +134,24 @@ fn apply(
     Ok(())
 }
 
-/// A Timestamp written as nanoseconds, as integer text, or as an RFC 3339 date.
+/// A Timestamp written as nanoseconds, as integer text, as an RFC 3339 date, or as a
+/// date and time in UTC (`2014-02-10 08:46:41.5`).
 fn timestamp(value: &Value) -> Result<i64, String> {
     match value {
-        Value::Integer(i) => Ok(*i),
+        Value::Integer(i) => Ok(super::api::lua_integer(*i)),
         Value::Number(n) => Ok(*n as i64),
         Value::String(s) => {
             let text = s.to_str().map_err(|e| e.to_string())?.trim().to_owned();
             if let Ok(ns) = text.parse::<i64>() {
                 return Ok(ns);
             }
-            text.parse::<jiff::Timestamp>()
+            // RFC 3339 with its offset, or a date and time without one (taken as UTC).
+            let instant = text.parse::<jiff::Timestamp>().or_else(|_| {
+                text.parse::<jiff::civil::DateTime>()
+                    .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+                    .map(|zoned| zoned.timestamp())
+            });
+            instant
                 .map(|t| t.as_nanosecond() as i64)
                 .map_err(|_| format!("unparseable Timestamp {text:?}"))
         }
