@@ -347,7 +347,9 @@ fn integer_setting(
     let mut c = config.get();
     integer_option(&args[0], 1, name, range, field(&mut c))?;
     config.set(c);
-    Ok(MultiValue::from_vec(vec![Value::Number(*field(&mut c) as f64)]))
+    Ok(MultiValue::from_vec(vec![Value::Number(
+        *field(&mut c) as f64
+    )]))
 }
 
 /// `cjson.decode_null`, `decode_invalid_numbers`: set (when given) and return one switch.
