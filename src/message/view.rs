@@ -60,6 +60,29 @@ impl HeaderIndex {
     /// Unknown fields are skipped, as protobuf requires; missing "required" fields are
     /// accepted, as in Heka.
     pub fn scan(bytes: &[u8]) -> Result<HeaderIndex, WireError> {
+        // Every message is scanned once: a bare cursor, and on any fault the checked scan
+        // again, which names it (about 80 instructions an entry less than `Entries`).
+        let mut index = HeaderIndex::default();
+        let mut cursor = Cursor::at(bytes, 0);
+        while cursor.pos < bytes.len() {
+            let key_at = cursor.pos;
+            let Some((tag, wire_type, scalar, data)) = cursor.entry() else {
+                return Self::scan_checked(bytes);
+            };
+            match header_wire_type(tag) {
+                None => {}
+                Some(expected) if expected != wire_type => return Self::scan_checked(bytes),
+                Some(VARINT) => index.note_varint(tag, scalar),
+                Some(_) if tag == 10 => index.note_field(key_at),
+                Some(_) => index.note_len(tag, cursor.pos - data.len(), data.len()),
+            }
+        }
+        Ok(index)
+    }
+
+    /// `scan` with every entry checked, for the error's offset and reason.
+    #[cold]
+    fn scan_checked(bytes: &[u8]) -> Result<HeaderIndex, WireError> {
         let mut index = HeaderIndex::default();
         for entry in Entries::new(bytes) {
             let entry = entry?;
@@ -571,5 +594,47 @@ fn scalar_value(value_type: ValueType, raw: u64) -> Value<'static> {
         Value::Bool(raw != 0)
     } else {
         Value::Integer(raw as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderIndex;
+    use crate::message::writer::{MessageWriter, Values};
+
+    /// The fast scan and the checked scan agree on every truncation and on damaged bytes
+    /// at every offset: the same index, or the same error.
+    #[test]
+    fn the_fast_scan_agrees_with_the_checked_scan() {
+        let mut good = Vec::new();
+        MessageWriter::new(&mut good)
+            .uuid(&[7; 16])
+            .timestamp(1_428_773_426_113_040_228)
+            .r#type(b"nginx")
+            .severity(3)
+            .payload(b"a payload")
+            .pid(-2)
+            .field(b"status", b"", Values::Integer(&[404, 1 << 40]))
+            .field(b"path", b"uri", Values::String(&[b"/x"]));
+        let mut cases = vec![good.clone()];
+        for end in 0..good.len() {
+            cases.push(good[..end].to_vec());
+        }
+        for at in 0..good.len() {
+            for byte in [0x00, 0x07, 0x0d, 0x7f, 0x80, 0xff, good[at] ^ 0x02] {
+                let mut damaged = good.clone();
+                damaged[at] = byte;
+                cases.push(damaged);
+            }
+        }
+        cases.push([good.clone(), vec![0x80; 11]].concat());
+        for case in &cases {
+            assert_eq!(
+                HeaderIndex::scan(case),
+                HeaderIndex::scan_checked(case),
+                "{case:02x?}"
+            );
+        }
+        assert!(HeaderIndex::scan(&good).is_ok());
     }
 }

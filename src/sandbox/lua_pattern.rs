@@ -1294,7 +1294,7 @@ pub fn install(lua: &Lua, budget: Rc<Instructions>) -> mlua::Result<()> {
 mod tests {
     use super::*;
     use mlua::MultiValue;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     /// Helpers defined in both states: `P` packs results with their count, `G` collects what
     /// a gmatch iterator yields, `GF` runs gsub with a function that records its arguments.
