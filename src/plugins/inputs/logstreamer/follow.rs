@@ -237,6 +237,10 @@ impl Follower {
     /// Opens the file and offset the journal names (§6.3), or the oldest file (or the
     /// end of the newest with `initial_tail`).
     fn resume(&mut self) {
+        // The list the follower was spawned with may predate a rotation: opening its
+        // "app.log" then would open the new file and skip the renamed one (a whole file
+        // lost, seen under load in the rotation fault test).
+        self.rescan();
         let files = self.files.borrow().files.clone();
         let name = &self.s.stream;
         let start = match journal::read(self.journal.path()) {
