@@ -2,10 +2,15 @@
 //! (`-config=x`, `-config x`), argh expects `--config x`; this bridges the two.
 
 /// Rewrites Go-style single-dash and `=` flags into the `--flag value` form argh parses.
-/// `known` lists the long flag names; anything else is passed through unchanged.
+/// `known` lists the long flag names; `-h` is `--help`; anything else is passed through
+/// unchanged.
 pub fn normalize_args(args: impl IntoIterator<Item = String>, known: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for arg in args {
+        if arg == "-h" {
+            out.push("--help".to_owned());
+            continue;
+        }
         let stripped = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
         match stripped {
             Some(body) if !body.is_empty() => {
@@ -54,14 +59,21 @@ pub fn parse<T: argh::FromArgs>(known: &[&str]) -> T {
     }
 }
 
-/// Starts logging to stderr at `info` (or `HEKAD_LOG=debug|warn|error`).
+/// Starts logging to stderr at `info`, or at the level `HEKAD_LOG` names (error, warn,
+/// info, debug, trace; any case). Any other value is refused: exits with status 1.
 pub fn init_logging() {
-    let level = match std::env::var("HEKAD_LOG").as_deref() {
-        Ok("debug") => log::LevelFilter::Debug,
-        Ok("trace") => log::LevelFilter::Trace,
-        Ok("warn") => log::LevelFilter::Warn,
-        Ok("error") => log::LevelFilter::Error,
-        _ => log::LevelFilter::Info,
+    let level = match std::env::var("HEKAD_LOG") {
+        Err(_) => log::LevelFilter::Info,
+        Ok(value) => match value.parse::<log::LevelFilter>() {
+            Ok(level) if level != log::LevelFilter::Off => level,
+            _ => {
+                eprintln!(
+                    "hekad: HEKAD_LOG={value:?} is not a log level; use error, warn, info, \
+                     debug or trace"
+                );
+                std::process::exit(1);
+            }
+        },
     };
     let _ = simple_logger::SimpleLogger::new()
         .with_level(level)

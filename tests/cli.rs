@@ -167,3 +167,68 @@ fn pid_file_refuses_a_second_instance_and_is_removed_on_exit() {
     assert!(status.success());
     assert!(!pid_file.exists(), "pid file removed on clean exit");
 }
+
+#[test]
+fn unimplemented_heka_types_and_misspellings_read_differently() {
+    let dir = scratch_dir("cli-types");
+    let config = dir.join("types.toml");
+    std::fs::write(
+        &config,
+        "[Carbon]\ntype = \"CarbonOutput\"\nmessage_matcher = \"TRUE\"\n\
+         [Fil]\ntype = \"FilOutput\"\nmessage_matcher = \"TRUE\"\n",
+    )
+    .expect("write config");
+    let (code, _, stderr) = hekad(&[&format!("-config={}", config.display())]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "[Carbon] type: CarbonOutput is a Heka plugin that hekad does not implement yet"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("[Fil] type: No registered plugin type: FilOutput; did you mean FileOutput?"),
+        "{stderr}"
+    );
+
+    std::fs::write(&config, "[Dec]\ntype = \"SandboxDecoderX\"\n").expect("write config");
+    let (code, _, stderr) = hekad(&[&format!("-config={}", config.display())]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "[Dec] type: Unrecognized plugin category: SandboxDecoderX; did you mean SandboxDecoder?"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn short_help_and_log_levels() {
+    let (code, stdout, stderr) = hekad(&["-h"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Usage: hekad"), "{stdout}");
+
+    let run = |level: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hekad"))
+            .args(["-config=/nonexistent/hekad.toml"])
+            .env("HEKAD_LOG", level)
+            .output()
+            .expect("run hekad");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run("bogus");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("HEKAD_LOG=\"bogus\" is not a log level"),
+        "{stderr}"
+    );
+    for level in ["error", "WARN", "info", "debug", "trace"] {
+        let (code, stderr) = run(level);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(!stderr.contains("not a log level"), "{level}: {stderr}");
+    }
+}

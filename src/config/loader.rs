@@ -56,7 +56,13 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
                     file: Some(file.clone()),
                     section: Some(name),
                     key: Some("type".into()),
-                    message: format!("Unrecognized plugin category: {type_name}"),
+                    message: format!(
+                        "Unrecognized plugin category: {type_name}{}",
+                        super::types::suggestion(
+                            &type_name,
+                            super::types::HEKA_PLUGIN_TYPES.iter().copied()
+                        )
+                    ),
                 });
                 continue;
             };

@@ -3,7 +3,8 @@
 //! - [`section`]: decoding one plugin section into its typed config, reporting unknown keys;
 //! - [`duration`]: Go duration strings ("250ms", "1m", "720h");
 //! - [`loader`]: files and directories, `%ENV[..]` substitution, categories, error collection;
-//! - [`globals`]: the `[hekad]` section with Heka's defaults.
+//! - [`globals`]: the `[hekad]` section with Heka's defaults;
+//! - [`types`]: Heka's plugin type names, for errors that tell unimplemented from misspelled.
 
 pub mod common;
 pub mod duration;
@@ -11,6 +12,7 @@ pub mod env;
 pub mod globals;
 pub mod loader;
 pub mod section;
+pub mod types;
 
 use std::fmt;
 use std::path::PathBuf;

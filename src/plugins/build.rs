@@ -6,7 +6,7 @@
 use super::decoders::Decoder;
 use super::registry::{self, Builder, ALWAYS_REGISTERED};
 use crate::config::globals::Globals;
-use crate::config::{Category, ConfigError, PluginSection};
+use crate::config::{types, Category, ConfigError, PluginSection};
 use crate::pipeline::stats::PluginStats;
 use crate::sandbox::{Kind, Sandbox, SandboxSettings};
 use std::cell::Cell;
@@ -83,9 +83,20 @@ impl Sections {
     }
 }
 
-/// The error for a section whose type no plugin registers.
+/// The error for a section whose type no plugin registers: a Heka plugin not implemented
+/// yet, or a misspelling with the closest known type.
 pub fn unregistered(section: &PluginSection) -> Vec<ConfigError> {
-    let message = format!("No registered plugin type: {}", section.type_name);
+    let name = &section.type_name;
+    let message = if types::is_heka_type(name) {
+        format!("{name} is a Heka plugin that hekad does not implement yet")
+    } else {
+        let known = super::registry::PLUGINS.iter().map(|(n, _)| *n);
+        let heka = types::HEKA_PLUGIN_TYPES.iter().copied();
+        format!(
+            "No registered plugin type: {name}{}",
+            types::suggestion(name, known.chain(heka))
+        )
+    };
     vec![ConfigError::in_section(section, Some("type"), message)]
 }
 
