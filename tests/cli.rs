@@ -6,8 +6,13 @@ use common::{fixture, scratch_dir, Hekad};
 use std::process::Command;
 
 fn hekad(args: &[&str]) -> (i32, String, String) {
+    hekad_with_env(args, &[])
+}
+
+fn hekad_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_hekad"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run hekad");
     (
@@ -210,25 +215,21 @@ fn short_help_and_log_levels() {
     assert!(stdout.contains("Usage: hekad"), "{stdout}");
 
     let run = |level: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_hekad"))
-            .args(["-config=/nonexistent/hekad.toml"])
-            .env("HEKAD_LOG", level)
-            .output()
-            .expect("run hekad");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let (code, _, stderr) = hekad_with_env(
+            &["-config=/nonexistent/hekad.toml"],
+            &[("HEKAD_LOG", level)],
+        );
+        (code, stderr)
     };
     let (code, stderr) = run("bogus");
-    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("HEKAD_LOG=\"bogus\" is not a log level"),
         "{stderr}"
     );
     for level in ["error", "WARN", "info", "debug", "trace"] {
         let (code, stderr) = run(level);
-        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(code, 1, "{stderr}");
         assert!(!stderr.contains("not a log level"), "{level}: {stderr}");
     }
 }

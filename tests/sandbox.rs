@@ -162,6 +162,34 @@ fn a_decoder_status_above_zero_stops_hekad() {
     );
 }
 
+#[test]
+fn a_terminated_filter_that_cannot_exit_stops_hekad() {
+    let dir = scratch_dir("sbx-cannot-exit");
+    script(
+        &dir,
+        "boom.lua",
+        "function process_message() error('boom') end",
+    );
+    let port = common::free_port();
+    let config = format!(
+        "{}share_dir = \"{}\"\n\
+         [Lines]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\nsplitter = \"TokenSplitter\"\n\
+         [Boom]\ntype = \"SandboxFilter\"\nfilename = \"boom.lua\"\nmessage_matcher = \"TRUE\"\ncan_exit = false\n",
+        globals(&dir, ""),
+        dir.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    send(port, [b"anything\n".to_vec()]);
+    let (status, stderr) = hekad.wait();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("Plugin 'Boom' terminated: "), "{stderr}");
+    assert!(
+        stderr.contains("Plugin 'Boom' is not allowed to exit (can_exit = false)"),
+        "{stderr}"
+    );
+}
+
 const COUNTER: &str = r#"
 _PRESERVATION_VERSION = 1
 seen = {}

@@ -681,6 +681,43 @@ fn limits_end_the_call_with_heka_s_messages() {
     }
 }
 
+/// max_process_inject (1) bounds a filter's process_message, max_timer_inject (10) its
+/// timer_event; going over ends the call with Heka's message and terminates the sandbox.
+#[test]
+fn a_filter_s_inject_budgets_hold_per_call() {
+    let dir = common::scratch_dir("sbx-inject-budget");
+    let script = r#"
+        function process_message()
+            inject_message({Type = "p"})
+            inject_message({Type = "p"})
+            return 0
+        end
+        function timer_event(ns)
+            for i = 1, ns do inject_message({Type = "t"}) end
+        end
+        "#;
+    let mut sb = sandbox(&dir, Kind::Filter, script);
+    sb.timer_event(10)
+        .expect("10 injections fit max_timer_inject");
+    assert_eq!(injected(&sb).len(), 10);
+    let err = sb
+        .timer_event(11)
+        .expect_err("the 11th injection is refused");
+    assert!(
+        err.contains("inject_message() exceeded InjectMessage count"),
+        "{err}"
+    );
+    assert!(sb.terminated().is_some());
+
+    let mut sb = sandbox(&dir, Kind::Filter, script);
+    let err = process(&mut sb, &sample()).expect_err("the 2nd injection is refused");
+    assert!(
+        err.contains("inject_message() exceeded InjectMessage count"),
+        "{err}"
+    );
+    assert!(sb.terminated().is_some());
+}
+
 #[test]
 fn a_filter_cannot_inject_what_it_would_match_itself() {
     let dir = common::scratch_dir("sbx-circular");
