@@ -4,6 +4,7 @@ use argh::FromArgs;
 use hekad::config::loader;
 use hekad::pipeline::assemble::Pipeline;
 use hekad::pipeline::signals;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 // Counted so that the report's `Mallocs` shows allocations per message (scripts/bench).
@@ -19,12 +20,43 @@ struct Args {
     /// print the version and exit
     #[argh(switch)]
     version: bool,
+    /// list the Lua scripts and modules built into hekad (Heka's stock decoders, encoders
+    /// and modules; a file of the same path under share_dir wins) and exit
+    #[argh(switch)]
+    lua_library: bool,
+    /// print the built-in Lua file at this share_dir-relative path (e.g.
+    /// lua_decoders/nginx_access.lua), to copy into share_dir and change, and exit
+    #[argh(option)]
+    lua_show: Option<String>,
 }
 
 fn main() {
-    let args: Args = hekad::cli::parse(&["config", "version"]);
+    let args: Args = hekad::cli::parse(&["config", "version", "lua-library", "lua-show"]);
     if args.version {
         println!("{}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    // Written without println!, which panics when a pager or `head` closes the pipe.
+    let mut stdout = std::io::stdout().lock();
+    if args.lua_library {
+        for (path, source) in hekad::sandbox::library::FILES {
+            let line = format!("{path:<40} {:>6} bytes\n", source.len());
+            if stdout.write_all(line.as_bytes()).is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    if let Some(path) = &args.lua_show {
+        match hekad::sandbox::library::file(path) {
+            Some(source) => {
+                let _ = stdout.write_all(source.as_bytes());
+            }
+            None => {
+                eprintln!("hekad: no built-in Lua file {path:?}; `hekad -lua-library` lists them");
+                std::process::exit(1);
+            }
+        }
         return;
     }
     hekad::cli::init_logging();

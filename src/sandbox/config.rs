@@ -3,6 +3,7 @@
 //! the file, section and key); the Lua state itself is made later, on the executor thread
 //! that runs the plugin, because an mlua state is not `Send`.
 
+use super::library;
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
 use crate::config::{section, ConfigError, PluginSection};
@@ -97,8 +98,9 @@ pub struct SandboxSettings {
     pub kind: Kind,
     /// The script as the config names it (error messages say this).
     pub script_name: String,
-    /// The script's path: `filename` under `share_dir` when relative.
-    pub script: PathBuf,
+    /// Where the script comes from: `filename` under `share_dir` when relative, else the
+    /// built-in library's file of that path.
+    pub script: Script,
     /// Where `require` looks for `<name>.lua` (`module_directory`, `;`-separated).
     pub module_dirs: Vec<PathBuf>,
     /// Where the globals are saved at a clean stop, when `preserve_data` is on.
@@ -160,13 +162,23 @@ impl SandboxSettings {
                 ),
             ));
         }
-        let script = under(&globals.share_dir, &keys.filename);
-        if !script.is_file() {
-            return Err(err(
-                "filename",
-                format!("cannot read {}: no such file", script.display()),
-            ));
-        }
+        let path = under(&globals.share_dir, &keys.filename);
+        let script = match (path.is_file(), Path::new(&keys.filename).is_relative()) {
+            (true, _) => Script::File(path),
+            (false, true) if library::file(&keys.filename).is_some() => {
+                Script::Builtin(keys.filename.clone())
+            }
+            (false, _) => {
+                return Err(err(
+                    "filename",
+                    format!(
+                        "cannot read {}: no such file, and no built-in script of that name \
+                         (`hekad -lua-library` lists them)",
+                        path.display()
+                    ),
+                ))
+            }
+        };
         let module_dirs = match &keys.module_directory {
             Some(dirs) => dirs
                 .split(';')
@@ -254,6 +266,28 @@ impl SandboxSettings {
 }
 
 /// `path` under `dir` when relative.
+/// Where a sandbox's script comes from.
+#[derive(Clone, Debug)]
+pub enum Script {
+    File(PathBuf),
+    /// A file of hekad's built-in Lua library (its share_dir-relative path).
+    Builtin(String),
+}
+
+impl Script {
+    /// The script's source.
+    pub fn source(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Script::File(path) => {
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            }
+            Script::Builtin(path) => library::file(path)
+                .map(|s| s.as_bytes().to_vec())
+                .ok_or_else(|| format!("no built-in script {path}")),
+        }
+    }
+}
+
 fn under(dir: &Path, path: &str) -> PathBuf {
     let path = Path::new(path);
     match path.is_absolute() {

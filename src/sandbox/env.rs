@@ -4,7 +4,7 @@
 
 use super::config::SandboxSettings;
 use super::limits::{Instructions, INSTRUCTION_LIMIT_EXCEEDED};
-use super::{cjson, lua_pattern};
+use super::{cjson, library, lpeg, lua_pattern};
 use crate::pipeline::shutdown::Control;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use std::path::PathBuf;
@@ -72,7 +72,7 @@ pub fn new_state(
     lua_pattern::install(&lua, instructions.clone())?;
     install_hook(&lua, instructions, stop)?;
     guard_pcall(&lua, instructions)?;
-    install_require(&lua, settings, io)?;
+    install_require(&lua, settings, io, instructions)?;
     Ok(lua)
 }
 
@@ -131,9 +131,15 @@ fn guard_pcall(lua: &Lua, instructions: &Rc<Instructions>) -> mlua::Result<()> {
     .call::<()>(check)
 }
 
-/// `require(name)`: a module already loaded, a built-in module (which also becomes the
-/// global `name`, as Heka's scripts expect), or `<name>.lua` from `module_directory`.
-fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Result<()> {
+/// `require(name)`: a module already loaded, a built-in Rust module (which also becomes
+/// the global `name`, as Heka's scripts expect), `<name>.lua` from `module_directory`, or
+/// the module of that name in hekad's built-in Lua library.
+fn install_require(
+    lua: &Lua,
+    settings: &SandboxSettings,
+    io: bool,
+    instructions: &Rc<Instructions>,
+) -> mlua::Result<()> {
     let globals = lua.globals();
     let loaded = lua.create_table()?;
     let mut libraries = vec!["string", "table", "math", "os", "_G"];
@@ -149,9 +155,14 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
     }
     lua.set_named_registry_value(LOADED, loaded)?;
     let dirs = settings.module_dirs.clone();
-    let limits = cjson::JsonLimits {
-        output_limit: settings.output_limit,
-        max_decode: settings.memory_limit / 2,
+    let limits = Builtins {
+        json: cjson::JsonLimits {
+            output_limit: settings.output_limit,
+            max_decode: settings.memory_limit / 2,
+        },
+        instructions: instructions.clone(),
+        memory_limit: settings.memory_limit,
+        tonumber: globals.raw_get("tonumber")?,
     };
     super::api::register(
         lua,
@@ -169,27 +180,26 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
                 }
                 module => return Ok(module),
             }
-            if let Some(module) = builtin(lua, &key, limits)? {
+            if let Some(module) = builtin(lua, &key, &limits)? {
                 loaded.raw_set(key.as_str(), module.clone())?;
                 lua.globals().raw_set(key.as_str(), module.clone())?;
                 return Ok(module);
             }
-            let Some(path) = find_module(&dirs, &key) else {
-                let mut tried = format!("module '{key}' not found:\n\tno built-in module '{key}'");
-                for dir in &dirs {
-                    tried.push_str(&format!(
-                        "\n\tno file '{}'",
-                        dir.join(module_file(&key)).display()
-                    ));
+            let (source, chunk_name) = match find_module(&dirs, &key) {
+                Some(path) => {
+                    let source = std::fs::read(&path).map_err(|e| {
+                        mlua::Error::runtime(format!(
+                            "error loading module '{key}' from {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    (source, format!("@{}", path.display()))
                 }
-                return Err(mlua::Error::runtime(tried));
+                None => match library::module(&key) {
+                    Some((path, source)) => (source.as_bytes().to_vec(), format!("@{path}")),
+                    None => return Err(mlua::Error::runtime(not_found(&key, &dirs))),
+                },
             };
-            let source = std::fs::read(&path).map_err(|e| {
-                mlua::Error::runtime(format!(
-                    "error loading module '{key}' from {}: {e}",
-                    path.display()
-                ))
-            })?;
             // A sentinel while it loads: a module requiring itself is an error, not a loop.
             loaded.raw_set(
                 key.as_str(),
@@ -197,7 +207,7 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
             )?;
             let result = lua
                 .load(source)
-                .set_name(format!("@{}", path.display()))
+                .set_name(chunk_name)
                 .call::<Value>(key.as_str());
             let module = match result {
                 Ok(Value::Nil) => match loaded.raw_get::<Value>(key.as_str())? {
@@ -216,12 +226,44 @@ fn install_require(lua: &Lua, settings: &SandboxSettings, io: bool) -> mlua::Res
     )
 }
 
-/// The built-in (Rust) module `name`, made for this state.
-fn builtin(lua: &Lua, name: &str, json: cjson::JsonLimits) -> mlua::Result<Option<Value>> {
+/// What the built-in modules are made with.
+struct Builtins {
+    json: cjson::JsonLimits,
+    instructions: Rc<Instructions>,
+    memory_limit: usize,
+    /// The base library's, before any script could replace it.
+    tonumber: Option<mlua::Function>,
+}
+
+/// The built-in module `name`, made for this state.
+fn builtin(lua: &Lua, name: &str, with: &Builtins) -> mlua::Result<Option<Value>> {
     match name {
-        "cjson" => Ok(Some(Value::Table(cjson::module(lua, json)?))),
+        "cjson" => Ok(Some(Value::Table(cjson::module(lua, with.json)?))),
+        "lpeg" => Ok(Some(Value::Table(lpeg::module(
+            lua,
+            with.instructions.clone(),
+            with.memory_limit,
+            with.tonumber.clone(),
+        )?))),
+        "re" => Ok(Some(lpeg::re_module(lua)?)),
         _ => Ok(None),
     }
+}
+
+/// Lua's "module not found" text, listing where hekad looked.
+fn not_found(key: &str, dirs: &[PathBuf]) -> String {
+    let mut tried = format!("module '{key}' not found:\n\tno built-in module '{key}'");
+    for dir in dirs {
+        tried.push_str(&format!(
+            "\n\tno file '{}'",
+            dir.join(module_file(key)).display()
+        ));
+    }
+    tried.push_str(&format!(
+        "\n\tno file 'lua_modules/{}' in hekad's library",
+        module_file(key)
+    ));
+    tried
 }
 
 /// `a.b.c` is looked for as `a/b/c.lua`.

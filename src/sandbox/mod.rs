@@ -9,14 +9,18 @@
 //! - [`limits`]: the instruction budget shared by the hook and native code;
 //! - `message`, `inject`, `payload`, `write`: the API functions of §7.3;
 //! - `preserve`: saving and restoring globals;
-//! - [`lua_pattern`], [`cjson`]: Rust replacements for C code a hook cannot stop.
+//! - [`lua_pattern`], [`cjson`]: Rust replacements for C code a hook cannot stop;
+//! - [`lpeg`]: LPeg 1.0 in Rust, and the `re` module over it;
+//! - [`library`]: hekad's Lua library (Heka's stock scripts and modules) built in.
 
 mod api;
 pub mod cjson;
 pub mod config;
-mod env;
+pub mod env;
 mod inject;
+pub mod library;
 pub mod limits;
+pub mod lpeg;
 pub mod lua_pattern;
 mod message;
 pub mod number;

@@ -249,8 +249,7 @@ impl Sandbox {
         let lua = env::new_state(&settings, &shared.instructions, stop).map_err(fail)?;
         lua.set_app_data(shared.clone());
         install_api(&lua, &shared).map_err(fail)?;
-        let source = std::fs::read(&settings.script)
-            .map_err(|e| format!("cannot read {}: {e}", settings.script.display()))?;
+        let source = settings.script.source()?;
         shared.instructions.start_call();
         let loaded = lua
             .load(source)

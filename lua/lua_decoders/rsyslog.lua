@@ -1,0 +1,96 @@
+-- hekad's rsyslog decoder: parses a log line written by rsyslog (the Payload) with a grammar
+-- built from the rsyslog template that wrote it (lua_modules/syslog.lua) and injects one
+-- message:
+--   Timestamp  <- timestamp / timereported (else timegenerated)
+--   Severity   <- pri (or syslogseverity, syslogseverity-text, syslogpriority(-text))
+--   Fields[syslogfacility] <- pri facility (or syslogfacility-text)
+--   Pid, Fields[programname] <- syslogtag ("sshd[7192]:")
+--   Hostname   <- HOSTNAME / source (unless hostname_keep)
+--   Payload    <- msg
+--   every other property of the template -> a field named after it (lower case)
+--
+-- Config:
+--   template (string, required): the template string from rsyslog.conf, e.g.
+--       '%TIMESTAMP% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\n',
+--       or a reserved template name such as "RSYSLOG_TraditionalFileFormat".
+--   type (string, optional): the Type of the messages.
+--   hostname_keep (bool, default false): keep the message's original Hostname (as set by
+--       the input) instead of the HOSTNAME of the line.
+--   tz (string, default "UTC"): read by hekad, not by this script: the zone the
+--       Timestamps of zone-less formats (RFC 3164 "Feb 10 12:58:58") are local time in.
+-- A line the template does not match makes process_message return -1 and an error text.
+
+local syslog = require "syslog"
+
+local template = read_config("template")
+if type(template) ~= "string" then
+    error("rsyslog decoder: the 'template' configuration is required", 0)
+end
+local msg_type = read_config("type")
+local hostname_keep = read_config("hostname_keep")
+
+local grammar = syslog.build_rsyslog_grammar(template)
+
+-- Removes and returns the first of `keys` present in `fields` (all of them are removed).
+local function take(fields, keys)
+    local v
+    for i = 1, #keys do
+        local k = keys[i]
+        if v == nil then v = fields[k] end
+        fields[k] = nil
+    end
+    return v
+end
+
+local timestamp_keys = { "timestamp", "timereported" }
+local generated_keys = { "timegenerated" }
+local pri_keys = { "pri", "pri-text" }
+local severity_keys = { "syslogseverity", "syslogseverity-text", "syslogpriority",
+    "syslogpriority-text" }
+local facility_text_keys = { "syslogfacility-text" }
+local hostname_keys = { "hostname", "source" }
+local payload_keys = { "msg" }
+
+-- Moves the header values out of the captured fields into `msg`.
+local function set_headers(msg, fields)
+    msg.Timestamp = take(fields, timestamp_keys) or take(fields, generated_keys)
+
+    local pri = take(fields, pri_keys)
+    if pri then
+        msg.Severity = pri.severity
+        fields.syslogfacility = pri.facility
+    else
+        msg.Severity = take(fields, severity_keys)
+        local facility = take(fields, facility_text_keys)
+        if fields.syslogfacility == nil then fields.syslogfacility = facility end
+    end
+
+    local tag = fields.syslogtag
+    if tag then
+        fields.syslogtag = nil
+        fields.programname = tag.programname
+        msg.Pid = tag.pid
+    end
+
+    if hostname_keep then
+        msg.Hostname = read_message("Hostname")
+    else
+        msg.Hostname = take(fields, hostname_keys)
+    end
+
+    msg.Payload = take(fields, payload_keys)
+end
+
+--- Decodes one rsyslog line; -1 and an error text when the template does not match.
+function process_message()
+    local line = read_message("Payload")
+    if type(line) ~= "string" then return -1, "no payload" end
+    local fields = grammar:match(line)
+    if not fields then return -1, "the line does not match the rsyslog template" end
+    local msg = { Type = msg_type }
+    set_headers(msg, fields)
+    msg.Fields = fields
+    local ok, err = pcall(inject_message, msg)
+    if not ok then return -1, tostring(err) end
+    return 0
+end
