@@ -24,7 +24,12 @@ fn main() {
     println!("cargo:rerun-if-changed=lua");
     let mut files = Vec::new();
     collect(&library, &mut files);
-    files.sort();
+    // Sorted as the relative path strings (library.rs looks them up by those).
+    files.sort_by_key(|f| {
+        f.strip_prefix(&library)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
     let mut table = String::from(
         "/// Every file of the built-in Lua library: (share_dir-relative path, source).\n",
     );

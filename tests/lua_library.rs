@@ -118,11 +118,20 @@ fn every_lua_test_file_passes_in_the_sandbox() {
     );
 }
 
-/// Runs `source` in a sandbox state with the given limits; the error text if it fails.
-fn run_limited(source: &str, memory_limit: usize, instruction_limit: u64) -> Result<Value, String> {
+/// Runs `source` in a sandbox state with the given limits: what it returns as text, or
+/// the error text if it fails.
+fn run_limited(
+    source: &str,
+    memory_limit: usize,
+    instruction_limit: u64,
+) -> Result<String, String> {
     let (lua, instructions) = state(memory_limit, instruction_limit);
     instructions.start_call();
-    lua.load(source).eval::<Value>().map_err(|e| e.to_string())
+    match lua.load(source).eval::<Value>() {
+        Ok(Value::String(s)) => Ok(s.to_string_lossy().to_string()),
+        Ok(v) => Ok(format!("{v:?}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[test]
@@ -191,4 +200,52 @@ fn patterns_nested_beyond_the_limit_are_refused() {
     )
     .expect_err("must fail");
     assert!(err.contains("pattern too complex"), "{err}");
+}
+
+/// Cases a review found: each ends the call with a clear error (or works), never hekad.
+#[test]
+fn hostile_patterns_end_their_call_not_hekad() {
+    let err = run_limited(
+        r#"local lpeg = require "lpeg"
+           return lpeg.match(lpeg.C(1) / 4294957294, "a")"#,
+        0,
+        0,
+    )
+    .expect_err("must fail");
+    assert!(err.contains("invalid number"), "{err}");
+    // Values a Cmt returned, inside a table capture.
+    let got = run_limited(
+        r#"local lpeg = require "lpeg"
+           local t = lpeg.match(lpeg.Ct(lpeg.Cmt(1, function(_, i) return i, "x" end)^0), "aa")
+           return table.concat(t, ",")"#,
+        0,
+        0,
+    )
+    .expect("works");
+    assert_eq!(got, "x,x");
+    // Back references doubling a group 64 times: building the values is charged too.
+    let err = run_limited(
+        r#"local lpeg = require "lpeg"
+           local p = lpeg.Cg(lpeg.Cc(1), "g0")
+           for k = 1, 64 do
+               local b = lpeg.Cb("g" .. (k - 1))
+               p = p * lpeg.Cg((b * b) / 1, "g" .. k)
+           end
+           return lpeg.match(p * (lpeg.Cb"g64" / 1), "")"#,
+        0,
+        1_000_000,
+    )
+    .expect_err("must stop");
+    assert!(err.contains("instruction_limit exceeded"), "{err}");
+    // A function capture matching again, without end.
+    let err = run_limited(
+        r#"local lpeg = require "lpeg"
+           local p
+           p = lpeg.C(1) / function(s) return lpeg.match(p, s) end
+           return lpeg.match(p, "a")"#,
+        0,
+        0,
+    )
+    .expect_err("must fail");
+    assert!(err.contains("matches nested too deeply"), "{err}");
 }

@@ -32,12 +32,17 @@ local hostname_keep = read_config("hostname_keep")
 local grammar = syslog.build_rsyslog_grammar(template)
 
 -- Removes and returns the first of `keys` present in `fields` (all of them are removed).
+-- Only present keys are assigned nil: in Lua 5.1 assigning nil to an absent key inserts
+-- it (and may grow the table).
 local function take(fields, keys)
     local v
     for i = 1, #keys do
         local k = keys[i]
-        if v == nil then v = fields[k] end
-        fields[k] = nil
+        local x = fields[k]
+        if x ~= nil then
+            if v == nil then v = x end
+            fields[k] = nil
+        end
     end
     return v
 end
@@ -49,36 +54,44 @@ local severity_keys = { "syslogseverity", "syslogseverity-text", "syslogpriority
     "syslogpriority-text" }
 local facility_text_keys = { "syslogfacility-text" }
 local hostname_keys = { "hostname", "source" }
-local payload_keys = { "msg" }
 
--- Moves the header values out of the captured fields into `msg`.
-local function set_headers(msg, fields)
-    msg.Timestamp = take(fields, timestamp_keys) or take(fields, generated_keys)
+-- The message of the captured fields: the header values move out of `fields`.
+local function to_message(fields)
+    local timestamp = take(fields, timestamp_keys) or take(fields, generated_keys)
 
+    local severity
     local pri = take(fields, pri_keys)
     if pri then
-        msg.Severity = pri.severity
+        severity = pri.severity
         fields.syslogfacility = pri.facility
     else
-        msg.Severity = take(fields, severity_keys)
+        severity = take(fields, severity_keys)
         local facility = take(fields, facility_text_keys)
-        if fields.syslogfacility == nil then fields.syslogfacility = facility end
+        if facility ~= nil and fields.syslogfacility == nil then
+            fields.syslogfacility = facility
+        end
     end
 
+    local pid
     local tag = fields.syslogtag
     if tag then
         fields.syslogtag = nil
         fields.programname = tag.programname
-        msg.Pid = tag.pid
+        pid = tag.pid
     end
 
+    local hostname
     if hostname_keep then
-        msg.Hostname = read_message("Hostname")
+        hostname = read_message("Hostname")
     else
-        msg.Hostname = take(fields, hostname_keys)
+        hostname = take(fields, hostname_keys)
     end
 
-    msg.Payload = take(fields, payload_keys)
+    local payload = fields.msg
+    if payload ~= nil then fields.msg = nil end
+
+    return { Type = msg_type, Timestamp = timestamp, Severity = severity, Pid = pid,
+        Hostname = hostname, Payload = payload, Fields = fields }
 end
 
 --- Decodes one rsyslog line; -1 and an error text when the template does not match.
@@ -87,10 +100,7 @@ function process_message()
     if type(line) ~= "string" then return -1, "no payload" end
     local fields = grammar:match(line)
     if not fields then return -1, "the line does not match the rsyslog template" end
-    local msg = { Type = msg_type }
-    set_headers(msg, fields)
-    msg.Fields = fields
-    local ok, err = pcall(inject_message, msg)
+    local ok, err = pcall(inject_message, to_message(fields))
     if not ok then return -1, tostring(err) end
     return 0
 end

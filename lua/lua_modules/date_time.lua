@@ -14,6 +14,8 @@
 -- offset. A table without a year (RFC 3164) gets the current UTC year (the previous one
 -- when that would put the time more than a day in the future); without year, month and
 -- day it gets today's UTC date; missing month/day default to 1, missing h/m/s to 0.
+-- rfc3164_timestamp_ns (a hekad addition) captures that number for an RFC 3164 time
+-- directly, without the table.
 local lpeg = require "lpeg"
 local string, table, math, os = string, table, math, os
 
@@ -220,11 +222,25 @@ M.pgsql_timestamp = Ct(M.rfc3339_full_date * P" " * M.rfc3339_partial_time
 --------------------------------------------------------------------------------------------
 -- Conversion.
 
+-- The current UTC year of `now` (seconds since the epoch), cached with the first second
+-- of that year and of the next one.
+local cur_year, cur_year_from, cur_year_to = 0, 0, -1
+
+local function current_year(now)
+    if now < cur_year_from or now >= cur_year_to then
+        local y = civil_from_days(floor(now / 86400))
+        cur_year = y
+        cur_year_from = days_from_civil(y, 1, 1) * 86400
+        cur_year_to = days_from_civil(y + 1, 1, 1) * 86400
+    end
+    return cur_year
+end
+
 -- The year to use for a table that has none (RFC 3164): the current UTC year, or the
 -- previous one when the date would be more than a day in the future.
 local function guess_year(month, day, secs_of_day)
     local now = now_seconds()
-    local y = civil_from_days(floor(now / 86400))
+    local y = current_year(now)
     if days_from_civil(y, month, day) * 86400 + secs_of_day > now + 86400 then
         y = y - 1
     end
@@ -268,6 +284,57 @@ function M.time_to_ns(t)
     end
     return secs * 1e9
 end
+
+-- RFC 3164 timestamps straight to nanoseconds: the day numbers of the dates seen ("Oct 11",
+-- "Oct  1", "Oct 01") in the current year and in the one before, kept for that year.
+local month_index = {}
+for i, name in ipairs(month_abbrs) do month_index[name] = i end
+
+local days_year, days_cur, days_prev = nil, {}, {}
+
+-- Day number of the date text `date` ("Mmm dd", "Mmm  d" or "Mmm d") in `year`.
+local function date_days(date, year)
+    return days_from_civil(year, month_index[date:sub(1, 3)], tonumber(date:sub(5)))
+end
+
+local byte = string.byte
+
+local last_text, last_now, last_ns
+
+-- ns of an RFC 3164 timestamp text; the year as time_to_ns guesses it.
+local function rfc3164_ns(text)
+    local now = now_seconds()
+    if text == last_text and now == last_now then return last_ns end
+    local year = current_year(now)
+    if year ~= days_year then days_year, days_cur, days_prev = year, {}, {} end
+    local date = text:sub(1, -10)
+    local days = days_cur[date]
+    if not days then
+        days = date_days(date, year)
+        days_cur[date] = days
+    end
+    local h1, h2, _, m1, m2, _, s1, s2 = byte(text, -8, -1)
+    local secs_of_day = ((h1 - 48) * 10 + h2 - 48) * 3600 + ((m1 - 48) * 10 + m2 - 48) * 60
+        + (s1 - 48) * 10 + s2 - 48
+    local secs = days * 86400 + secs_of_day
+    if secs > now + 86400 then -- more than a day in the future: last year
+        days = days_prev[date]
+        if not days then
+            days = date_days(date, year - 1)
+            days_prev[date] = days
+        end
+        secs = days * 86400 + secs_of_day
+    end
+    last_text, last_now, last_ns = text, now, secs * 1e9
+    return last_ns
+end
+
+local mabbr = any_name(month_abbrs)
+
+--- hekad addition: matches what rfc3164_timestamp matches but captures the nanoseconds
+--- rfc3164_timestamp / time_to_ns would give, without building the time table.
+M.rfc3164_timestamp_ns = C(mabbr * P" " * (d_mday + P" "^-1 * R"19") * P" "
+    * d_hour * P":" * d_minute * P":" * d_second) / rfc3164_ns
 
 --- Converts seconds since the Unix epoch to nanoseconds.
 function M.seconds_to_ns(time_t)

@@ -162,7 +162,7 @@ local time_ns = dt.time_to_ns
 
 -- date-* formats of the time properties.
 local date_formats = {
-    rfc3164 = dt.rfc3164_timestamp / time_ns,
+    rfc3164 = dt.rfc3164_timestamp_ns, -- = dt.rfc3164_timestamp / time_ns, faster
     rfc3339 = dt.rfc3339 / time_ns,
     mysql = Ct(dt.date_fullyear * dt.date_month * dt.date_mday * dt.time_hour
         * dt.time_minute * dt.time_second) / time_ns,

@@ -70,9 +70,9 @@ pub fn new_state(
     os.raw_set("date", lua.create_function(os_date)?)?;
     os.raw_set("time", lua.create_function(os_time)?)?;
     lua_pattern::install(&lua, instructions.clone())?;
-    install_hook(&lua, instructions, stop)?;
+    install_hook(&lua, instructions, stop.clone())?;
     guard_pcall(&lua, instructions)?;
-    install_require(&lua, settings, io, instructions)?;
+    install_require(&lua, settings, io, instructions, stop)?;
     Ok(lua)
 }
 
@@ -139,6 +139,7 @@ fn install_require(
     settings: &SandboxSettings,
     io: bool,
     instructions: &Rc<Instructions>,
+    stop: Option<Control>,
 ) -> mlua::Result<()> {
     let globals = lua.globals();
     let loaded = lua.create_table()?;
@@ -163,6 +164,7 @@ fn install_require(
         instructions: instructions.clone(),
         memory_limit: settings.memory_limit,
         tonumber: globals.raw_get("tonumber")?,
+        stop,
     };
     super::api::register(
         lua,
@@ -233,6 +235,7 @@ struct Builtins {
     memory_limit: usize,
     /// The base library's, before any script could replace it.
     tonumber: Option<mlua::Function>,
+    stop: Option<Control>,
 }
 
 /// The built-in module `name`, made for this state.
@@ -244,6 +247,7 @@ fn builtin(lua: &Lua, name: &str, with: &Builtins) -> mlua::Result<Option<Value>
             with.instructions.clone(),
             with.memory_limit,
             with.tonumber.clone(),
+            with.stop.clone(),
         )?))),
         "re" => Ok(Some(lpeg::re_module(lua)?)),
         _ => Ok(None),

@@ -1115,6 +1115,12 @@ end)
 --    (tonumber); lpeg.V() with no argument is accepted; patterns index the lpeg table
 --    (P"a":C() works).
 
+case("patterns index the lpeg table (patt:C(), patt:match())", function()
+    is(pack(lpeg.P"ab":C():match("abc")), "ab")
+    is(pack(#lpeg.P"a":Ct():match("a")), 0)
+    is(pack(P(1):match("x")), 2)
+end)
+
 if #failures > 0 then
     error(#failures .. " lpeg case(s) failed:\n" .. table.concat(failures, "\n"), 0)
 end

@@ -12,6 +12,7 @@
 use super::compile::{PayloadRef, Program};
 use super::tree::CapKind;
 use super::vm::{Cap, Slot};
+use crate::sandbox::limits::{Instructions, INSTRUCTION_LIMIT_EXCEEDED};
 use mlua::ffi::{self, lua_State};
 use std::os::raw::c_int;
 
@@ -41,13 +42,24 @@ pub struct Eval<'a> {
     caps: &'a [Cap],
     stack: Stack,
     depth: u32,
+    /// Capture entries visited since the last charge to the instruction budget (building
+    /// values runs no Lua instruction the hook could count; back references can revisit
+    /// a group many times).
+    steps: u64,
+    instructions: &'a Instructions,
 }
 
-/// Raises `text` as a Lua error. The text is copied onto the Lua stack and dropped
-/// before the `longjmp`.
+/// Entries visited between two charges to the instruction budget.
+const CHARGE_EVERY: u64 = 1024;
+
+/// Raises `text` as a Lua error. The text is copied to a fixed buffer and dropped before
+/// anything that can `longjmp` (pushing it can fail for memory).
 unsafe fn raise(l: *mut lua_State, text: String) -> ! {
-    ffi::lua_pushlstring(l, text.as_ptr().cast(), text.len());
+    let mut buffer = [0u8; 256];
+    let len = text.len().min(buffer.len());
+    buffer[..len].copy_from_slice(&text.as_bytes()[..len]);
     drop(text);
+    ffi::lua_pushlstring(l, buffer.as_ptr().cast(), len);
     ffi::lua_error(l)
 }
 
@@ -68,6 +80,7 @@ impl<'a> Eval<'a> {
         subject: &'a [u8],
         caps: &'a [Cap],
         stack: Stack,
+        instructions: &'a Instructions,
     ) -> Eval<'a> {
         Eval {
             l,
@@ -76,6 +89,19 @@ impl<'a> Eval<'a> {
             caps,
             stack,
             depth: 0,
+            steps: 0,
+            instructions,
+        }
+    }
+
+    /// Counts one visited entry; charges the budget every [`CHARGE_EVERY`].
+    unsafe fn step(&mut self) {
+        self.steps += 1;
+        if self.steps >= CHARGE_EVERY {
+            self.steps = 0;
+            if self.instructions.charge(CHARGE_EVERY).is_err() {
+                raise(self.l, INSTRUCTION_LIMIT_EXCEEDED.into());
+            }
         }
     }
 
@@ -143,7 +169,7 @@ impl<'a> Eval<'a> {
     }
 
     /// Moves `*i` past the capture there without evaluating it; returns its end.
-    unsafe fn skip(&self, i: &mut usize) -> usize {
+    unsafe fn skip(&mut self, i: &mut usize) -> usize {
         let open = self.entry(*i);
         *i += 1;
         if !open.is_open() {
@@ -151,6 +177,7 @@ impl<'a> Eval<'a> {
         }
         let mut depth = 0usize;
         loop {
+            self.step();
             let cap = self.entry(*i);
             *i += 1;
             if cap.slot == Slot::Close {
@@ -181,6 +208,7 @@ impl<'a> Eval<'a> {
             raise(self.l, "lpeg: captures nested too deeply".into());
         }
         self.depth += 1;
+        self.step();
         self.check_stack(2);
         let result = self.push_capture(i);
         self.depth -= 1;
@@ -282,6 +310,7 @@ impl<'a> Eval<'a> {
                 self.value(payload.key);
                 let (n, end) = self.nested(i, true);
                 ffi::lua_call(l, n, ffi::LUA_MULTRET);
+                self.check_stack(1);
                 (ffi::lua_gettop(l) - base, end)
             }
             CapKind::ToNumber => {
@@ -290,6 +319,7 @@ impl<'a> Eval<'a> {
                 let (n, end) = self.nested(i, true);
                 if n != 1 {
                     ffi::lua_call(l, n, ffi::LUA_MULTRET);
+                    self.check_stack(1);
                     return (ffi::lua_gettop(l) - base, end);
                 }
                 // tonumber(v): v as a number if Lua can read it as one, else nil.
@@ -336,9 +366,10 @@ impl<'a> Eval<'a> {
 
     /// The most recent complete, outermost group named like value `key` before entry
     /// `from`.
-    unsafe fn find_group(&self, from: usize, key: u32) -> Option<usize> {
+    unsafe fn find_group(&mut self, from: usize, key: u32) -> Option<usize> {
         let mut j = from;
         while j > 0 {
+            self.step();
             j -= 1;
             let cap = self.caps[j];
             if cap.is_open() {
@@ -412,7 +443,7 @@ impl<'a> Eval<'a> {
 
     /// The named groups and other captures directly nested in the open capture at `i`
     /// (sizes a table capture's table up front).
-    unsafe fn children(&self, i: usize) -> (c_int, c_int) {
+    unsafe fn children(&mut self, i: usize) -> (c_int, c_int) {
         let (mut named, mut others) = (0, 0);
         let mut j = i + 1;
         while let Some(cap) = self.caps.get(j) {
@@ -446,8 +477,12 @@ impl<'a> Eval<'a> {
                 return (1, end);
             }
             let cap = self.entry(*i);
-            let payload = self.payload(&cap);
-            if cap.slot == Slot::Capture(CapKind::Group) && payload.key != 0 {
+            let group = match cap.slot {
+                Slot::Capture(CapKind::Group) => self.payload(&cap).key,
+                _ => 0,
+            };
+            if group != 0 {
+                let payload = self.payload(&cap);
                 let (n, _) = self.nested(i, true);
                 if n > 0 {
                     ffi::lua_settop(l, t + 1);
@@ -542,7 +577,7 @@ impl<'a> Eval<'a> {
     /// `*i` (moving past it): a simple capture and then its own nested captures, any
     /// other capture as itself. Evaluated only when the replacement uses them.
     unsafe fn string_captures(
-        &self,
+        &mut self,
         i: &mut usize,
         found: &mut [usize; 9],
         count: &mut usize,

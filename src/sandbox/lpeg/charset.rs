@@ -3,7 +3,7 @@
 //! one span over a set.
 
 /// A set of byte values.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Charset([u64; 4]);
 
 impl Charset {

@@ -6,6 +6,8 @@
 use super::charset::Charset;
 use super::tree::{as_set, first, fixed_len, CapKind, Node, Pat, Payload, Tree};
 use mlua::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Instructions a program may hold (`p^n` and `p^-n` unroll `p`): bounds the memory one
 /// pattern's program takes outside the Lua heap (the sandbox's memory limit is checked
@@ -57,7 +59,7 @@ pub enum Op {
 pub struct Program {
     pub code: Vec<Op>,
     pub sets: Vec<Charset>,
-    pub literals: Vec<Box<[u8]>>,
+    pub literals: Vec<Rc<[u8]>>,
     /// Capture payloads, indexed by the capture instructions.
     pub payloads: Vec<PayloadRef>,
     /// The Lua values payloads refer to, in order: the pattern's value table (1-based).
@@ -69,8 +71,9 @@ impl Program {
     pub fn bytes(&self) -> usize {
         self.code.len() * std::mem::size_of::<Op>()
             + self.sets.len() * std::mem::size_of::<Charset>()
-            + self.literals.iter().map(|l| l.len() + 16).sum::<usize>()
+            + self.literals.len() * 16
             + self.payloads.len() * std::mem::size_of::<PayloadRef>()
+            + self.values.len() * 16
     }
 }
 
@@ -93,6 +96,9 @@ pub fn compile(tree: &Pat) -> Result<Program, String> {
             payloads: Vec::new(),
             values: Vec::new(),
         },
+        literal_index: HashMap::new(),
+        payload_index: HashMap::new(),
+        set_lookup: HashMap::new(),
         calls: Vec::new(),
     };
     c.gen(tree)?;
@@ -102,6 +108,11 @@ pub fn compile(tree: &Pat) -> Result<Program, String> {
 
 struct Compiler {
     program: Program,
+    /// Literal and payload indexes by the address of what they come from (the tree
+    /// outlives compilation), so unrolled repetitions share them.
+    literal_index: HashMap<usize, u32>,
+    payload_index: HashMap<usize, u32>,
+    set_lookup: HashMap<Charset, u32>,
     /// Per grammar being compiled: call instructions to patch with their rule's address.
     calls: Vec<Vec<(usize, u32)>>,
 }
@@ -141,8 +152,31 @@ impl Compiler {
         }
     }
 
-    /// Records a capture's payload: its values go to the value table.
-    fn payload(&mut self, payload: &Payload) -> u32 {
+    /// The index of a literal run (one entry per literal however often `p^n` unrolls it).
+    fn literal(&mut self, s: &Rc<[u8]>) -> u32 {
+        let key = s.as_ptr() as usize;
+        if let Some(&i) = self.literal_index.get(&key) {
+            return i;
+        }
+        self.program.literals.push(s.clone());
+        let i = (self.program.literals.len() - 1) as u32;
+        self.literal_index.insert(key, i);
+        i
+    }
+
+    /// Records a capture's payload (once per capture node): its values go to the value
+    /// table.
+    fn payload(&mut self, node: &Tree, payload: &Payload) -> u32 {
+        let node_key = node as *const Tree as usize;
+        if let Some(&i) = self.payload_index.get(&node_key) {
+            return i;
+        }
+        let i = self.new_payload(payload);
+        self.payload_index.insert(node_key, i);
+        i
+    }
+
+    fn new_payload(&mut self, payload: &Payload) -> u32 {
         let key = self.program.values.len() as u32 + 1;
         let reference = match payload {
             Payload::None => PayloadRef::default(),
@@ -172,11 +206,13 @@ impl Compiler {
     }
 
     fn set_index(&mut self, set: Charset) -> u32 {
-        if let Some(i) = self.program.sets.iter().position(|s| *s == set) {
-            return i as u32;
+        if let Some(&i) = self.set_lookup.get(&set) {
+            return i;
         }
         self.program.sets.push(set);
-        (self.program.sets.len() - 1) as u32
+        let i = (self.program.sets.len() - 1) as u32;
+        self.set_lookup.insert(set, i);
+        i
     }
 
     /// An instruction matching one byte of `set`.
@@ -220,8 +256,8 @@ impl Compiler {
                 self.emit(Op::Char(s[0]))?;
             }
             Node::Str(s) => {
-                self.program.literals.push(s.clone());
-                self.emit(Op::Str((self.program.literals.len() - 1) as u32))?;
+                let index = self.literal(s);
+                self.emit(Op::Str(index))?;
             }
             Node::Set(set) => {
                 self.one_of(**set)?;
@@ -266,7 +302,7 @@ impl Compiler {
                 self.gen(p)?;
             }
             Node::Capture(kind, p, payload) => {
-                let index = self.payload(payload);
+                let index = self.payload(t, payload);
                 if *kind != CapKind::Runtime && !p.captures {
                     if let Some(len) = fixed_len(p) {
                         self.gen(p)?;

@@ -14,6 +14,7 @@ mod compile;
 mod tree;
 mod vm;
 
+use crate::pipeline::shutdown::Control;
 use crate::sandbox::limits::Instructions;
 use capture::Eval;
 use charset::{Charset, CLASSES};
@@ -54,6 +55,11 @@ struct Context {
     max_stack: Cell<usize>,
     /// The base library's `tonumber`, which `p / tonumber` runs without a call.
     tonumber: Option<Function>,
+    /// hekad's stop signal, for sandboxes without an instruction limit (inputs): a long
+    /// match ends at shutdown.
+    stop: Option<Control>,
+    /// Matches running now (a `Cmt` or function capture may match again).
+    nesting: Cell<u32>,
     /// The matcher's stack and capture list, reused across matches (taken while one runs,
     /// so a `Cmt` function matching again gets its own).
     machine: RefCell<Option<Machine>>,
@@ -89,6 +95,7 @@ impl Pattern {
             false => Error::runtime(e),
         })?;
         if let Some(context) = lua.app_data_ref::<Context>() {
+            context.instructions.charge(program.code.len() as u64)?;
             let limit = context.memory_limit;
             if limit > 0 && lua.used_memory() + program.bytes() > limit {
                 return Err(Error::runtime("not enough memory (lpeg program)"));
@@ -157,6 +164,10 @@ impl UserData for Pattern {
             let p = to_tree(lua, args.first().unwrap_or(&Value::Nil))?;
             new_pattern(lua, tree::not(&p))
         });
+        methods.add_meta_function(MetaMethod::Index, |lua, (_, key): (Value, Value)| {
+            let module: Table = lua.named_registry_value(MODULE_KEY)?;
+            module.raw_get::<Value>(key)
+        });
         methods.add_meta_function(MetaMethod::Len, |lua, args: Variadic<Value>| {
             let p = to_tree(lua, args.first().unwrap_or(&Value::Nil))?;
             new_pattern(lua, tree::and(&p))
@@ -165,7 +176,17 @@ impl UserData for Pattern {
 }
 
 fn new_pattern(lua: &Lua, tree: Result<Pat, String>) -> mlua::Result<AnyUserData> {
-    lua.create_userdata(Pattern::new(tree.map_err(Error::runtime)?))
+    let tree = tree.map_err(Error::runtime)?;
+    // Building runs in Rust: a sequence or choice costs its items (flattening copies
+    // them), so a script building patterns in a loop stays inside its budget.
+    if let Some(context) = lua.app_data_ref::<Context>() {
+        let items = match &tree.node {
+            tree::Node::Seq(items) | tree::Node::Choice(items) => items.len(),
+            _ => 1,
+        };
+        context.instructions.charge(items as u64)?;
+    }
+    lua.create_userdata(Pattern::new(tree))
 }
 
 fn binary(
@@ -184,8 +205,10 @@ fn divide(lua: &Lua, a: &Value, b: Value) -> mlua::Result<AnyUserData> {
     let (kind, payload) = match b {
         Value::String(_) => (CapKind::String, Payload::Value(b)),
         Value::Integer(_) | Value::Number(_) => {
-            let n = integer(&b).unwrap_or(0);
-            let n = u32::try_from(n).map_err(|_| Error::runtime("invalid number"))?;
+            // LPeg's range (SHRT_MAX): capture indexes are small.
+            let n = integer(&b)
+                .filter(|n| (0..=i64::from(i16::MAX)).contains(n))
+                .ok_or_else(|| Error::runtime("invalid number"))? as u32;
             (CapKind::Number, Payload::Index(n))
         }
         Value::Table(_) => (CapKind::Query, Payload::Value(b)),
@@ -315,6 +338,7 @@ struct MatchTimeCalls<'a> {
     subject: &'a LuaString,
     bytes: &'a [u8],
     args: &'a [Value],
+    instructions: &'a Instructions,
     /// The values the functions returned: `{v1, ..., n = n}` per entry.
     dynamic: Option<Table>,
     count: u32,
@@ -354,7 +378,7 @@ impl MatchTimeCalls<'_> {
                     nargs,
                 };
                 let inputs = mlua::ffi::lua_gettop(l);
-                let mut eval = Eval::new(l, program, self.bytes, caps, stack);
+                let mut eval = Eval::new(l, program, self.bytes, caps, stack, self.instructions);
                 let n = eval.push_from(from);
                 finish(l, inputs, n);
             })
@@ -392,9 +416,12 @@ impl MatchTime for MatchTimeCalls<'_> {
             },
         )?;
         let mut results = results.into_iter();
+        // LPeg: false/nil fail, true keeps the position, anything else is read as an
+        // integer position (a numeric string too; a table reads as 0, invalid).
         let to = match results.next().unwrap_or(Value::Nil) {
             Value::Nil | Value::Boolean(false) => return Ok(None),
-            v @ (Value::Integer(_) | Value::Number(_)) => {
+            Value::Boolean(true) => end,
+            v => {
                 let n = integer(&v).unwrap_or(0);
                 if n < 1 {
                     return Err(Error::runtime(
@@ -403,7 +430,6 @@ impl MatchTime for MatchTimeCalls<'_> {
                 }
                 (n - 1) as usize
             }
-            _ => end,
         };
         let rest: Vec<Value> = results.collect();
         if rest.is_empty() {
@@ -463,7 +489,12 @@ fn matching(
         max_stack: context.max_stack.get(),
         memory,
         instructions: &context.instructions,
+        stop: context.stop.as_ref(),
     };
+    if context.nesting.get() >= MAX_NESTED_MATCHES {
+        return Err(Error::runtime("lpeg: matches nested too deeply"));
+    }
+    context.nesting.set(context.nesting.get() + 1);
     let mut machine = context.machine.borrow_mut().take().unwrap_or_default();
     let mut calls = MatchTimeCalls {
         lua,
@@ -471,6 +502,7 @@ fn matching(
         subject: &subject,
         bytes: &bytes,
         args,
+        instructions: &context.instructions,
         dynamic: None,
         count: 0,
     };
@@ -492,8 +524,13 @@ fn matching(
         });
     machine.shrink();
     *context.machine.borrow_mut() = Some(machine);
+    context.nesting.set(context.nesting.get() - 1);
     result
 }
+
+/// Matches a `Cmt` or function capture may start inside another match (each adds native
+/// frames: this bounds them).
+const MAX_NESTED_MATCHES: u32 = 8;
 
 fn pattern_arg(lua: &Lua, v: &Value) -> mlua::Result<Pat> {
     to_tree(lua, v)
@@ -521,6 +558,7 @@ pub fn module(
     instructions: Rc<Instructions>,
     memory_limit: usize,
     tonumber: Option<Function>,
+    stop: Option<Control>,
 ) -> mlua::Result<Table> {
     if lua.app_data_ref::<Context>().is_none() {
         lua.set_app_data(Context {
@@ -528,6 +566,8 @@ pub fn module(
             memory_limit,
             max_stack: Cell::new(DEFAULT_MAX_STACK),
             tonumber,
+            stop,
+            nesting: Cell::new(0),
             machine: RefCell::new(None),
         });
     }
@@ -641,7 +681,7 @@ pub fn module(
         "Carg",
         lua.create_function(|lua, n: Value| {
             let n = integer(&n)
-                .filter(|n| (1..=i64::from(u16::MAX)).contains(n))
+                .filter(|n| (1..=i64::from(i16::MAX)).contains(n))
                 .ok_or_else(|| {
                     Error::runtime("bad argument #1 to 'Carg' (invalid argument index)")
                 })?;
@@ -726,8 +766,13 @@ pub fn module(
             Ok(t)
         })?,
     )?;
+    // Patterns index the module (LPeg's `patt:C()`, `patt:Ct()`...).
+    lua.set_named_registry_value(MODULE_KEY, m.clone())?;
     Ok(m)
 }
+
+/// Registry key of the module table, which patterns index.
+const MODULE_KEY: &str = "hekad.lpeg";
 
 /// The `re` module (loaded in the sandbox, over its `lpeg`).
 pub fn re_module(lua: &Lua) -> mlua::Result<Value> {

@@ -19,6 +19,8 @@ pub type Pat = Rc<Tree>;
 pub const MAX_DEPTH: u32 = 1000;
 /// Rules one grammar may have (LPeg's limit).
 pub const MAX_RULES: usize = 1000;
+/// Longest literal run `a * b` merges two literals into.
+const MAX_MERGED_LITERAL: usize = 64;
 /// Bytes a look-behind may reach back (LPeg's limit).
 pub const MAX_BEHIND: u32 = 255;
 
@@ -45,8 +47,8 @@ pub enum Node {
     False,
     /// Exactly `n` bytes (n >= 1).
     Any(u32),
-    /// A literal byte string (non-empty).
-    Str(Box<[u8]>),
+    /// A literal byte string (non-empty), shared with the programs compiled from it.
+    Str(Rc<[u8]>),
     Set(Box<Charset>),
     Seq(Vec<Pat>),
     /// Ordered choice.
@@ -223,7 +225,11 @@ pub fn seq(a: &Pat, b: &Pat) -> Result<Pat, String> {
     };
     for item in rest {
         let merged = match (items.last().map(|l| &l.node), &item.node) {
-            (Some(Node::Str(x)), Node::Str(y)) => Some(literal(&[&x[..], &y[..]].concat())),
+            // Short runs only: merging copies, and `p = p * "x"` in a loop must not be
+            // quadratic.
+            (Some(Node::Str(x)), Node::Str(y)) if x.len() + y.len() <= MAX_MERGED_LITERAL => {
+                Some(literal(&[&x[..], &y[..]].concat()))
+            }
             (Some(Node::Any(x)), Node::Any(y)) => Some(any(x.saturating_add(*y))),
             _ => None,
         };
@@ -548,26 +554,23 @@ enum RuleState {
     Done(bool),
 }
 
-/// Calls a rule's head may chain through before the grammar is refused (bounds the
-/// native recursion of the check).
-const MAX_HEAD_CALLS: u32 = 200;
+/// Native frames the grammar check may stack (rules chained through their heads, each
+/// walked down its tree) before the grammar is refused: bounds its recursion.
+const MAX_CHECK_FRAMES: u32 = 4 * MAX_DEPTH;
 
 fn rule_nullable(
     i: usize,
     rules: &[Pat],
     state: &mut [RuleState],
     name: &impl Fn(usize) -> String,
-    calls: u32,
+    frames: u32,
 ) -> Result<bool, String> {
     match state[i] {
         RuleState::Done(n) => Ok(n),
         RuleState::Visiting => Err(format!("rule '{}' may be left recursive", name(i))),
         RuleState::Unknown => {
-            if calls > MAX_HEAD_CALLS {
-                return Err("grammar too complex".into());
-            }
             state[i] = RuleState::Visiting;
-            let n = head_nullable(&rules[i], rules, state, name, calls + 1)?;
+            let n = head_nullable(&rules[i], rules, state, name, frames + 1)?;
             state[i] = RuleState::Done(n);
             Ok(n)
         }
@@ -581,11 +584,14 @@ fn head_nullable(
     rules: &[Pat],
     state: &mut [RuleState],
     name: &impl Fn(usize) -> String,
-    calls: u32,
+    frames: u32,
 ) -> Result<bool, String> {
-    let head = |q: &Tree, state: &mut [RuleState]| head_nullable(q, rules, state, name, calls);
+    if frames > MAX_CHECK_FRAMES {
+        return Err("grammar too complex".into());
+    }
+    let head = |q: &Tree, state: &mut [RuleState]| head_nullable(q, rules, state, name, frames + 1);
     Ok(match &p.node {
-        Node::Call(i) => rule_nullable(*i as usize, rules, state, name, calls)?,
+        Node::Call(i) => rule_nullable(*i as usize, rules, state, name, frames)?,
         Node::Seq(items) => {
             for item in items {
                 if !head(item, state)? {

@@ -6,6 +6,7 @@
 
 use super::compile::{Op, Program};
 use super::tree::CapKind;
+use crate::pipeline::shutdown::Control;
 use crate::sandbox::limits::Instructions;
 use mlua::Error;
 
@@ -73,6 +74,18 @@ pub struct Limits<'a> {
     /// Bytes the stack and capture list may take (0: unlimited).
     pub memory: usize,
     pub instructions: &'a Instructions,
+    /// hekad's stop signal: a match ends at shutdown even without an instruction limit.
+    pub stop: Option<&'a Control>,
+}
+
+impl Limits<'_> {
+    /// Charges `steps` to the budget; fails once it is spent or hekad stops.
+    fn charge(&self, steps: u64) -> mlua::Result<()> {
+        if self.stop.is_some_and(Control::is_stopping) {
+            return Err(Error::runtime("aborted"));
+        }
+        self.instructions.charge(steps)
+    }
 }
 
 /// Reusable matcher storage.
@@ -120,7 +133,7 @@ impl Machine {
         loop {
             steps += 1;
             if steps >= CHARGE_EVERY {
-                limits.instructions.charge(steps)?;
+                limits.charge(steps)?;
                 steps = 0;
             }
             match code[pc] {
@@ -141,11 +154,12 @@ impl Machine {
                 }
                 Op::Str(i) => {
                     let lit = &program.literals[i as usize];
+                    // Charged before comparing: a long literal failing late costs too.
+                    steps += (lit.len() >> 4) as u64;
                     if !subject[pos..].starts_with(lit) {
                         fail!();
                     }
                     pos += lit.len();
-                    steps += (lit.len() >> 4) as u64;
                     pc += 1;
                 }
                 Op::Set(i) => {
@@ -276,7 +290,7 @@ impl Machine {
                     pc += 1;
                 }
                 Op::CloseRunTime => {
-                    limits.instructions.charge(steps)?;
+                    limits.charge(steps)?;
                     steps = 0;
                     let open = open_of(&self.caps).ok_or_else(|| internal("Cmt"))?;
                     let entry = self.caps[open];
@@ -308,7 +322,7 @@ impl Machine {
                     pc += 1;
                 }
                 Op::End => {
-                    limits.instructions.charge(steps)?;
+                    limits.charge(steps)?;
                     return Ok(Some(pos));
                 }
             }
