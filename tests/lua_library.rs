@@ -237,6 +237,16 @@ fn hostile_patterns_end_their_call_not_hekad() {
     )
     .expect_err("must stop");
     assert!(err.contains("instruction_limit exceeded"), "{err}");
+    // Long literals are copies outside the Lua heap: they count against the limit.
+    let err = run_limited(
+        r#"local lpeg = require "lpeg"
+           local s, t = string.rep("x", 1000000), {}
+           for i = 1, 1000 do t[i] = lpeg.P(s) end"#,
+        32 << 20,
+        0,
+    )
+    .expect_err("must fail");
+    assert!(err.contains("not enough memory"), "{err}");
     // A function capture matching again, without end.
     let err = run_limited(
         r#"local lpeg = require "lpeg"

@@ -4,7 +4,7 @@
 //! entry.
 
 use super::charset::Charset;
-use super::tree::{as_set, first, fixed_len, CapKind, Node, Pat, Payload, Tree};
+use super::tree::{as_set, first, fixed_len, CapKind, Literal, Node, Pat, Payload, Tree};
 use mlua::Value;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -59,7 +59,7 @@ pub enum Op {
 pub struct Program {
     pub code: Vec<Op>,
     pub sets: Vec<Charset>,
-    pub literals: Vec<Rc<[u8]>>,
+    pub literals: Vec<Rc<Literal>>,
     /// Capture payloads, indexed by the capture instructions.
     pub payloads: Vec<PayloadRef>,
     /// The Lua values payloads refer to, in order: the pattern's value table (1-based).
@@ -153,8 +153,8 @@ impl Compiler {
     }
 
     /// The index of a literal run (one entry per literal however often `p^n` unrolls it).
-    fn literal(&mut self, s: &Rc<[u8]>) -> u32 {
-        let key = s.as_ptr() as usize;
+    fn literal(&mut self, s: &Rc<Literal>) -> u32 {
+        let key = Rc::as_ptr(s) as usize;
         if let Some(&i) = self.literal_index.get(&key) {
             return i;
         }

@@ -60,6 +60,9 @@ struct Context {
     stop: Option<Control>,
     /// Matches running now (a `Cmt` or function capture may match again).
     nesting: Cell<u32>,
+    /// Bytes of long literals patterns hold outside the Lua heap (checked against the
+    /// memory limit with what Lua uses).
+    literal_bytes: Rc<Cell<usize>>,
     /// The matcher's stack and capture list, reused across matches (taken while one runs,
     /// so a `Cmt` function matching again gets its own).
     machine: RefCell<Option<Machine>>,
@@ -97,7 +100,8 @@ impl Pattern {
         if let Some(context) = lua.app_data_ref::<Context>() {
             context.instructions.charge(program.code.len() as u64)?;
             let limit = context.memory_limit;
-            if limit > 0 && lua.used_memory() + program.bytes() > limit {
+            let held = context.literal_bytes.get() + program.bytes();
+            if limit > 0 && lua.used_memory() + held > limit {
                 return Err(Error::runtime("not enough memory (lpeg program)"));
             }
         }
@@ -253,7 +257,7 @@ fn to_tree(lua: &Lua, v: &Value) -> mlua::Result<Pat> {
             Ok(p) => Ok(p.tree.clone()),
             Err(_) => Err(not_a_pattern(v)),
         },
-        Value::String(s) => Ok(tree::literal(&s.as_bytes())),
+        Value::String(s) => string_pattern(lua, &s.as_bytes()),
         Value::Integer(_) | Value::Number(_) => {
             let n = integer(v).unwrap_or(0);
             let count = u32::try_from(n.unsigned_abs()).unwrap_or(u32::MAX);
@@ -271,6 +275,26 @@ fn to_tree(lua: &Lua, v: &Value) -> mlua::Result<Pat> {
         }
         _ => Err(not_a_pattern(v)),
     }
+}
+
+/// Literals at most this long are not metered (a pattern's own Lua userdata is about as
+/// large).
+const UNMETERED_LITERAL: usize = 64;
+
+/// `P(string)`: a long literal is a copy outside the Lua heap, so it counts against the
+/// memory limit while a pattern holds it.
+fn string_pattern(lua: &Lua, bytes: &[u8]) -> mlua::Result<Pat> {
+    let Some(context) = lua.app_data_ref::<Context>() else {
+        return Ok(tree::literal(bytes));
+    };
+    if bytes.len() <= UNMETERED_LITERAL {
+        return Ok(tree::literal(bytes));
+    }
+    let held = context.literal_bytes.get() + bytes.len();
+    if context.memory_limit > 0 && lua.used_memory() + held > context.memory_limit {
+        return Err(Error::runtime("not enough memory (lpeg literal)"));
+    }
+    Ok(tree::metered_literal(bytes, Some(&context.literal_bytes)))
 }
 
 fn not_a_pattern(v: &Value) -> Error {
@@ -483,7 +507,9 @@ fn matching(
         .ok_or_else(|| Error::runtime("lpeg: module not initialised"))?;
     let memory = match context.memory_limit {
         0 => 0,
-        limit => limit.saturating_sub(lua.used_memory()).max(1),
+        limit => limit
+            .saturating_sub(lua.used_memory() + context.literal_bytes.get())
+            .max(1),
     };
     let limits = Limits {
         max_stack: context.max_stack.get(),
@@ -568,6 +594,7 @@ pub fn module(
             tonumber,
             stop,
             nesting: Cell::new(0),
+            literal_bytes: Rc::new(Cell::new(0)),
             machine: RefCell::new(None),
         });
     }

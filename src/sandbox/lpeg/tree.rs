@@ -9,13 +9,15 @@
 
 use super::charset::Charset;
 use mlua::Value;
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// A shared pattern tree.
 pub type Pat = Rc<Tree>;
 
-/// Nesting a tree may reach: what bounds the native recursion of the analyses and the
-/// compiler (a pattern built by a loop of `lpeg.C(p)` ends with "pattern too complex").
+/// Nesting a tree may reach: what bounds the native recursion of the compiler and of
+/// binding a grammar's rules (a pattern built by a loop of `lpeg.C(p)` ends with
+/// "pattern too complex"); the grammar checks have their own frame budget.
 pub const MAX_DEPTH: u32 = 1000;
 /// Rules one grammar may have (LPeg's limit).
 pub const MAX_RULES: usize = 1000;
@@ -48,7 +50,7 @@ pub enum Node {
     /// Exactly `n` bytes (n >= 1).
     Any(u32),
     /// A literal byte string (non-empty), shared with the programs compiled from it.
-    Str(Rc<[u8]>),
+    Str(Rc<Literal>),
     Set(Box<Charset>),
     Seq(Vec<Pat>),
     /// Ordered choice.
@@ -68,6 +70,28 @@ pub enum Node {
     Call(u32),
     /// A closed grammar; rule 0 is the initial rule.
     Grammar(Rc<[Pat]>),
+}
+
+/// A literal's bytes. A long literal copied from a Lua string counts in its sandbox's
+/// meter of bytes held outside the Lua heap while any pattern or program holds it.
+pub struct Literal {
+    bytes: Box<[u8]>,
+    meter: Option<Rc<Cell<usize>>>,
+}
+
+impl std::ops::Deref for Literal {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Literal {
+    fn drop(&mut self) {
+        if let Some(meter) = &self.meter {
+            meter.set(meter.get().saturating_sub(self.bytes.len()));
+        }
+    }
 }
 
 /// What a capture produces (the LPeg manual's capture table).
@@ -186,10 +210,22 @@ pub fn any(n: u32) -> Pat {
 
 /// `P(string)`.
 pub fn literal(bytes: &[u8]) -> Pat {
-    match bytes.is_empty() {
-        true => always(),
-        false => make(Node::Str(bytes.into())).expect("leaf"),
+    metered_literal(bytes, None)
+}
+
+/// `P(string)`, its bytes counted in `meter` while they live.
+pub fn metered_literal(bytes: &[u8], meter: Option<&Rc<Cell<usize>>>) -> Pat {
+    if bytes.is_empty() {
+        return always();
     }
+    if let Some(m) = meter {
+        m.set(m.get() + bytes.len());
+    }
+    let literal = Literal {
+        bytes: bytes.into(),
+        meter: meter.cloned(),
+    };
+    make(Node::Str(Rc::new(literal))).expect("leaf")
 }
 
 /// `S`, `R`, locale classes.

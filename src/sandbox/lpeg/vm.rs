@@ -156,7 +156,7 @@ impl Machine {
                     let lit = &program.literals[i as usize];
                     // Charged before comparing: a long literal failing late costs too.
                     steps += (lit.len() >> 4) as u64;
-                    if !subject[pos..].starts_with(lit) {
+                    if !subject[pos..].starts_with(&lit[..]) {
                         fail!();
                     }
                     pos += lit.len();
