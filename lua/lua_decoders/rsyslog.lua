@@ -47,26 +47,38 @@ local function take(fields, keys)
     return v
 end
 
-local timestamp_keys = { "timestamp", "timereported" }
-local generated_keys = { "timegenerated" }
-local pri_keys = { "pri", "pri-text" }
-local severity_keys = { "syslogseverity", "syslogseverity-text", "syslogpriority",
-    "syslogpriority-text" }
-local facility_text_keys = { "syslogfacility-text" }
-local hostname_keys = { "hostname", "source" }
+-- The keys of `keys` the template has (only those can be captured).
+local properties = syslog.template_properties(template)
+local function captured(keys)
+    local list = {}
+    for i = 1, #keys do
+        if properties[keys[i]] then list[#list + 1] = keys[i] end
+    end
+    return list
+end
 
--- The message of the captured fields: the header values move out of `fields`.
+local timestamp_keys = captured({ "timestamp", "timereported" })
+local generated_keys = captured({ "timegenerated" })
+local pri_keys = captured({ "pri", "pri-text" })
+local severity_keys = captured({ "syslogseverity", "syslogseverity-text", "syslogpriority",
+    "syslogpriority-text" })
+local facility_text_keys = captured({ "syslogfacility-text" })
+local hostname_keys = captured({ "hostname", "source" })
+
+-- The message of the captured fields: the header values move out of `fields` (a take()
+-- of keys the template does not have is skipped: `keys[1] and take(...)`).
 local function to_message(fields)
-    local timestamp = take(fields, timestamp_keys) or take(fields, generated_keys)
+    local timestamp = timestamp_keys[1] and take(fields, timestamp_keys)
+        or generated_keys[1] and take(fields, generated_keys)
 
     local severity
-    local pri = take(fields, pri_keys)
+    local pri = pri_keys[1] and take(fields, pri_keys)
     if pri then
         severity = pri.severity
         fields.syslogfacility = pri.facility
     else
-        severity = take(fields, severity_keys)
-        local facility = take(fields, facility_text_keys)
+        severity = severity_keys[1] and take(fields, severity_keys)
+        local facility = facility_text_keys[1] and take(fields, facility_text_keys)
         if facility ~= nil and fields.syslogfacility == nil then
             fields.syslogfacility = facility
         end
@@ -84,7 +96,7 @@ local function to_message(fields)
     if hostname_keep then
         hostname = read_message("Hostname")
     else
-        hostname = take(fields, hostname_keys)
+        hostname = hostname_keys[1] and take(fields, hostname_keys)
     end
 
     local payload = fields.msg

@@ -102,7 +102,7 @@ local function clf_ns(d, m, y, hour, min, sec, sign, off_h, off_m)
 end
 
 local clf_time = clf_parts / clf_ns
-local iso_time = date_time.rfc3339 / time_to_ns
+local iso_time = date_time.rfc3339_ns
 
 -- Any text up to (not including) the literal `lit`. With `escaped`, a backslash and the
 -- character after it are always part of the value (Apache writes \" inside quoted values).

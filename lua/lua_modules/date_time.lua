@@ -14,8 +14,8 @@
 -- offset. A table without a year (RFC 3164) gets the current UTC year (the previous one
 -- when that would put the time more than a day in the future); without year, month and
 -- day it gets today's UTC date; missing month/day default to 1, missing h/m/s to 0.
--- rfc3164_timestamp_ns (a hekad addition) captures that number for an RFC 3164 time
--- directly, without the table.
+-- rfc3164_timestamp_ns and rfc3339_ns (hekad additions) capture that number directly,
+-- without the table.
 local lpeg = require "lpeg"
 local string, table, math, os = string, table, math, os
 
@@ -285,56 +285,98 @@ function M.time_to_ns(t)
     return secs * 1e9
 end
 
--- RFC 3164 timestamps straight to nanoseconds: the day numbers of the dates seen ("Oct 11",
--- "Oct  1", "Oct 01") in the current year and in the one before, kept for that year.
-local month_index = {}
-for i, name in ipairs(month_abbrs) do month_index[name] = i end
-
-local days_year, days_cur, days_prev = nil, {}, {}
-
--- Day number of the date text `date` ("Mmm dd", "Mmm  d" or "Mmm d") in `year`.
-local function date_days(date, year)
-    return days_from_civil(year, month_index[date:sub(1, 3)], tonumber(date:sub(5)))
-end
+--------------------------------------------------------------------------------------------
+-- Timestamps captured straight as nanoseconds (hekad additions): the same numbers as the
+-- time table grammars followed by time_to_ns, without building the table.
 
 local byte = string.byte
 
-local last_text, last_now, last_ns
+-- Seconds of the day of the "hh:mm:ss" at position i of `text`.
+local function text_secs_of_day(text, i)
+    local h1, h2, _, m1, m2, _, s1, s2 = byte(text, i, i + 7)
+    return ((h1 - 48) * 10 + h2 - 48) * 3600 + ((m1 - 48) * 10 + m2 - 48) * 60
+        + (s1 - 48) * 10 + s2 - 48
+end
 
--- ns of an RFC 3164 timestamp text; the year as time_to_ns guesses it.
+local month_index = {}
+for i, name in ipairs(month_abbrs) do month_index[name] = i end
+
+-- Day number of the RFC 3164 date text `date` ("Mmm dd", "Mmm  d" or "Mmm d") in `year`.
+local function rfc3164_date_days(date, year)
+    return days_from_civil(year, month_index[date:sub(1, 3)], tonumber(date:sub(5)))
+end
+
+-- Day numbers of the RFC 3164 dates seen, in the current year (days_cur) and the one
+-- before (days_prev); emptied when the year changes.
+local days_year, days_cur, days_prev = nil, {}, {}
+-- The last RFC 3164 timestamp converted, the time it was converted at and its ns.
+local last_3164, last_3164_now, last_3164_ns
+
+-- ns of an RFC 3164 timestamp text; the year guessed as time_to_ns guesses it.
 local function rfc3164_ns(text)
     local now = now_seconds()
-    if text == last_text and now == last_now then return last_ns end
+    if text == last_3164 and now == last_3164_now then return last_3164_ns end
     local year = current_year(now)
     if year ~= days_year then days_year, days_cur, days_prev = year, {}, {} end
     local date = text:sub(1, -10)
     local days = days_cur[date]
     if not days then
-        days = date_days(date, year)
+        days = rfc3164_date_days(date, year)
         days_cur[date] = days
     end
-    local h1, h2, _, m1, m2, _, s1, s2 = byte(text, -8, -1)
-    local secs_of_day = ((h1 - 48) * 10 + h2 - 48) * 3600 + ((m1 - 48) * 10 + m2 - 48) * 60
-        + (s1 - 48) * 10 + s2 - 48
+    local secs_of_day = text_secs_of_day(text, #text - 7)
     local secs = days * 86400 + secs_of_day
     if secs > now + 86400 then -- more than a day in the future: last year
         days = days_prev[date]
         if not days then
-            days = date_days(date, year - 1)
+            days = rfc3164_date_days(date, year - 1)
             days_prev[date] = days
         end
         secs = days * 86400 + secs_of_day
     end
-    last_text, last_now, last_ns = text, now, secs * 1e9
-    return last_ns
+    last_3164, last_3164_now, last_3164_ns = text, now, secs * 1e9
+    return last_3164_ns
 end
 
-local mabbr = any_name(month_abbrs)
+--- RFC 3164 timestamp as rfc3164_timestamp matches it, captured as the nanoseconds
+--- rfc3164_timestamp / time_to_ns gives.
+M.rfc3164_timestamp_ns = C(any_name(month_abbrs) * P" " * (d_mday + P" "^-1 * R"19")
+    * P" " * d_hour * P":" * d_minute * P":" * d_second) / rfc3164_ns
 
---- hekad addition: matches what rfc3164_timestamp matches but captures the nanoseconds
---- rfc3164_timestamp / time_to_ns would give, without building the time table.
-M.rfc3164_timestamp_ns = C(mabbr * P" " * (d_mday + P" "^-1 * R"19") * P" "
-    * d_hour * P":" * d_minute * P":" * d_second) / rfc3164_ns
+-- The last RFC 3339 date and offset converted, with their day number / seconds.
+local last_date, last_date_days = nil, nil
+local last_offset, last_offset_secs = nil, nil
+
+-- Seconds to add for an offset text: "Z"/"z" 0, "+hh:mm" minus, "-hh:mm" plus its length.
+local function offset_secs(offset)
+    if #offset == 1 then return 0 end
+    local off = tonumber(offset:sub(2, 3)) * 3600 + tonumber(offset:sub(5, 6)) * 60
+    if byte(offset) == 45 then return off end -- "-"
+    return -off
+end
+
+-- ns of the RFC 3339 date text "yyyy-mm-dd", time text "hh:mm:ss", fraction of a second
+-- (a number) and offset text ("Z", "+hh:mm").
+local function rfc3339_ns(date, time, frac, offset)
+    if date ~= last_date then
+        last_date_days = days_from_civil(tonumber(date:sub(1, 4)), tonumber(date:sub(6, 7)),
+            tonumber(date:sub(9, 10)))
+        last_date = date
+    end
+    if offset ~= last_offset then
+        last_offset_secs = offset_secs(offset)
+        last_offset = offset
+    end
+    local secs = last_date_days * 86400 + text_secs_of_day(time, 1) + last_offset_secs
+    return secs * 1e9 + floor(frac * 1e9 + 0.5)
+end
+
+--- RFC 3339 timestamp as rfc3339 matches it, captured as the nanoseconds rfc3339 /
+--- time_to_ns gives.
+M.rfc3339_ns = C(digit * digit * digit * digit * P"-" * d_month * P"-" * d_mday) * S"Tt "
+    * C(d_hour * P":" * d_minute * P":" * d_second)
+    * (C(P"." * digit^1) / tonumber + Cc(0))
+    * C(S"Zz" + S"+-" * d_hour * P":" * d_minute) / rfc3339_ns
 
 --- Converts seconds since the Unix epoch to nanoseconds.
 function M.seconds_to_ns(time_t)

@@ -11,6 +11,7 @@
 --   capture_until(name, m)    capture everything up to `m` (not consumed) as `name`
 --   capture_followed_by(n, m) capture everything up to `m` as `n` and consume `m`
 --   templates                 the rsyslog reserved templates by name
+--   template_properties(t)    (hekad addition) set of the property names of a template
 --
 -- A grammar built from a template matches a whole line and captures a table keyed by the
 -- lower-cased property names of the template:
@@ -28,8 +29,8 @@
 --   app-name, procid, msgid,
 --   structured-data            strings; the RFC 5424 nil value "-" leaves the key out
 --   msg, rawmsg and any other  strings
--- A property with the option sp-if-no-1st-sp matches one optional space and captures
--- nothing. The text of a free-form property (msg, rawmsg, unknown properties) runs to the
+-- A property with the option sp-if-no-1st-sp matches the spaces there (none or more, as
+-- Heka's grammar does: "sudo:   deploy" gives msg "deploy") and captures nothing. The text of a free-form property (msg, rawmsg, unknown properties) runs to the
 -- next constant of the template, or to the end of the line; a final "\n" constant also
 -- matches the end of a line that lacks its newline (drop-last-lf leaves it out of msg).
 local lpeg = require "lpeg"
@@ -162,8 +163,8 @@ local time_ns = dt.time_to_ns
 
 -- date-* formats of the time properties.
 local date_formats = {
-    rfc3164 = dt.rfc3164_timestamp_ns, -- = dt.rfc3164_timestamp / time_ns, faster
-    rfc3339 = dt.rfc3339 / time_ns,
+    rfc3164 = dt.rfc3164_timestamp_ns, -- dt.rfc3164_timestamp / time_ns without the table
+    rfc3339 = dt.rfc3339_ns, -- dt.rfc3339 / time_ns without the table
     mysql = Ct(dt.date_fullyear * dt.date_month * dt.date_mday * dt.time_hour
         * dt.time_minute * dt.time_second) / time_ns,
     pgsql = Ct(dt.rfc3339_full_date * space * dt.rfc3339_partial_time) / time_ns,
@@ -281,7 +282,7 @@ end
 -- "\n", `final_lf` is true when that final "\n" follows.
 local function property_grammar(item, stop, at_end, final_lf)
     local name, options = item.name, item.options
-    if options["sp-if-no-1st-sp"] then return space^-1 end
+    if options["sp-if-no-1st-sp"] then return space^0 end
     local ends = " "
     if stop then ends = ends .. stop:sub(1, 1) end
     local token = (1 - S(ends))^1
@@ -327,6 +328,18 @@ local function literal_grammar(lit, next_item, next_at_end, final_lf)
         p = p + P(lit:sub(1, -2)) * eol
     end
     return p
+end
+
+--- hekad addition: the set ({ [name] = true }) of the lower-cased property names of a
+--- template string or reserved template name; every key a grammar built from it can
+--- capture is in it. Throws an error on an invalid template, as build_rsyslog_grammar does.
+function M.template_properties(template)
+    if type(template) ~= "string" then error("rsyslog template must be a string", 0) end
+    local names = {}
+    for _, item in ipairs(parse_template(M.templates[template] or template)) do
+        if item.name then names[item.name] = true end
+    end
+    return names
 end
 
 --- Constructs an LPeg grammar from an rsyslog template string (as written in

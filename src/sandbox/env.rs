@@ -345,17 +345,18 @@ fn os_time(_: &Lua, table: Option<Table>) -> mlua::Result<f64> {
     let Some(t) = table else {
         return Ok(jiff::Timestamp::now().as_second() as f64);
     };
+    // As Lua 5.1's getfield: a number or a numeric string ("2014", as date grammars
+    // capture them); anything else is the default, or an error when there is none.
     let field = |name: &str, default: Option<i64>| -> mlua::Result<i64> {
-        match t.raw_get::<Value>(name)? {
-            Value::Integer(i) => Ok(super::api::lua_integer(i)),
-            Value::Number(n) => Ok(n as i64),
-            Value::Nil => default.ok_or_else(|| {
-                mlua::Error::runtime(format!("field '{name}' missing in date table"))
-            }),
-            _ => Err(mlua::Error::runtime(format!(
-                "field '{name}' missing in date table"
-            ))),
-        }
+        let number = match t.raw_get::<Value>(name)? {
+            Value::Integer(i) => Some(super::api::lua_integer(i)),
+            Value::Number(n) => Some(n as i64),
+            Value::String(s) => s.to_str().ok().and_then(|s| lua_number(s.trim())),
+            _ => None,
+        };
+        number
+            .or(default)
+            .ok_or_else(|| mlua::Error::runtime(format!("field '{name}' missing in date table")))
     };
     let (year, month) = (field("year", None)?, field("month", None)?);
     let day = field("day", None)?;
@@ -366,6 +367,22 @@ fn os_time(_: &Lua, table: Option<Table>) -> mlua::Result<f64> {
     let (year, month) = (months.div_euclid(12), months.rem_euclid(12) + 1);
     let days = days_from_civil(year, month, 1) + (day - 1);
     Ok((days * 86_400 + hour * 3_600 + minute * 60 + second) as f64)
+}
+
+/// A numeric string as Lua reads it (decimal, or hexadecimal with `0x`), truncated.
+fn lua_number(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let value = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => i64::from_str_radix(hex, 16).ok()? as f64,
+        None => digits.parse::<f64>().ok().filter(|n| n.is_finite())?,
+    };
+    Some(if negative { -value } else { value } as i64)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -382,6 +399,16 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_strings_read_as_lua_reads_them() {
+        assert_eq!(lua_number("2014"), Some(2014));
+        assert_eq!(lua_number("07"), Some(7));
+        assert_eq!(lua_number("0x10"), Some(16));
+        assert_eq!(lua_number("-3.7"), Some(-3));
+        assert_eq!(lua_number("ab"), None);
+        assert_eq!(lua_number(""), None);
+    }
 
     #[test]
     fn civil_days_match_known_dates() {

@@ -114,10 +114,11 @@ do
         .. "warning\n")
     h.equal(t.syslogtag, { programname = "org.gnome.Shell.desktop", pid = 2401 },
         "tag with dots")
-    -- tag without pid, message starting with spaces (only the first one is the separator)
+    -- tag without pid, message starting with spaces: Heka's grammar drops them all (its
+    -- rsyslog decoder gives Payload "deploy : ..." for this line)
     t = g:match("Mar  4 08:31:17 web-01 sudo:   deploy : TTY=pts/0 ; USER=root\n")
     h.equal(t.syslogtag, { programname = "sudo" }, "tag without pid")
-    h.equal(t.msg, "  deploy : TTY=pts/0 ; USER=root", "leading spaces kept")
+    h.equal(t.msg, "deploy : TTY=pts/0 ; USER=root", "leading spaces dropped")
     -- non-numeric pid: skipped
     t = g:match("Mar  4 08:31:17 web-01 app[main]: started\n")
     h.equal(t.syslogtag, { programname = "app" }, "non-numeric pid")
