@@ -36,9 +36,10 @@ fn main() {
         println!("{}", env!("CARGO_PKG_VERSION"));
         return;
     }
-    // Written without println!, which panics when a pager or `head` closes the pipe.
-    let mut stdout = std::io::stdout().lock();
+    // Written without println!, which panics when a pager or `head` closes the pipe. The
+    // lock is taken only here: LogOutput writes to stdout from an executor thread.
     if args.lua_library {
+        let mut stdout = std::io::stdout().lock();
         for (path, source) in hekad::sandbox::library::FILES {
             let line = format!("{path:<40} {:>6} bytes\n", source.len());
             if stdout.write_all(line.as_bytes()).is_err() {
@@ -50,7 +51,7 @@ fn main() {
     if let Some(path) = &args.lua_show {
         match hekad::sandbox::library::file(path) {
             Some(source) => {
-                let _ = stdout.write_all(source.as_bytes());
+                let _ = std::io::stdout().lock().write_all(source.as_bytes());
             }
             None => {
                 eprintln!("hekad: no built-in Lua file {path:?}; `hekad -lua-library` lists them");

@@ -123,9 +123,13 @@ impl Discovery {
     }
 
     /// Scans the directory: the streams by name, and the problems found (files or
-    /// streams skipped).
+    /// streams skipped). A directory that does not exist yet has no streams.
     pub fn scan(&self, now: SystemTime) -> (Vec<Stream>, Vec<String>) {
         let mut errors = Vec::new();
+        if !self.root.exists() {
+            // Not an error: the program writing the logs may not have started yet.
+            return (Vec::new(), errors);
+        }
         let mut files = Vec::new();
         walk(&self.root, &mut files, &mut errors);
         let mut groups: BTreeMap<String, Vec<(Vec<i64>, PathBuf)>> = BTreeMap::new();

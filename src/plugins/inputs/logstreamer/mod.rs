@@ -136,7 +136,17 @@ impl Input for LogstreamerInput {
             let mut streams: BTreeMap<String, Rc<RefCell<StreamFiles>>> = BTreeMap::new();
             let mut followers = Vec::new();
             let mut reported: Vec<String> = Vec::new();
+            let mut waiting = false;
             loop {
+                let missing = !self.discovery.root().exists();
+                if missing && !waiting {
+                    log::warn!(
+                        "Input '{}': log_directory {} does not exist yet; waiting for it",
+                        ctx.shared.input_name,
+                        self.discovery.root().display()
+                    );
+                }
+                waiting = missing;
                 let (found, errors) = self.discovery.scan(SystemTime::now());
                 // Log each problem once, not on every rescan.
                 for e in &errors {
