@@ -303,7 +303,9 @@ fn example_configs_run_as_shipped() {
                 .join(config),
         )
         .expect("shipped config");
-        let aggregator = common::free_port();
+        // The aggregator's port is bound before hekad starts (no race with other tests).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let aggregator = listener.local_addr().expect("address").port();
         let text = shipped
             .replace(&format!("\"{log}\""), &format!("\"{}\"", logs.display()))
             .replace(
@@ -311,7 +313,6 @@ fn example_configs_run_as_shipped() {
                 &dir.as_path().join("cache").display().to_string(),
             )
             .replace("127.0.0.1:5580", &format!("127.0.0.1:{aggregator}"));
-        let listener = std::net::TcpListener::bind(("127.0.0.1", aggregator)).expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let hekad = Hekad::start(dir.as_path(), &text);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -558,10 +558,6 @@ fn matching(
 /// frames: this bounds them).
 const MAX_NESTED_MATCHES: u32 = 8;
 
-fn pattern_arg(lua: &Lua, v: &Value) -> mlua::Result<Pat> {
-    to_tree(lua, v)
-}
-
 /// A string argument (numbers read as strings, as Lua's `luaL_checkstring` does).
 fn string_arg(lua: &Lua, v: Value, function: &str) -> mlua::Result<LuaString> {
     match v {
@@ -610,7 +606,7 @@ pub fn module(
                     return Ok(v.clone());
                 }
             }
-            let p = pattern_arg(lua, v)?;
+            let p = to_tree(lua, v)?;
             Ok(Value::UserData(lua.create_userdata(Pattern::new(p))?))
         })?,
     )?;
@@ -651,13 +647,13 @@ pub fn module(
     m.raw_set(
         "B",
         lua.create_function(|lua, v: Value| {
-            let p = pattern_arg(lua, &v)?;
+            let p = to_tree(lua, &v)?;
             new_pattern(lua, tree::behind(&p))
         })?,
     )?;
     let simple = |kind: CapKind| {
         move |lua: &Lua, v: Value| {
-            let p = pattern_arg(lua, &v)?;
+            let p = to_tree(lua, &v)?;
             new_pattern(lua, tree::capture(kind, &p, Payload::None))
         }
     };
@@ -687,7 +683,7 @@ pub fn module(
     m.raw_set(
         "Cg",
         lua.create_function(|lua, (v, name): (Value, Value)| {
-            let p = pattern_arg(lua, &v)?;
+            let p = to_tree(lua, &v)?;
             let payload = match name {
                 Value::Nil => Payload::None,
                 name => Payload::Value(name),
@@ -720,7 +716,7 @@ pub fn module(
     )?;
     let with_function = |kind: CapKind, name: &'static str| {
         move |lua: &Lua, (v, f): (Value, Value)| {
-            let p = pattern_arg(lua, &v)?;
+            let p = to_tree(lua, &v)?;
             let Value::Function(_) = f else {
                 return Err(Error::runtime(format!(
                     "bad argument #2 to '{name}' (function expected, got {})",
@@ -747,7 +743,7 @@ pub fn module(
                         let borrowed = ud.borrow::<Pattern>()?;
                         return matching(lua, &borrowed, subject, init, &args);
                     }
-                    _ => Pattern::new(pattern_arg(lua, &p)?),
+                    _ => Pattern::new(to_tree(lua, &p)?),
                 };
                 matching(lua, &pattern, subject, init, &args)
             },

@@ -131,6 +131,7 @@ pub enum CapKind {
 }
 
 /// The Lua value(s) a capture carries.
+#[derive(Clone)]
 pub enum Payload {
     None,
     Value(Value),
@@ -570,17 +571,6 @@ fn bind(
         _ => unreachable!("only nodes with children carry open calls"),
     };
     make(node)
-}
-
-impl Clone for Payload {
-    fn clone(&self) -> Payload {
-        match self {
-            Payload::None => Payload::None,
-            Payload::Value(v) => Payload::Value(v.clone()),
-            Payload::Values(v) => Payload::Values(v.clone()),
-            Payload::Index(i) => Payload::Index(*i),
-        }
-    }
 }
 
 #[derive(Clone, Copy)]
