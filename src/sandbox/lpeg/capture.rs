@@ -131,7 +131,7 @@ impl<'a> Eval<'a> {
 
     /// Pushes value `key` of the pattern's value table.
     unsafe fn value(&self, key: u32) {
-        ffi::lua_rawgeti(self.l, self.stack.values, ffi::lua_Integer::from(key));
+        ffi::lua_rawgeti(self.l, self.stack.values, key as ffi::lua_Integer);
     }
 
     unsafe fn entry(&self, i: usize) -> Cap {
@@ -352,7 +352,7 @@ impl<'a> Eval<'a> {
     /// Pushes the values a `Cmt` function returned (entry `idx` of the dynamic table).
     unsafe fn push_dynamic(&mut self, idx: u32) -> c_int {
         let l = self.l;
-        ffi::lua_rawgeti(l, self.stack.dynamic, ffi::lua_Integer::from(idx));
+        ffi::lua_rawgeti(l, self.stack.dynamic, idx as ffi::lua_Integer);
         ffi::lua_getfield(l, -1, c"n".as_ptr());
         let n = ffi::lua_tointeger(l, -1) as c_int;
         ffi::lua_pop(l, 1);
