@@ -217,7 +217,9 @@ end
 function M.influxdb_line_msg(config)
     local ns = read_message("Timestamp")
     local ts = field_util.message_timestamp(config.timestamp_precision)
-    local suffix = ts and string.format(" %d", ts) or ""
+    -- "%.0f", not "%d": Lua 5.1 formats %d through a C long, 32 bits on armv7, which
+    -- clamps a millisecond timestamp to 2147483647 (ts is whole already).
+    local suffix = ts and string.format(" %.0f", ts) or ""
     local prefix = name_prefix(config, ns)
     local points = {}
     local fields = each_point(config, prefix, function(name, v)
@@ -240,7 +242,7 @@ end
 function M.carbon_line_msg(config)
     local ns = read_message("Timestamp")
     local ts = field_util.message_timestamp("s") or os.time()
-    local suffix = string.format(" %d", ts)
+    local suffix = string.format(" %.0f", ts)
     local prefix = name_prefix(config, ns)
     local lines = {}
     each_point(config, prefix, function(name, v)
