@@ -28,6 +28,10 @@ pub struct PluginStats {
     pub match_total_ns: AtomicU64,
     /// Bytes of garbage skipped while splitting (inputs).
     pub garbage_bytes: AtomicU64,
+    /// Set by inputs reading a UDP socket: `kernel_drops` is reported.
+    pub receives_datagrams: AtomicBool,
+    /// Datagrams the kernel dropped for the input's socket (its receive queue was full).
+    pub kernel_drops: AtomicU64,
     /// Whether the plugin has a disk queue (`use_buffering`).
     pub buffered: AtomicBool,
     /// Bytes in the plugin's disk queue segments.
@@ -208,6 +212,9 @@ impl PluginStats {
         values.push(("DropMessageCount", Self::get(&self.drop_count)));
         if self.category == Some(Category::Input) {
             values.push(("GarbageBytes", Self::get(&self.garbage_bytes)));
+            if self.receives_datagrams.load(Ordering::Relaxed) {
+                values.push(("KernelDropCount", Self::get(&self.kernel_drops)));
+            }
         }
         if self.buffered.load(Ordering::Relaxed) {
             values.push(("QueueBytes", Self::get(&self.queue_bytes)));

@@ -4,6 +4,7 @@
 //! instances built later on the executor thread that runs them.
 
 use super::decoders::Decoder;
+use super::inputs::stat_accum::{self, StatSink};
 use super::registry::{self, Builder, ALWAYS_REGISTERED};
 use crate::config::globals::Globals;
 use crate::config::{types, Category, ConfigError, PluginSection};
@@ -12,16 +13,21 @@ use crate::sandbox::{Kind, Sandbox, SandboxSettings};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// MultiDecoders nested deeper than this are taken for a cycle.
 const MAX_DECODER_DEPTH: usize = 16;
 
-/// Plugin sections by name, with the always-registered defaults added.
+/// Plugin sections by name, with the always-registered defaults added, and the
+/// hand-offs between plugins that name each other (clones share them, so a plugin
+/// rebuilt after a failure finds the same ones).
 #[derive(Debug, Clone)]
 pub struct Sections {
     by_name: BTreeMap<String, PluginSection>,
     order: Vec<String>,
+    /// Each StatAccumInput's accumulator, by section name: made by whichever of it and
+    /// its submitters (StatsdInput, StatFilter) is built first.
+    stat_sinks: Arc<Mutex<BTreeMap<String, Arc<StatSink>>>>,
 }
 
 impl Sections {
@@ -48,7 +54,11 @@ impl Sections {
                 }
             }
         }
-        Sections { by_name, order }
+        Sections {
+            by_name,
+            order,
+            stat_sinks: Arc::default(),
+        }
     }
 
     /// The configured sections of `category`, in config order.
@@ -187,6 +197,34 @@ impl<'a> BuildContext<'a> {
         Sandbox::check(&settings)
             .map_err(|e| vec![ConfigError::in_section(self.section, Some("filename"), e)])?;
         Ok(Arc::new(settings))
+    }
+
+    /// The accumulator of this StatAccumInput.
+    pub fn own_stat_sink(&self) -> Arc<StatSink> {
+        self.stat_sink_named(&self.section.name)
+    }
+
+    /// The accumulator of the StatAccumInput this plugin's `key` names (StatsdInput's and
+    /// StatFilter's `stat_accum_name`).
+    pub fn stat_sink(&self, key: &str, name: &str) -> Result<Arc<StatSink>, Vec<ConfigError>> {
+        let section = self
+            .sections
+            .template(self.section, key, name, Category::Input)
+            .map_err(|e| vec![e])?;
+        if section.type_name != stat_accum::TYPE_NAME {
+            let msg = format!("'{name}' is a {}, not a StatAccumInput", section.type_name);
+            return Err(vec![ConfigError::in_section(self.section, Some(key), msg)]);
+        }
+        Ok(self.stat_sink_named(name))
+    }
+
+    fn stat_sink_named(&self, name: &str) -> Arc<StatSink> {
+        let mut sinks = self
+            .sections
+            .stat_sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        sinks.entry(name.to_owned()).or_default().clone()
     }
 
     /// Declares `bytes` of memory this plugin may hold (per stream for a decoder).

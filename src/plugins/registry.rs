@@ -81,6 +81,26 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "StatsdInput",
+        Builder::Input {
+            build: |c| {
+                inputs::statsd::build(c.section, c.common_keys, |name| {
+                    c.stat_sink("stat_accum_name", name)
+                })
+            },
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
+        "StatAccumInput",
+        Builder::Input {
+            build: |c| inputs::stat_accum::build(c.section, c.common_keys, c.own_stat_sink()),
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
         "HekaFramingSplitter",
         Builder::Splitter(splitters::heka_framing::from_section),
     ),
@@ -201,6 +221,18 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             frames_protobuf: true,
             confirms_delivery: true,
             default_buffering: Some(outputs::tcp::default_buffering),
+            ticks: false,
+        },
+    ),
+    (
+        "CarbonOutput",
+        Builder::Output {
+            build: |c| outputs::carbon::build(c.section, c.common_keys),
+            default_encoder: None,
+            uses_encoder: false,
+            frames_protobuf: false,
+            confirms_delivery: true,
+            default_buffering: None,
             ticks: false,
         },
     ),

@@ -3,6 +3,8 @@
 pub mod deliver;
 pub mod logstreamer;
 pub mod sandbox;
+pub mod stat_accum;
+pub mod statsd;
 pub mod tcp;
 pub mod udp;
 

@@ -1,6 +1,7 @@
 //! Outputs (spec §5.6): take routed packs, encode them (plus optional Heka framing) and
 //! write them somewhere.
 
+pub mod carbon;
 pub mod file;
 pub mod log;
 pub mod sandbox;

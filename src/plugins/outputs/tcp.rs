@@ -64,6 +64,19 @@ pub struct TcpOutput {
     reconnect_after: u64,
 }
 
+impl TcpOutput {
+    /// A TcpOutput to `address` (CarbonOutput's TCP side); `keep_alive` as the config's
+    /// `keep_alive_period` when keep-alive probes are on.
+    pub fn new(address: String, keep_alive: Option<u64>) -> TcpOutput {
+        TcpOutput {
+            address,
+            local_address: None,
+            keep_alive,
+            reconnect_after: 0,
+        }
+    }
+}
+
 /// Bytes gathered from the queue into one write. Each write wakes the peer; 128 KiB
 /// rather than 64 took about 5% less CPU per line on file->TCP (A/B, 10 runs each).
 const BATCH_BYTES: usize = 128 * 1024;

@@ -1,0 +1,772 @@
+//! StatAccumInput (§5.1): aggregates the stats StatsdInput and StatFilter submit and, every
+//! `ticker_interval`, emits them as one `heka.statmetric` message: graphite plaintext
+//! lines in the Payload and/or one field per stat, with Heka's names and formats.
+//!
+//! Submitters reach the accumulator by name through a [`StatSink`] they are handed at
+//! build time (Heka looked the input up by `stat_accum_name` at run time). A sink is a
+//! mutex around the maps: a statsd datagram takes it once for all its lines, and a new
+//! name is the only thing that allocates. Memory is bounded: at most `max_stats` distinct
+//! names and `max_samples` stored timer values and set members per interval; what is
+//! refused is counted (DropMessageCount) and logged once per interval. A timer whose
+//! values were refused still counts, sums and bounds them exactly; only its percentiles
+//! come from the values kept.
+
+use super::{Input, InputContext};
+use crate::config::{section, ConfigError, PluginSection};
+use crate::message::writer::Values;
+use crate::pipeline::stats::PluginStats;
+use serde::Deserialize;
+use smol::future::{BoxedLocal, FutureExt};
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Heka's type name, for the checks of plugins that name one (`stat_accum_name`).
+pub const TYPE_NAME: &str = "StatAccumInput";
+const DEFAULT_TICKER_SECONDS: u64 = 10;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct StatAccumConfig {
+    emit_in_payload: bool,
+    emit_in_fields: bool,
+    percent_threshold: Vec<u32>,
+    message_type: String,
+    legacy_namespaces: bool,
+    global_prefix: String,
+    counter_prefix: String,
+    timer_prefix: String,
+    gauge_prefix: String,
+    /// Not in Heka (it had no sets): Etsy statsd's `stats.sets.<name>.count`.
+    set_prefix: String,
+    statsd_prefix: String,
+    delete_idle_stats: bool,
+    /// Distinct stat names held at once (hekad's bound; Heka had none).
+    max_stats: usize,
+    /// Timer values and set members stored per interval (hekad's bound).
+    max_samples: usize,
+}
+
+impl Default for StatAccumConfig {
+    fn default() -> Self {
+        StatAccumConfig {
+            emit_in_payload: true,
+            emit_in_fields: false,
+            percent_threshold: vec![90],
+            message_type: "heka.statmetric".into(),
+            legacy_namespaces: false,
+            global_prefix: "stats".into(),
+            counter_prefix: "counters".into(),
+            timer_prefix: "timers".into(),
+            gauge_prefix: "gauges".into(),
+            set_prefix: "sets".into(),
+            statsd_prefix: "statsd".into(),
+            delete_idle_stats: false,
+            max_stats: 50_000,
+            max_samples: 250_000,
+        }
+    }
+}
+
+/// One submitted measurement (Heka's `Stat`, values already parsed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sample<'a> {
+    /// Added to the counter, scaled by `1 / rate`.
+    Counter { value: f64, rate: f32 },
+    /// One timing; it counts `1 / rate` times.
+    Timer { value: f64, rate: f32 },
+    /// Sets the gauge, or with `delta` adds to it (statsd's `+N`/`-N`).
+    Gauge { value: f64, delta: bool },
+    /// One member of a set; the distinct members per interval are counted.
+    Set(&'a [u8]),
+}
+
+/// What the plugins that submit stats hold: the accumulator of one StatAccumInput.
+#[derive(Debug, Default)]
+pub struct StatSink {
+    inner: Mutex<Accumulator>,
+}
+
+impl StatSink {
+    /// The accumulator, for a batch of submissions.
+    pub fn lock(&self) -> MutexGuard<'_, Accumulator> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[derive(Debug, Default)]
+struct TimerStat {
+    /// Values kept for the percentiles (all of them, unless `max_samples` was reached).
+    values: Vec<f64>,
+    /// Values received; their sum and bounds, exact whatever was kept.
+    received: u64,
+    sum: f64,
+    lower: f64,
+    upper: f64,
+    /// Sum of `1 / rate` over the values received.
+    count: f64,
+}
+
+/// Stats of one interval, by name.
+#[derive(Debug)]
+pub struct Accumulator {
+    counters: HashMap<Box<[u8]>, i64>,
+    gauges: HashMap<Box<[u8]>, f64>,
+    timers: HashMap<Box<[u8]>, TimerStat>,
+    sets: HashMap<Box<[u8]>, HashSet<Box<[u8]>>>,
+    max_stats: usize,
+    max_samples: usize,
+    /// Timer values and set members stored this interval.
+    samples: usize,
+    /// Refused this interval: new names over `max_stats`, values over `max_samples`.
+    refused_names: u64,
+    refused_samples: u64,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        let limits = StatAccumConfig::default();
+        Accumulator {
+            counters: HashMap::new(),
+            gauges: HashMap::new(),
+            timers: HashMap::new(),
+            sets: HashMap::new(),
+            max_stats: limits.max_stats,
+            max_samples: limits.max_samples,
+            samples: 0,
+            refused_names: 0,
+            refused_samples: 0,
+        }
+    }
+}
+
+/// The entry for `name` in `map`, made if there is room for one more name.
+fn entry<'m, V: Default>(
+    map: &'m mut HashMap<Box<[u8]>, V>,
+    name: &[u8],
+    room: bool,
+    refused: &mut u64,
+) -> Option<&'m mut V> {
+    if !map.contains_key(name) {
+        if !room {
+            *refused += 1;
+            return None;
+        }
+        map.insert(name.into(), V::default());
+    }
+    map.get_mut(name)
+}
+
+impl Accumulator {
+    fn names(&self) -> usize {
+        self.counters.len() + self.gauges.len() + self.timers.len() + self.sets.len()
+    }
+
+    /// Adds one sample for `name`; false if it was refused (a bound was reached).
+    pub fn add(&mut self, name: &[u8], sample: Sample<'_>) -> bool {
+        let room = self.names() < self.max_stats;
+        let refused = &mut self.refused_names;
+        match sample {
+            Sample::Counter { value, rate } => {
+                let Some(c) = entry(&mut self.counters, name, room, refused) else {
+                    return false;
+                };
+                // Heka's arithmetic: float32 value times float32 (1 / rate), truncated.
+                let scaled = (value as f32 * (1.0 / rate)) as i64;
+                *c = c.saturating_add(scaled);
+            }
+            Sample::Gauge { value, delta } => {
+                let Some(g) = entry(&mut self.gauges, name, room, refused) else {
+                    return false;
+                };
+                *g = if delta { *g + value } else { value };
+            }
+            Sample::Timer { value, rate } => {
+                let Some(t) = entry(&mut self.timers, name, room, refused) else {
+                    return false;
+                };
+                if t.received == 0 {
+                    (t.lower, t.upper) = (value, value);
+                }
+                t.received += 1;
+                t.sum += value;
+                t.lower = t.lower.min(value);
+                t.upper = t.upper.max(value);
+                t.count += 1.0 / f64::from(rate);
+                if self.samples >= self.max_samples {
+                    self.refused_samples += 1;
+                    return false;
+                }
+                t.values.push(value);
+                self.samples += 1;
+            }
+            Sample::Set(member) => {
+                let Some(s) = entry(&mut self.sets, name, room, refused) else {
+                    return false;
+                };
+                if !s.contains(member) {
+                    if self.samples >= self.max_samples {
+                        self.refused_samples += 1;
+                        return false;
+                    }
+                    s.insert(member.into());
+                    self.samples += 1;
+                }
+            }
+        }
+        true
+    }
+
+    /// Everything this interval yields, in emission order, and resets the interval as
+    /// Heka does: counters to 0, timers emptied, sets emptied, gauges kept (or all deleted
+    /// with `delete_idle_stats`). Also returns what was refused during it.
+    fn flush(&mut self, names: &Names, interval_secs: f64) -> (Vec<(String, Value)>, Refused) {
+        let mut out = Vec::new();
+        let mut num_stats: i64 = 0;
+        for (key, count) in sorted(&self.counters) {
+            let key = text(key);
+            let rate = *count as f64 / interval_secs;
+            if names.legacy {
+                // Legacy namespaces: the rate is a float line and an integer field.
+                out.push((
+                    format!("{}{key}", names.global),
+                    Value::Rate(rate, rate as i64),
+                ));
+                out.push((format!("{}{key}", names.legacy_counts), Value::Int(*count)));
+            } else {
+                let base = format!("{}{key}.", names.counters);
+                out.push((format!("{base}rate"), Value::Float(rate)));
+                out.push((format!("{base}count"), Value::Int(*count)));
+            }
+            num_stats += 1;
+        }
+        for (key, value) in sorted(&self.gauges) {
+            out.push((
+                format!("{}{}", names.gauges, text(key)),
+                Value::Float(*value),
+            ));
+            num_stats += 1;
+        }
+        for (key, timer) in sorted_mut(&mut self.timers) {
+            let base = format!("{}{}.", names.timers, text(key));
+            for (stat, value) in timer_stats(timer, &names.percent_threshold, interval_secs) {
+                out.push((format!("{base}{stat}"), value));
+            }
+            num_stats += 1;
+        }
+        for (key, members) in sorted(&self.sets) {
+            let name = format!("{}{}.count", names.sets, text(key));
+            out.push((name, Value::Int(members.len() as i64)));
+            num_stats += 1;
+        }
+        out.push((names.num_stats.clone(), Value::Int(num_stats)));
+        if names.delete_idle {
+            self.counters.clear();
+            self.gauges.clear();
+            self.timers.clear();
+            self.sets.clear();
+        } else {
+            self.counters.values_mut().for_each(|c| *c = 0);
+            for t in self.timers.values_mut() {
+                let mut values = std::mem::take(&mut t.values);
+                values.clear();
+                *t = TimerStat {
+                    values,
+                    ..TimerStat::default()
+                };
+            }
+            self.sets.values_mut().for_each(HashSet::clear);
+        }
+        self.samples = 0;
+        let refused = Refused {
+            names: std::mem::take(&mut self.refused_names),
+            samples: std::mem::take(&mut self.refused_samples),
+        };
+        (out, refused)
+    }
+}
+
+/// What an interval refused.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Refused {
+    names: u64,
+    samples: u64,
+}
+
+fn text(key: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(key)
+}
+
+fn sorted<V>(map: &HashMap<Box<[u8]>, V>) -> Vec<(&[u8], &V)> {
+    let mut entries: Vec<_> = map.iter().map(|(k, v)| (&k[..], v)).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
+fn sorted_mut<V>(map: &mut HashMap<Box<[u8]>, V>) -> Vec<(&[u8], &mut V)> {
+    let mut entries: Vec<_> = map.iter_mut().map(|(k, v)| (&k[..], v)).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
+/// A timer's stats with Heka's names and arithmetic (percentiles as Etsy's statsd:
+/// the lowest `pct` percent of the sorted values, rounded half up).
+fn timer_stats(timer: &mut TimerStat, thresholds: &[u32], interval: f64) -> Vec<(String, Value)> {
+    let values = &mut timer.values;
+    values.sort_unstable_by(f64::total_cmp);
+    let mut out = Vec::with_capacity(6 + 2 * thresholds.len());
+    let received = timer.received;
+    let (lower, upper, sum) = match received {
+        0 => (0.0, 0.0, 0.0),
+        _ => (timer.lower, timer.upper, timer.sum),
+    };
+    let count = match timer.count.fract() {
+        0.0 => Value::Int(timer.count as i64),
+        _ => Value::Float(timer.count),
+    };
+    out.push(("count".to_owned(), count));
+    out.push(("count_ps".to_owned(), Value::Float(timer.count / interval)));
+    out.push(("lower".to_owned(), Value::Float(lower)));
+    out.push(("upper".to_owned(), Value::Float(upper)));
+    out.push(("sum".to_owned(), Value::Float(sum)));
+    let mean = if received > 0 {
+        sum / received as f64
+    } else {
+        0.0
+    };
+    out.push(("mean".to_owned(), Value::Float(mean)));
+    let kept = values.len();
+    for &pct in thresholds {
+        let (mut mean_pct, mut upper_pct) = (0.0, 0.0);
+        if kept > 0 {
+            let outside = ((100.0 - f64::from(pct)) / 100.0 * kept as f64 + 0.5).floor();
+            let within = kept as i64 - outside as i64;
+            if within > 0 {
+                let within = within as usize;
+                mean_pct = values[..within].iter().sum::<f64>() / within as f64;
+                upper_pct = values[within - 1];
+            } else {
+                (mean_pct, upper_pct) = (values[0], values[kept - 1]);
+            }
+        }
+        out.push((format!("mean_{pct}"), Value::Float(mean_pct)));
+        out.push((format!("upper_{pct}"), Value::Float(upper_pct)));
+    }
+    out
+}
+
+/// An emitted value: Go's `%v` of an int or `%f` of a float64 in the payload, an
+/// INTEGER or DOUBLE field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Value {
+    Int(i64),
+    Float(f64),
+    /// Legacy counter rate: a float line, an integer field (Heka's `int(rate)`).
+    Rate(f64, i64),
+}
+
+/// The prefixes of every emitted name, joined once from the config.
+#[derive(Debug, Clone)]
+struct Names {
+    global: String,
+    counters: String,
+    legacy_counts: String,
+    gauges: String,
+    timers: String,
+    sets: String,
+    num_stats: String,
+    percent_threshold: Vec<u32>,
+    legacy: bool,
+    delete_idle: bool,
+}
+
+/// Heka's namespace join: `parent` then `name` and a dot, unless `name` is empty or
+/// already ends with one.
+fn namespace(parent: &str, name: &str) -> String {
+    if name.is_empty() || name.ends_with('.') {
+        format!("{parent}{name}")
+    } else {
+        format!("{parent}{name}.")
+    }
+}
+
+impl Names {
+    fn new(c: &StatAccumConfig) -> Names {
+        let global = namespace("", &c.global_prefix);
+        let statsd = match c.legacy_namespaces {
+            true => namespace("", &c.statsd_prefix),
+            false => namespace(&global, &c.statsd_prefix),
+        };
+        Names {
+            counters: namespace(&global, &c.counter_prefix),
+            legacy_counts: namespace("", "stats_counts"),
+            gauges: namespace(&global, &c.gauge_prefix),
+            timers: namespace(&global, &c.timer_prefix),
+            sets: namespace(&global, &c.set_prefix),
+            num_stats: format!("{statsd}numStats"),
+            global,
+            percent_threshold: c.percent_threshold.clone(),
+            legacy: c.legacy_namespaces,
+            delete_idle: c.delete_idle_stats,
+        }
+    }
+}
+
+/// The StatAccumInput plugin.
+pub struct StatAccumInput {
+    sink: Arc<StatSink>,
+    config: StatAccumConfig,
+    names: Names,
+}
+
+/// Builds a StatAccumInput around the sink its submitters were (or will be) given.
+pub fn build(
+    section: &PluginSection,
+    common_keys: &[&str],
+    sink: Arc<StatSink>,
+) -> Result<Box<dyn Input>, Vec<ConfigError>> {
+    let config: StatAccumConfig = section::decode(section, common_keys)?;
+    let err = |key: &str, msg: &str| vec![ConfigError::in_section(section, Some(key), msg)];
+    if section
+        .table
+        .get("ticker_interval")
+        .and_then(|v| v.as_integer())
+        == Some(0)
+    {
+        return Err(err(
+            "ticker_interval",
+            "TickerInterval must be greater than 0.",
+        ));
+    }
+    if !config.emit_in_payload && !config.emit_in_fields {
+        return Err(err(
+            "emit_in_payload",
+            "One of either `EmitInPayload` or `EmitInFields` must be set to true.",
+        ));
+    }
+    if let Some(bad) = config.percent_threshold.iter().find(|&&p| p > 100) {
+        let msg = format!("percent_threshold {bad} is not a percentage (0 to 100)");
+        return Err(err("percent_threshold", &msg));
+    }
+    {
+        let mut accumulator = sink.lock();
+        accumulator.max_stats = config.max_stats;
+        accumulator.max_samples = config.max_samples;
+    }
+    Ok(Box::new(StatAccumInput {
+        sink,
+        names: Names::new(&config),
+        config,
+    }))
+}
+
+impl Input for StatAccumInput {
+    fn run(self: Box<Self>, mut ctx: InputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async move {
+            let every = ctx
+                .ticker
+                .unwrap_or(Duration::from_secs(DEFAULT_TICKER_SECONDS));
+            let deadline = crate::pipeline::deadline::Deadline::new();
+            let mut next = Instant::now() + every;
+            loop {
+                let ticked = async {
+                    deadline.until(next).await;
+                    true
+                };
+                let stopped = async {
+                    ctx.control.stopped().await;
+                    false
+                };
+                let ticked = ticked.or(stopped).await;
+                next = (next + every).max(Instant::now());
+                // The last interval is emitted at shutdown too, as Heka does.
+                self.emit(&mut ctx, every).await;
+                if !ticked {
+                    return Ok(());
+                }
+            }
+        })
+    }
+}
+
+impl StatAccumInput {
+    /// Flushes the interval into one or more messages: a payload or field set larger
+    /// than a message may hold is split between several, each complete in itself.
+    async fn emit(&self, ctx: &mut InputContext, every: Duration) {
+        let (stats, refused) = self.sink.lock().flush(&self.names, every.as_secs_f64());
+        let dropped = refused.names + refused.samples;
+        if dropped > 0 {
+            PluginStats::add(&ctx.shared.stats.drop_count, dropped);
+            log::warn!(
+                "Input '{}': refused {} new stat names (max_stats {}) and {} values \
+                 (max_samples {}) this interval",
+                ctx.shared.input_name,
+                refused.names,
+                self.config.max_stats,
+                refused.samples,
+                self.config.max_samples
+            );
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        // Room for the headers, the timestamp field and protobuf overhead per stat.
+        let budget = (ctx.globals.max_message_size as usize)
+            .saturating_sub(1024)
+            .max(4096);
+        let mut start = 0;
+        while start < stats.len() {
+            let end = self.chunk_end(&stats, start, budget);
+            self.inject(ctx, &stats[start..end], now).await;
+            start = end;
+        }
+        PluginStats::add(&ctx.shared.stats.process_count, stats.len() as u64);
+    }
+
+    /// Where the message starting at `start` ends: as many stats as fit in `budget`
+    /// bytes of payload lines and fields, at least one.
+    fn chunk_end(&self, stats: &[(String, Value)], start: usize, budget: usize) -> usize {
+        let mut used = 0;
+        let mut end = start;
+        while end < stats.len() {
+            let name = stats[end].0.len();
+            let mut cost = 0;
+            if self.config.emit_in_payload {
+                cost += name + 40;
+            }
+            if self.config.emit_in_fields {
+                cost += name + 20;
+            }
+            if end > start && used + cost > budget {
+                break;
+            }
+            used += cost;
+            end += 1;
+        }
+        end
+    }
+
+    async fn inject(&self, ctx: &mut InputContext, stats: &[(String, Value)], now: i64) {
+        let mut payload = String::new();
+        if self.config.emit_in_payload {
+            for (name, value) in stats {
+                let _ = match value {
+                    Value::Int(v) => writeln!(payload, "{name} {v} {now}"),
+                    Value::Float(v) | Value::Rate(v, _) => writeln!(payload, "{name} {v:.6} {now}"),
+                };
+            }
+        }
+        let fields = self.config.emit_in_fields;
+        ctx.injector
+            .inject(&self.config.message_type, |w, origin| {
+                w.severity(7).payload(payload.as_bytes());
+                w.pid(origin.pid).hostname(origin.hostname.as_bytes());
+                if fields {
+                    w.field(b"timestamp", b"", Values::Integer(&[now]));
+                    for (name, value) in stats {
+                        let values = match value {
+                            Value::Int(v) | Value::Rate(_, v) => {
+                                Values::Integer(std::slice::from_ref(v))
+                            }
+                            Value::Float(v) => Values::Double(std::slice::from_ref(v)),
+                        };
+                        w.field(name.as_bytes(), b"", values);
+                    }
+                }
+            })
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(f: impl FnOnce(&mut StatAccumConfig)) -> Names {
+        let mut c = StatAccumConfig::default();
+        f(&mut c);
+        Names::new(&c)
+    }
+
+    fn lines(stats: &[(String, Value)]) -> Vec<String> {
+        stats
+            .iter()
+            .map(|(n, v)| match v {
+                Value::Int(v) => format!("{n} {v}"),
+                Value::Float(v) | Value::Rate(v, _) => format!("{n} {v:.6}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counters_gauges_timers_and_sets_flush_with_hekas_names() {
+        let mut a = Accumulator::default();
+        a.add(
+            b"hits",
+            Sample::Counter {
+                value: 3.0,
+                rate: 1.0,
+            },
+        );
+        a.add(
+            b"hits",
+            Sample::Counter {
+                value: 1.0,
+                rate: 0.1,
+            },
+        );
+        a.add(
+            b"temp",
+            Sample::Gauge {
+                value: 20.0,
+                delta: false,
+            },
+        );
+        a.add(
+            b"temp",
+            Sample::Gauge {
+                value: -5.0,
+                delta: true,
+            },
+        );
+        for v in 1..=10 {
+            a.add(
+                b"rt",
+                Sample::Timer {
+                    value: f64::from(v),
+                    rate: 1.0,
+                },
+            );
+        }
+        a.add(b"users", Sample::Set(b"alice"));
+        a.add(b"users", Sample::Set(b"bob"));
+        a.add(b"users", Sample::Set(b"alice"));
+        let (stats, refused) = a.flush(&names(|_| {}), 10.0);
+        assert_eq!(refused, Refused::default());
+        assert_eq!(
+            lines(&stats),
+            [
+                "stats.counters.hits.rate 1.300000",
+                "stats.counters.hits.count 13",
+                "stats.gauges.temp 15.000000",
+                "stats.timers.rt.count 10",
+                "stats.timers.rt.count_ps 1.000000",
+                "stats.timers.rt.lower 1.000000",
+                "stats.timers.rt.upper 10.000000",
+                "stats.timers.rt.sum 55.000000",
+                "stats.timers.rt.mean 5.500000",
+                "stats.timers.rt.mean_90 5.000000",
+                "stats.timers.rt.upper_90 9.000000",
+                "stats.sets.users.count 2",
+                "stats.statsd.numStats 4",
+            ]
+        );
+        // The next interval: counters and timers idle at zero, gauges kept.
+        let (stats, _) = a.flush(&names(|_| {}), 10.0);
+        let l = lines(&stats);
+        assert!(l.contains(&"stats.counters.hits.count 0".to_owned()));
+        assert!(l.contains(&"stats.gauges.temp 15.000000".to_owned()));
+        assert!(l.contains(&"stats.timers.rt.count 0".to_owned()));
+        assert!(l.contains(&"stats.timers.rt.mean_90 0.000000".to_owned()));
+        assert!(l.contains(&"stats.sets.users.count 0".to_owned()));
+    }
+
+    #[test]
+    fn legacy_namespaces_and_deleting_idle_stats() {
+        let mut a = Accumulator::default();
+        a.add(
+            b"hits",
+            Sample::Counter {
+                value: 25.0,
+                rate: 1.0,
+            },
+        );
+        let legacy = names(|c| {
+            c.legacy_namespaces = true;
+            c.delete_idle_stats = true;
+        });
+        let (stats, _) = a.flush(&legacy, 10.0);
+        assert_eq!(stats[0], ("stats.hits".into(), Value::Rate(2.5, 2)));
+        assert_eq!(
+            lines(&stats),
+            [
+                "stats.hits 2.500000",
+                "stats_counts.hits 25",
+                "statsd.numStats 1"
+            ]
+        );
+        let (stats, _) = a.flush(&legacy, 10.0);
+        assert_eq!(lines(&stats), ["statsd.numStats 0"]);
+    }
+
+    #[test]
+    fn prefixes_join_like_hekas_namespaces() {
+        let n = names(|c| {
+            c.global_prefix = "".into();
+            c.counter_prefix = "c.".into();
+        });
+        assert_eq!(n.counters, "c.");
+        assert_eq!(n.num_stats, "statsd.numStats");
+    }
+
+    #[test]
+    fn bounds_refuse_new_names_and_samples_but_keep_timer_aggregates_exact() {
+        let mut a = Accumulator {
+            max_stats: 2,
+            max_samples: 3,
+            ..Accumulator::default()
+        };
+        assert!(a.add(
+            b"a",
+            Sample::Counter {
+                value: 1.0,
+                rate: 1.0
+            }
+        ));
+        assert!(a.add(
+            b"t",
+            Sample::Timer {
+                value: 4.0,
+                rate: 1.0
+            }
+        ));
+        assert!(!a.add(
+            b"c",
+            Sample::Counter {
+                value: 1.0,
+                rate: 1.0
+            }
+        ));
+        assert!(a.add(
+            b"a",
+            Sample::Counter {
+                value: 1.0,
+                rate: 1.0
+            }
+        ));
+        for v in [1.0, 9.0, 2.0] {
+            a.add(
+                b"t",
+                Sample::Timer {
+                    value: v,
+                    rate: 1.0,
+                },
+            );
+        }
+        let (stats, refused) = a.flush(&names(|_| {}), 1.0);
+        assert_eq!(
+            refused,
+            Refused {
+                names: 1,
+                samples: 1
+            }
+        );
+        let l = lines(&stats);
+        assert!(l.contains(&"stats.timers.t.count 4".to_owned()), "{l:?}");
+        assert!(l.contains(&"stats.timers.t.upper 9.000000".to_owned()));
+        assert!(l.contains(&"stats.timers.t.sum 16.000000".to_owned()));
+        assert!(l.contains(&"stats.counters.a.count 2".to_owned()));
+    }
+}
