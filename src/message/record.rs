@@ -14,6 +14,7 @@ const UUID_KEY: u8 = 1 << 3 | 2;
 const TIMESTAMP_KEY: u8 = 2 << 3;
 const SEVERITY_KEY: u8 = 5 << 3;
 const PAYLOAD_KEY: u8 = 6 << 3 | 2;
+const PID_KEY: u8 = 8 << 3;
 
 /// A length-delimited header of a template part: its tag and where its value is in the
 /// part.
@@ -30,10 +31,14 @@ pub struct RecordTemplate {
     /// Type, Logger and Severity: they come between Timestamp and Payload.
     before_payload: Vec<u8>,
     placed_before: heapless::Vec<Placed, 2>,
-    /// Hostname: it comes after Payload.
+    /// Pid and Hostname: they come after Payload.
     after_payload: Vec<u8>,
+    pid: Option<i32>,
     placed_after: heapless::Vec<Placed, 1>,
     severity: i32,
+    /// Dynamic fields every message carries (encoded entries) and where each starts.
+    fields: Vec<u8>,
+    field_starts: Vec<usize>,
 }
 
 impl RecordTemplate {
@@ -41,14 +46,18 @@ impl RecordTemplate {
         r#type: Option<&[u8]>,
         logger: &[u8],
         severity: i32,
+        pid: Option<i32>,
         hostname: Option<&[u8]>,
     ) -> RecordTemplate {
         let mut template = RecordTemplate {
             before_payload: Vec::new(),
             placed_before: heapless::Vec::new(),
             after_payload: Vec::new(),
+            pid,
             placed_after: heapless::Vec::new(),
             severity,
+            fields: Vec::new(),
+            field_starts: Vec::new(),
         };
         let before = &mut template.before_payload;
         if let Some(value) = r#type {
@@ -57,12 +66,38 @@ impl RecordTemplate {
         let _ = template.placed_before.push(place(before, 4, logger));
         before.push(SEVERITY_KEY);
         put_varint(before, severity as i64 as u64);
+        if let Some(pid) = pid {
+            template.after_payload.push(PID_KEY);
+            put_varint(&mut template.after_payload, pid as i64 as u64);
+        }
         if let Some(value) = hostname {
             let _ = template
                 .placed_after
                 .push(place(&mut template.after_payload, 9, value));
         }
         template
+    }
+
+    /// The same template with `fields` (encoded field entries, as [`MessageWriter`]
+    /// writes them) after the headers of every message.
+    ///
+    /// [`MessageWriter`]: super::MessageWriter
+    pub fn with_fields(mut self, fields: &[u8]) -> RecordTemplate {
+        let mut at = 0;
+        while at < fields.len() {
+            let mut rest = &fields[at + 1..];
+            let Ok(len) = prost::encoding::decode_varint(&mut rest) else {
+                break;
+            };
+            let end = fields.len() - rest.len() + len as usize;
+            if end > fields.len() {
+                break;
+            }
+            self.field_starts.push(at);
+            at = end;
+        }
+        self.fields = fields[..at].to_vec();
+        self
     }
 
     /// Writes a whole message into `msg` (cleared first) and notes its headers into
@@ -96,6 +131,16 @@ impl RecordTemplate {
         index.note_len(6, msg.len(), payload.len());
         msg.extend_from_slice(payload);
         copy_part(msg, index, &self.after_payload, &self.placed_after);
+        if let Some(pid) = self.pid {
+            index.note_varint(8, pid as i64 as u64);
+        }
+        if !self.fields.is_empty() {
+            let start = msg.len();
+            msg.extend_from_slice(&self.fields);
+            for at in &self.field_starts {
+                index.note_field(start + at);
+            }
+        }
     }
 }
 
@@ -136,6 +181,7 @@ fn varint_into(out: &mut [u8], mut value: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::writer::Values;
     use crate::message::MessageWriter;
 
     /// The template's bytes and index are the writer's, for every combination of the
@@ -145,7 +191,12 @@ mod tests {
         let long = vec![b'x'; 300];
         let uuid = crate::message::uuid::new_v4();
         for r#type in [None, Some(&b"logfile"[..])] {
-            for hostname in [None, Some(&b"web-01"[..]), Some(&long[..])] {
+            for (pid, hostname) in [
+                (None, None),
+                (None, Some(&b"web-01"[..])),
+                (Some(4321), Some(&long[..])),
+                (Some(-7), None),
+            ] {
                 for (severity, timestamp, payload) in [
                     (7, 1_700_000_000_123_456_789i64, &b"GET / 200"[..]),
                     (-1, -5, &long[..]),
@@ -158,12 +209,27 @@ mod tests {
                         w.r#type(t);
                     }
                     w.logger(b"nginx").severity(severity).payload(payload);
+                    if let Some(p) = pid {
+                        w.pid(p);
+                    }
                     if let Some(h) = hostname {
                         w.hostname(h);
                     }
+                    let mut fields = Vec::new();
+                    if pid.is_some() {
+                        MessageWriter::new(&mut fields)
+                            .field(b"ExitStatus", b"", Values::Integer(&[-1]))
+                            .field(b"Name", b"", Values::String(&[&long[..]]));
+                        w.field(b"ExitStatus", b"", Values::Integer(&[-1])).field(
+                            b"Name",
+                            b"",
+                            Values::String(&[&long[..]]),
+                        );
+                    }
                     let expected_index = w.index();
 
-                    let template = RecordTemplate::new(r#type, b"nginx", severity, hostname);
+                    let template = RecordTemplate::new(r#type, b"nginx", severity, pid, hostname)
+                        .with_fields(&fields);
                     let mut msg = b"left over".to_vec();
                     let mut index = HeaderIndex::scan(b"").expect("empty is valid");
                     template.write(&mut msg, &mut index, &uuid, timestamp, payload);

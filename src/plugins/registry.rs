@@ -81,6 +81,22 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "FilePollingInput",
+        Builder::Input {
+            build: |c| inputs::file_polling::build(c.section, c.common_keys),
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
+        "ProcessInput",
+        Builder::Input {
+            build: |c| inputs::process::build(c.section, c.common_keys),
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
         "StatsdInput",
         Builder::Input {
             build: |c| {

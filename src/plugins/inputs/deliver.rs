@@ -54,6 +54,10 @@ pub struct Decorator {
     pub hostname: Option<String>,
     /// Logger (default: the input name); LogstreamerInput sets the stream name.
     pub logger: Option<String>,
+    /// Pid (ProcessInput: hekad's).
+    pub pid: Option<i32>,
+    /// Dynamic fields on every message, encoded (FilePollingInput's FilePath).
+    pub fields: Vec<u8>,
 }
 
 /// The router has gone away: the input should stop.
@@ -338,8 +342,10 @@ fn record_template(decorator: &Decorator, input_name: &str) -> RecordTemplate {
         decorator.r#type.as_deref().map(str::as_bytes),
         decorator.logger.as_deref().unwrap_or(input_name).as_bytes(),
         crate::message::DEFAULT_SEVERITY,
+        decorator.pid,
         decorator.hostname.as_deref().map(str::as_bytes),
     )
+    .with_fields(&decorator.fields)
 }
 
 fn now_ns() -> i64 {
@@ -478,6 +484,15 @@ impl Deliverer {
             self.filled(n).await?;
         }
         Ok(())
+    }
+
+    /// Sets the dynamic fields stamped on messages built from text records from now on
+    /// (ProcessInput: each run's ExitStatus).
+    pub fn set_fields(&mut self, fields: Vec<u8>) {
+        if self.decorator.fields != fields {
+            self.decorator.fields = fields;
+            self.template = record_template(&self.decorator, &self.shared.input_name);
+        }
     }
 
     /// Sets the Hostname stamped on messages built from text records (UdpInput: each

@@ -1,7 +1,9 @@
 //! Inputs (spec §5.1): bring bytes in from the outside and hand them to a [`Deliverer`].
 
 pub mod deliver;
+pub mod file_polling;
 pub mod logstreamer;
+pub mod process;
 pub mod sandbox;
 pub mod stat_accum;
 pub mod statsd;

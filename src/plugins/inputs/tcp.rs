@@ -187,6 +187,8 @@ fn start_serving<S: smol::io::AsyncRead + HalfClose + Unpin + 'static>(
         r#type: Some(ctx.shared.input_name.clone()),
         hostname: peer.map(|p| p.to_string()),
         logger: None,
+        pid: None,
+        fields: Vec::new(),
     };
     let token = peer.map(|p| p.ip().to_string());
     connections.retain(|t| !t.is_finished());

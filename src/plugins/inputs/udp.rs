@@ -107,6 +107,8 @@ impl Input for UdpInput {
                 r#type: Some(ctx.shared.input_name.clone()),
                 hostname: None,
                 logger: None,
+                pid: None,
+                fields: Vec::new(),
             };
             let mut deliverer = Deliverer::new(&ctx.shared, None, decorator)?;
             let mut datagram = vec![0u8; MAX_DATAGRAM];

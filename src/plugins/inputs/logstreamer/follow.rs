@@ -174,6 +174,8 @@ impl Follower {
             r#type: Some("logfile".into()),
             hostname: Some(s.hostname.clone()),
             logger: Some(s.stream.clone()),
+            pid: None,
+            fields: Vec::new(),
         };
         let mut deliverer = Deliverer::new(shared, Some(&s.stream), decorator)?;
         let tracker = AckTracker::new(shared.pool.size());
