@@ -5,6 +5,7 @@ pub mod build;
 pub mod decoders;
 pub mod encoders;
 pub mod filters;
+pub mod http;
 pub mod inputs;
 pub mod outputs;
 pub mod registry;

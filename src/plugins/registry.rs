@@ -172,6 +172,13 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "InfluxLineEncoder",
+        Builder::Encoder {
+            build: |c| encoders::influx_line::from_section(c.section),
+            writes_messages: false,
+        },
+    ),
+    (
         "SandboxEncoder",
         Builder::Encoder {
             build: encoders::sandbox::build,
@@ -246,6 +253,18 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             build: |c| outputs::carbon::build(c.section, c.common_keys),
             default_encoder: None,
             uses_encoder: false,
+            frames_protobuf: false,
+            confirms_delivery: true,
+            default_buffering: None,
+            ticks: false,
+        },
+    ),
+    (
+        "HttpOutput",
+        Builder::Output {
+            build: |c| outputs::http::build(c.section, c.common_keys),
+            default_encoder: None,
+            uses_encoder: true,
             frames_protobuf: false,
             confirms_delivery: true,
             default_buffering: None,

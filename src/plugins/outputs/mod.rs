@@ -3,6 +3,7 @@
 
 pub mod carbon;
 pub mod file;
+pub mod http;
 pub mod log;
 pub mod sandbox;
 pub mod tcp;

@@ -1,0 +1,285 @@
+//! HTTP/1.1 for the plugins that speak it (HttpOutput, HttpInput, ElasticSearchOutput,
+//! HttpListenInput), on hyper over smol's sockets: URL checks, one keep-alive client
+//! connection with a timeout, and the request options Heka's HTTP plugins share.
+
+use crate::config::{ConfigError, PluginSection};
+use crate::pipeline::executors::spawn_local;
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, StatusCode, Uri, Version};
+use smol::future::FutureExt;
+use smol_hyper::rt::FuturesIo;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// An `http://host[:port]/path?query` URL, checked.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    host: String,
+    port: u16,
+    /// The Host header: the URL's authority.
+    authority: String,
+    pub path_and_query: String,
+}
+
+impl Endpoint {
+    /// Parses `url`; https is refused until hekad has TLS.
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "{url:?}: https needs TLS, which hekad does not support yet"
+                ))
+            }
+            _ => return Err(format!("{url:?} is not an http:// URL")),
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("{url:?} has no host"))?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        Ok(Endpoint {
+            url: url.to_owned(),
+            host: host.to_owned(),
+            port: authority.port_u16().unwrap_or(80),
+            authority: authority.as_str().to_owned(),
+            path_and_query: uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        })
+    }
+}
+
+/// Request options Heka's HTTP outputs and inputs share: `method`, `headers` (each a
+/// list of values), `username`/`password` (basic auth), `http_timeout` (ms, 0 = none).
+#[derive(Debug, Clone)]
+pub struct RequestOptions {
+    pub method: Method,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub timeout: Option<Duration>,
+}
+
+impl RequestOptions {
+    /// Checks the shared keys of `section`; errors name the key.
+    pub fn new(
+        section: &PluginSection,
+        method: &str,
+        headers: &BTreeMap<String, Vec<String>>,
+        username: &str,
+        password: &str,
+        timeout_ms: u64,
+    ) -> Result<RequestOptions, Vec<ConfigError>> {
+        let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            other => {
+                return Err(err(
+                    "method",
+                    format!("HTTP method {other:?} is not GET, POST or PUT"),
+                ))
+            }
+        };
+        let mut list = Vec::new();
+        for (name, values) in headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| err("headers", format!("header name {name:?}: {e}")))?;
+            for value in values {
+                let value = HeaderValue::from_str(value)
+                    .map_err(|e| err("headers", format!("header {name} value {value:?}: {e}")))?;
+                list.push((header.clone(), value));
+            }
+        }
+        if !username.is_empty() || !password.is_empty() {
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+            let value = HeaderValue::from_str(&format!("Basic {token}"))
+                .map_err(|e| err("username", e.to_string()))?;
+            list.push((hyper::header::AUTHORIZATION, value));
+        }
+        Ok(RequestOptions {
+            method,
+            headers: list,
+            timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
+        })
+    }
+}
+
+/// A response, its body read whole (up to the caller's limit).
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub version: Version,
+    pub body: Bytes,
+    /// From sending the request to the end of the body.
+    pub elapsed: Duration,
+}
+
+impl Response {
+    /// Go's `Status` text: "200 OK".
+    pub fn status_text(&self) -> String {
+        format!(
+            "{} {}",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or("")
+        )
+    }
+
+    /// "HTTP/1.1".
+    pub fn protocol(&self) -> &'static str {
+        match self.version {
+            Version::HTTP_10 => "HTTP/1.0",
+            Version::HTTP_09 => "HTTP/0.9",
+            _ => "HTTP/1.1",
+        }
+    }
+}
+
+/// One keep-alive connection to an endpoint, reopened when the server closed it.
+pub struct Client {
+    endpoint: Endpoint,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Client {
+    pub fn new(endpoint: Endpoint) -> Client {
+        Client {
+            endpoint,
+            sender: None,
+        }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Sends one request to `path_and_query` (the endpoint's own when `None`) and reads
+    /// the response, within `options.timeout`. Bodies over `max_body` bytes fail.
+    pub async fn send(
+        &mut self,
+        options: &RequestOptions,
+        path_and_query: Option<&str>,
+        extra_headers: &[(HeaderName, HeaderValue)],
+        body: Bytes,
+        max_body: usize,
+    ) -> Result<Response, String> {
+        let exchange = self.exchange(options, path_and_query, extra_headers, body, max_body);
+        let result = match options.timeout {
+            Some(limit) => {
+                let timed_out = async {
+                    smol::Timer::after(limit).await;
+                    Err(format!("no response within {} ms", limit.as_millis()))
+                };
+                exchange.or(timed_out).await
+            }
+            None => exchange.await,
+        };
+        if result.is_err() {
+            // A request cut short leaves the connection in an unknown state.
+            self.sender = None;
+        }
+        result
+    }
+
+    async fn exchange(
+        &mut self,
+        options: &RequestOptions,
+        path_and_query: Option<&str>,
+        extra_headers: &[(HeaderName, HeaderValue)],
+        body: Bytes,
+        max_body: usize,
+    ) -> Result<Response, String> {
+        let mut request = hyper::Request::builder()
+            .method(options.method.clone())
+            .uri(path_and_query.unwrap_or(&self.endpoint.path_and_query))
+            .header(hyper::header::HOST, &self.endpoint.authority)
+            .header(hyper::header::USER_AGENT, "Heka");
+        if let Some(headers) = request.headers_mut() {
+            for (name, value) in options.headers.iter().chain(extra_headers) {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| format!("building the request: {e}"))?;
+        let url = self.endpoint.url.clone();
+        let sender = self.ready_sender().await?;
+        let started = Instant::now();
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("request to {url}: {e}"))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, max_body)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the response of {url}: {e}"))?
+            .to_bytes();
+        Ok(Response {
+            status: parts.status,
+            version: parts.version,
+            body,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The connection's sender, connecting first when there is none or it was closed.
+    async fn ready_sender(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, String> {
+        if let Some(sender) = self.sender.as_mut() {
+            if sender.ready().await.is_err() {
+                self.sender = None;
+            }
+        }
+        if self.sender.is_none() {
+            let address = (self.endpoint.host.as_str(), self.endpoint.port);
+            let stream = smol::net::TcpStream::connect(address)
+                .await
+                .map_err(|e| format!("cannot connect to {}: {e}", self.endpoint.url))?;
+            let _ = stream.set_nodelay(true);
+            let (sender, connection) =
+                hyper::client::conn::http1::handshake(FuturesIo::new(stream))
+                    .await
+                    .map_err(|e| format!("HTTP handshake with {}: {e}", self.endpoint.url))?;
+            spawn_local(async move {
+                let _ = connection.await;
+            })
+            .detach();
+            self.sender = Some(sender);
+        }
+        self.sender
+            .as_mut()
+            .ok_or_else(|| "no connection".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_http_urls() {
+        let e = Endpoint::parse("http://127.0.0.1:8086/write?db=metrics").expect("valid");
+        assert_eq!((e.host.as_str(), e.port), ("127.0.0.1", 8086));
+        assert_eq!(e.path_and_query, "/write?db=metrics");
+        assert_eq!(
+            Endpoint::parse("http://example.com")
+                .expect("valid")
+                .path_and_query,
+            "/"
+        );
+        assert!(Endpoint::parse("https://example.com/").is_err());
+        assert!(Endpoint::parse("example.com:80").is_err());
+        assert!(Endpoint::parse("http://[::1]:9200/").is_ok());
+    }
+}
