@@ -31,10 +31,10 @@ pub struct RecordTemplate {
     /// Type, Logger and Severity: they come between Timestamp and Payload.
     before_payload: Vec<u8>,
     placed_before: heapless::Vec<Placed, 2>,
-    /// Pid and Hostname: they come after Payload.
+    /// EnvVersion, Pid and Hostname: they come after Payload.
     after_payload: Vec<u8>,
     pid: Option<i32>,
-    placed_after: heapless::Vec<Placed, 1>,
+    placed_after: heapless::Vec<Placed, 2>,
     severity: i32,
     /// Dynamic fields every message carries (encoded entries) and where each starts.
     fields: Vec<u8>,
@@ -46,6 +46,7 @@ impl RecordTemplate {
         r#type: Option<&[u8]>,
         logger: &[u8],
         severity: i32,
+        env_version: Option<&[u8]>,
         pid: Option<i32>,
         hostname: Option<&[u8]>,
     ) -> RecordTemplate {
@@ -66,6 +67,11 @@ impl RecordTemplate {
         let _ = template.placed_before.push(place(before, 4, logger));
         before.push(SEVERITY_KEY);
         put_varint(before, severity as i64 as u64);
+        if let Some(value) = env_version {
+            let _ = template
+                .placed_after
+                .push(place(&mut template.after_payload, 7, value));
+        }
         if let Some(pid) = pid {
             template.after_payload.push(PID_KEY);
             put_varint(&mut template.after_payload, pid as i64 as u64);
@@ -209,6 +215,10 @@ mod tests {
                         w.r#type(t);
                     }
                     w.logger(b"nginx").severity(severity).payload(payload);
+                    let env_version = pid.map(|_| &b"1"[..]);
+                    if let Some(v) = env_version {
+                        w.env_version(v);
+                    }
                     if let Some(p) = pid {
                         w.pid(p);
                     }
@@ -228,8 +238,9 @@ mod tests {
                     }
                     let expected_index = w.index();
 
-                    let template = RecordTemplate::new(r#type, b"nginx", severity, pid, hostname)
-                        .with_fields(&fields);
+                    let template =
+                        RecordTemplate::new(r#type, b"nginx", severity, env_version, pid, hostname)
+                            .with_fields(&fields);
                     let mut msg = b"left over".to_vec();
                     let mut index = HeaderIndex::scan(b"").expect("empty is valid");
                     template.write(&mut msg, &mut index, &uuid, timestamp, payload);

@@ -111,17 +111,26 @@ impl Injector {
         fill: impl FnOnce(&mut MessageWriter<'_>, &Origin),
     ) -> bool {
         let name = std::mem::take(&mut self.name);
-        let done = self
-            .inject_with(true, |w, origin| {
-                w.uuid(&uuid::new_v4())
-                    .timestamp(now_ns())
-                    .r#type(r#type.as_bytes())
-                    .logger(name.as_bytes());
-                fill(w, origin);
-            })
-            .await;
+        let done = self.inject_logged(r#type, &name, fill).await;
         self.name = name;
         done
+    }
+
+    /// [`Injector::inject`] with another Logger (HttpInput: the URL polled).
+    pub async fn inject_logged(
+        &mut self,
+        r#type: &str,
+        logger: &str,
+        fill: impl FnOnce(&mut MessageWriter<'_>, &Origin),
+    ) -> bool {
+        self.inject_with(true, |w, origin| {
+            w.uuid(&uuid::new_v4())
+                .timestamp(now_ns())
+                .r#type(r#type.as_bytes())
+                .logger(logger.as_bytes());
+            fill(w, origin);
+        })
+        .await
     }
 
     /// Injects `heka.sandbox-terminated` (Logger `hekad`, the error as Payload,

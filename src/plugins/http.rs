@@ -60,6 +60,38 @@ impl Endpoint {
     }
 }
 
+/// A `headers` entry: one value (HttpInput's docs) or a list (Go's `http.Header`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Checks `headers` (a config's `headers` table) into header pairs; errors name `key`.
+pub fn header_list(
+    section: &PluginSection,
+    key: &str,
+    headers: &BTreeMap<String, HeaderValues>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, Vec<ConfigError>> {
+    let err = |msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    let mut list = Vec::new();
+    for (name, values) in headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| err(format!("header name {name:?}: {e}")))?;
+        let values = match values {
+            HeaderValues::One(v) => std::slice::from_ref(v),
+            HeaderValues::Many(v) => v.as_slice(),
+        };
+        for value in values {
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| err(format!("header {name} value {value:?}: {e}")))?;
+            list.push((header.clone(), value));
+        }
+    }
+    Ok(list)
+}
+
 /// Request options Heka's HTTP outputs and inputs share: `method`, `headers` (each a
 /// list of values), `username`/`password` (basic auth), `http_timeout` (ms, 0 = none).
 #[derive(Debug, Clone)]
@@ -74,7 +106,7 @@ impl RequestOptions {
     pub fn new(
         section: &PluginSection,
         method: &str,
-        headers: &BTreeMap<String, Vec<String>>,
+        headers: &BTreeMap<String, HeaderValues>,
         username: &str,
         password: &str,
         timeout_ms: u64,
@@ -91,16 +123,7 @@ impl RequestOptions {
                 ))
             }
         };
-        let mut list = Vec::new();
-        for (name, values) in headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| err("headers", format!("header name {name:?}: {e}")))?;
-            for value in values {
-                let value = HeaderValue::from_str(value)
-                    .map_err(|e| err("headers", format!("header {name} value {value:?}: {e}")))?;
-                list.push((header.clone(), value));
-            }
-        }
+        let mut list = header_list(section, "headers", headers)?;
         if !username.is_empty() || !password.is_empty() {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));

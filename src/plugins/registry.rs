@@ -89,6 +89,22 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "HttpInput",
+        Builder::Input {
+            build: |c| inputs::http::build(c.section, c.common_keys),
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
+        "HttpListenInput",
+        Builder::Input {
+            build: |c| inputs::http_listen::build(c.section, c.common_keys),
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
         "ProcessInput",
         Builder::Input {
             build: |c| inputs::process::build(c.section, c.common_keys),

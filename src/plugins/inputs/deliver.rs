@@ -54,6 +54,9 @@ pub struct Decorator {
     pub hostname: Option<String>,
     /// Logger (default: the input name); LogstreamerInput sets the stream name.
     pub logger: Option<String>,
+    /// Severity (default Heka's 7) and EnvVersion (HttpListenInput: 6 and "1").
+    pub severity: Option<i32>,
+    pub env_version: Option<String>,
     /// Pid (ProcessInput: hekad's).
     pub pid: Option<i32>,
     /// Dynamic fields on every message, encoded (FilePollingInput's FilePath).
@@ -311,6 +314,15 @@ impl Deliverer {
         Ok(())
     }
 
+    /// Delivers one empty record (HttpListenInput: a request without a body is still a
+    /// message, with its fields).
+    pub async fn deliver_empty(&mut self) -> Result<(), RouterClosed> {
+        let at = self.buffer.offset_in_data();
+        self.deliver_range(at..at).await?;
+        self.count_processed();
+        Ok(())
+    }
+
     /// End of stream: delivers the incomplete last record when the splitter asks for it.
     pub async fn finish(&mut self) -> Result<(), RouterClosed> {
         self.drain().await?;
@@ -341,7 +353,10 @@ fn record_template(decorator: &Decorator, input_name: &str) -> RecordTemplate {
     RecordTemplate::new(
         decorator.r#type.as_deref().map(str::as_bytes),
         decorator.logger.as_deref().unwrap_or(input_name).as_bytes(),
-        crate::message::DEFAULT_SEVERITY,
+        decorator
+            .severity
+            .unwrap_or(crate::message::DEFAULT_SEVERITY),
+        decorator.env_version.as_deref().map(str::as_bytes),
         decorator.pid,
         decorator.hostname.as_deref().map(str::as_bytes),
     )
@@ -491,6 +506,15 @@ impl Deliverer {
     pub fn set_fields(&mut self, fields: Vec<u8>) {
         if self.decorator.fields != fields {
             self.decorator.fields = fields;
+            self.template = record_template(&self.decorator, &self.shared.input_name);
+        }
+    }
+
+    /// Sets the Severity stamped on messages built from text records from now on
+    /// (HttpInput: by response status).
+    pub fn set_severity(&mut self, severity: i32) {
+        if self.decorator.severity != Some(severity) {
+            self.decorator.severity = Some(severity);
             self.template = record_template(&self.decorator, &self.shared.input_name);
         }
     }

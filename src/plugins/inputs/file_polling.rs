@@ -62,6 +62,8 @@ impl Input for FilePollingInput {
                 r#type: Some("heka.file.polling".into()),
                 hostname: Some(ctx.globals.hostname.clone()),
                 logger: None,
+                severity: None,
+                env_version: None,
                 pid: None,
                 fields,
             };

@@ -2,6 +2,8 @@
 
 pub mod deliver;
 pub mod file_polling;
+pub mod http;
+pub mod http_listen;
 pub mod logstreamer;
 pub mod process;
 pub mod sandbox;

@@ -408,6 +408,8 @@ impl Input for ProcessInput {
                     r#type: Some("ProcessInput".into()),
                     hostname: Some(ctx.globals.hostname.clone()),
                     logger: None,
+                    severity: None,
+                    env_version: None,
                     pid: Some(std::process::id() as i32),
                     fields: Vec::new(),
                 };

@@ -187,6 +187,8 @@ fn start_serving<S: smol::io::AsyncRead + HalfClose + Unpin + 'static>(
         r#type: Some(ctx.shared.input_name.clone()),
         hostname: peer.map(|p| p.to_string()),
         logger: None,
+        severity: None,
+        env_version: None,
         pid: None,
         fields: Vec::new(),
     };

@@ -107,6 +107,8 @@ impl Input for UdpInput {
                 r#type: Some(ctx.shared.input_name.clone()),
                 hostname: None,
                 logger: None,
+                severity: None,
+                env_version: None,
                 pid: None,
                 fields: Vec::new(),
             };

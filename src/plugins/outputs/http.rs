@@ -13,7 +13,7 @@
 use super::{Output, OutputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::stats::PluginStats;
-use crate::plugins::http::{Client, Endpoint, RequestOptions, Response};
+use crate::plugins::http::{Client, Endpoint, HeaderValues, RequestOptions, Response};
 use hyper::body::Bytes;
 use hyper::Method;
 use serde::Deserialize;
@@ -28,7 +28,7 @@ struct HttpOutputConfig {
     method: String,
     username: String,
     password: String,
-    headers: BTreeMap<String, Vec<String>>,
+    headers: BTreeMap<String, HeaderValues>,
     http_timeout: u64,
     use_tls: bool,
 }

@@ -174,6 +174,8 @@ impl Follower {
             r#type: Some("logfile".into()),
             hostname: Some(s.hostname.clone()),
             logger: Some(s.stream.clone()),
+            severity: None,
+            env_version: None,
             pid: None,
             fields: Vec::new(),
         };

@@ -1,0 +1,228 @@
+//! HttpInput (§5.1): polls `url` (or each of `urls`) every `ticker_interval` (default
+//! 10 s) with `method` (GET), `body`, `headers`, basic auth and `http_timeout`.
+//!
+//! A completed request, whatever its status, is Type `heka.httpinput.data`: the response
+//! body through the splitter (NullSplitter: one message) and decoder, Logger = the URL,
+//! Severity `success_severity` (6) for a 200 and `error_severity` (1) otherwise, Fields
+//! `Status` ("200 OK"), `StatusCode`, `ResponseSize`, `ResponseTime` (seconds, double)
+//! and `Protocol`. A request that did not complete (refused, timed out) is one
+//! `heka.httpinput.error` message with the error as Payload and `error_severity`.
+//! Heka's docs named the user key `user` and Heka itself read `username`: both work.
+
+use super::{Decorator, Deliverer, Input, InputContext};
+use crate::config::{section, ConfigError, PluginSection};
+use crate::message::writer::Values;
+use crate::message::MessageWriter;
+use crate::pipeline::deadline::Deadline;
+use crate::plugins::http::{Client, Endpoint, HeaderValues, RequestOptions, Response};
+use hyper::body::Bytes;
+use serde::Deserialize;
+use smol::future::{BoxedLocal, FutureExt};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const DEFAULT_TICKER_SECONDS: u64 = 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HttpInputConfig {
+    url: String,
+    urls: Vec<String>,
+    method: String,
+    body: String,
+    #[serde(alias = "user")]
+    username: String,
+    password: String,
+    headers: BTreeMap<String, HeaderValues>,
+    success_severity: i32,
+    error_severity: i32,
+    /// Milliseconds; 0 is none.
+    http_timeout: u64,
+}
+
+impl Default for HttpInputConfig {
+    fn default() -> Self {
+        HttpInputConfig {
+            url: String::new(),
+            urls: Vec::new(),
+            method: "GET".into(),
+            body: String::new(),
+            username: String::new(),
+            password: String::new(),
+            headers: BTreeMap::new(),
+            success_severity: 6,
+            error_severity: 1,
+            http_timeout: 0,
+        }
+    }
+}
+
+/// The HttpInput plugin.
+pub struct HttpInput {
+    endpoints: Vec<Endpoint>,
+    options: RequestOptions,
+    body: Bytes,
+    success_severity: i32,
+    error_severity: i32,
+}
+
+/// Largest response body read; a larger one is an error message.
+const MAX_BODY: usize = 64 << 20;
+
+pub fn build(
+    section: &PluginSection,
+    common_keys: &[&str],
+) -> Result<Box<dyn Input>, Vec<ConfigError>> {
+    let c: HttpInputConfig = section::decode(section, common_keys)?;
+    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    let urls = match (c.url.is_empty(), c.urls.is_empty()) {
+        (false, true) => vec![c.url.clone()],
+        (true, false) => c.urls.clone(),
+        (false, false) => return Err(err("urls", "url and urls cannot both be set".into())),
+        (true, true) => return Err(err("url", "url or urls is required".into())),
+    };
+    let endpoints = urls
+        .iter()
+        .map(|u| Endpoint::parse(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err("url", e))?;
+    let options = RequestOptions::new(
+        section,
+        &c.method,
+        &c.headers,
+        &c.username,
+        &c.password,
+        c.http_timeout,
+    )?;
+    Ok(Box::new(HttpInput {
+        endpoints,
+        options,
+        body: Bytes::from(c.body.into_bytes()),
+        success_severity: c.success_severity,
+        error_severity: c.error_severity,
+    }))
+}
+
+/// One polled URL: its connection and the deliverer of its responses.
+struct Poll {
+    client: Client,
+    deliverer: Deliverer,
+}
+
+impl Input for HttpInput {
+    fn run(self: Box<Self>, mut ctx: InputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async move {
+            let mut polls = Vec::new();
+            for endpoint in &self.endpoints {
+                let decorator = Decorator {
+                    r#type: Some("heka.httpinput.data".into()),
+                    hostname: Some(ctx.globals.hostname.clone()),
+                    logger: Some(endpoint.url.clone()),
+                    ..Decorator::default()
+                };
+                polls.push(Poll {
+                    client: Client::new(endpoint.clone()),
+                    deliverer: Deliverer::new(&ctx.shared, Some(&endpoint.url), decorator)?,
+                });
+            }
+            let every = ctx
+                .ticker
+                .unwrap_or(Duration::from_secs(DEFAULT_TICKER_SECONDS));
+            let deadline = Deadline::new();
+            let mut next = Instant::now() + every;
+            loop {
+                let ticked = async {
+                    deadline.until(next).await;
+                    true
+                };
+                let stopped = async {
+                    ctx.control.stopped().await;
+                    false
+                };
+                if !ticked.or(stopped).await {
+                    return Ok(());
+                }
+                for poll in &mut polls {
+                    if self.poll(&mut ctx, poll).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                next = (next + every).max(Instant::now());
+            }
+        })
+    }
+}
+
+impl HttpInput {
+    /// One request and its message(s); Err when the router is gone.
+    async fn poll(
+        &self,
+        ctx: &mut InputContext,
+        poll: &mut Poll,
+    ) -> Result<(), super::RouterClosed> {
+        let sent = poll
+            .client
+            .send(&self.options, None, &[], self.body.clone(), MAX_BODY)
+            .await;
+        match sent {
+            Ok(response) => {
+                let severity = match response.status.as_u16() {
+                    200 => self.success_severity,
+                    _ => self.error_severity,
+                };
+                poll.deliverer.set_severity(severity);
+                poll.deliverer.set_fields(response_fields(&response));
+                if response.body.is_empty() {
+                    return poll.deliverer.deliver_empty().await;
+                }
+                poll.deliverer.push(&response.body).await?;
+                poll.deliverer.flush_incomplete().await
+            }
+            Err(error) => {
+                let url = &poll.client.endpoint().url;
+                let severity = self.error_severity;
+                let injected = ctx
+                    .injector
+                    .inject_logged("heka.httpinput.error", url, |w, origin| {
+                        w.severity(severity)
+                            .payload(error.as_bytes())
+                            .hostname(origin.hostname.as_bytes());
+                    })
+                    .await;
+                if !injected && ctx.control.is_stopping() {
+                    return Err(super::RouterClosed);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Heka's response fields, encoded.
+fn response_fields(response: &Response) -> Vec<u8> {
+    let mut fields = Vec::new();
+    let status = response.status_text();
+    MessageWriter::new(&mut fields)
+        .field(b"Status", b"", Values::String(&[status.as_bytes()]))
+        .field(
+            b"StatusCode",
+            b"",
+            Values::Integer(&[i64::from(response.status.as_u16())]),
+        )
+        .field(
+            b"ResponseSize",
+            b"",
+            Values::Integer(&[response.body.len() as i64]),
+        )
+        .field(
+            b"ResponseTime",
+            b"",
+            Values::Double(&[response.elapsed.as_secs_f64()]),
+        )
+        .field(
+            b"Protocol",
+            b"",
+            Values::String(&[response.protocol().as_bytes()]),
+        );
+    fields
+}
