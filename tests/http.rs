@@ -258,3 +258,97 @@ encoder = "ProtobufEncoder"
     let (status, _) = sender.terminate();
     assert!(status.success());
 }
+
+/// ElasticSearchOutput with ESJsonEncoder: lines of a tailed file arrive as bulk
+/// requests of `flush_count` documents (the rest after `flush_interval`), each an action
+/// line and a document, at the server's `/_bulk`.
+#[test]
+fn elasticsearch_output_posts_bulk_batches() {
+    let dir = scratch_dir("http-es");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    let lines: Vec<String> = (0..25).map(|i| format!("event {i:02}")).collect();
+    std::fs::write(logs.join("app.log"), lines.join("\n") + "\n").expect("log");
+    let port = free_port();
+    let received = dir.join("bulk.pb");
+    let server_dir = dir.join("server");
+    std::fs::create_dir_all(&server_dir).expect("dir");
+    let server = format!(
+        r#"{globals}
+[es]
+type = "HttpListenInput"
+address = "127.0.0.1:{port}"
+
+[ProtobufEncoder]
+
+[out]
+type = "FileOutput"
+message_matcher = "Type == 'heka.httpdata.request'"
+path = "{out}"
+encoder = "ProtobufEncoder"
+"#,
+        globals = globals(&server_dir, ""),
+        out = received.display(),
+    );
+    let server = Hekad::start(&server_dir, &server);
+    server.wait_for_log("Starting hekad");
+    let shipper_dir = dir.join("shipper");
+    std::fs::create_dir_all(&shipper_dir).expect("dir");
+    let shipper = format!(
+        r#"{globals}
+[app]
+type = "LogstreamerInput"
+log_directory = "{logs}"
+file_match = 'app\.log'
+
+[ESJsonEncoder]
+index = "%{{Logger}}-%{{%Y}}"
+fields = ["Payload", "Logger", "DynamicFields"]
+
+[ElasticSearchOutput]
+message_matcher = "Type == 'logfile'"
+server = "http://127.0.0.1:{port}"
+encoder = "ESJsonEncoder"
+flush_count = 10
+flush_interval = 300
+"#,
+        globals = globals(&shipper_dir, ""),
+        logs = logs.display(),
+    );
+    let shipper = Hekad::start(&shipper_dir, &shipper);
+    let requests = common::wait_for_messages(&server, &received, 3);
+    let year = 1970
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs()
+            / 31_556_952;
+    let mut documents = Vec::new();
+    for request in &requests {
+        assert_eq!(text(request, "Path").as_deref(), Some("/_bulk"));
+        assert_eq!(
+            text(request, "ContentType").as_deref(),
+            Some("application/x-ndjson")
+        );
+        let body = payload(request);
+        let body_lines: Vec<&str> = body.lines().collect();
+        assert!(
+            body_lines.len() <= 20,
+            "at most flush_count documents per request"
+        );
+        for pair in body_lines.chunks(2) {
+            let action: serde_json::Value = serde_json::from_str(pair[0]).expect("action JSON");
+            assert_eq!(action["index"]["_index"], format!("app-{year}").as_str());
+            assert_eq!(action["index"]["_type"], "message");
+            let doc: serde_json::Value = serde_json::from_str(pair[1]).expect("document JSON");
+            documents.push(doc["Payload"].as_str().expect("payload").to_owned());
+        }
+    }
+    assert_eq!(
+        documents,
+        lines.iter().map(|l| format!("{l}\n")).collect::<Vec<_>>()
+    );
+    assert_eq!(requests.len(), 3);
+    let (status, _) = shipper.terminate();
+    assert!(status.success());
+}

@@ -188,6 +188,13 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "ESJsonEncoder",
+        Builder::Encoder {
+            build: |c| encoders::es_json::from_section(c.section),
+            writes_messages: false,
+        },
+    ),
+    (
         "InfluxLineEncoder",
         Builder::Encoder {
             build: |c| encoders::influx_line::from_section(c.section),
@@ -272,6 +279,18 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             frames_protobuf: false,
             confirms_delivery: true,
             default_buffering: None,
+            ticks: false,
+        },
+    ),
+    (
+        "ElasticSearchOutput",
+        Builder::Output {
+            build: |c| outputs::elasticsearch::build(c.section, c.common_keys),
+            default_encoder: None,
+            uses_encoder: true,
+            frames_protobuf: false,
+            confirms_delivery: true,
+            default_buffering: Some(outputs::elasticsearch::default_buffering),
             ticks: false,
         },
     ),

@@ -1,5 +1,6 @@
 //! Encoders (spec §5.5): turn a message into the bytes an output writes.
 
+pub mod es_json;
 pub mod influx_line;
 pub mod payload;
 pub mod protobuf;

@@ -86,7 +86,8 @@ pub fn build(
 
 /// What became of one attempt.
 pub enum Attempt {
-    Delivered,
+    /// With the response body.
+    Delivered(Bytes),
     /// The server will never take it.
     Rejected(String),
     /// Worth trying again.
@@ -96,7 +97,7 @@ pub enum Attempt {
 /// Sorts a response (or a failure to get one) as delivered, rejected or worth a retry.
 pub fn judge(result: Result<Response, String>) -> Attempt {
     match result {
-        Ok(r) if r.status.is_success() => Attempt::Delivered,
+        Ok(r) if r.status.is_success() => Attempt::Delivered(r.body),
         Ok(r) => {
             let code = r.status.as_u16();
             let text = format!(
@@ -114,8 +115,9 @@ pub fn judge(result: Result<Response, String>) -> Attempt {
     }
 }
 
-/// Sends `body` until it is delivered or rejected, backing off between failures; gives
-/// up (false) only when hekad is stopping and the grace period is over.
+/// Sends `body` until it is delivered (the answer's body) or rejected, backing off
+/// between failures; gives up (`None`) only when hekad is stopping and the grace period
+/// is over.
 pub async fn send_until_done(
     ctx: &OutputContext,
     client: &mut Client,
@@ -123,7 +125,7 @@ pub async fn send_until_done(
     path: Option<&str>,
     headers: &[(hyper::header::HeaderName, hyper::header::HeaderValue)],
     body: Bytes,
-) -> Option<Result<(), String>> {
+) -> Option<Result<Bytes, String>> {
     let mut delay = FIRST_BACKOFF;
     let give_up = async {
         ctx.control.stopped().await;
@@ -135,7 +137,7 @@ pub async fn send_until_done(
                 .send(options, path, headers, body.clone(), MAX_RESPONSE)
                 .await;
             match judge(sent) {
-                Attempt::Delivered => return Some(Ok(())),
+                Attempt::Delivered(answer) => return Some(Ok(answer)),
                 Attempt::Rejected(e) => return Some(Err(e)),
                 Attempt::Failed(e) => {
                     log::warn!(
@@ -174,7 +176,7 @@ impl Output for HttpOutput {
                     _ => Bytes::copy_from_slice(&body),
                 };
                 match send_until_done(&ctx, &mut client, &self.options, None, &[], payload).await {
-                    Some(Ok(())) => PluginStats::add(&ctx.stats.process_count, 1),
+                    Some(Ok(_)) => PluginStats::add(&ctx.stats.process_count, 1),
                     Some(Err(rejected)) => {
                         PluginStats::add(&ctx.stats.drop_count, 1);
                         log::error!("Plugin '{}' error: {rejected}; message dropped", ctx.name);

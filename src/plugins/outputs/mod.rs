@@ -2,6 +2,7 @@
 //! write them somewhere.
 
 pub mod carbon;
+pub mod elasticsearch;
 pub mod file;
 pub mod http;
 pub mod log;
