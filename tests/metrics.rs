@@ -355,3 +355,128 @@ impl TapMkdir for std::path::PathBuf {
         self
     }
 }
+
+/// StatFilter turns messages into stats by templates (here: FilePollingInput's messages,
+/// counted by the file they came from, with their size as a timer), and
+/// StatsToFieldsDecoder turns graphite lines back into fields, a message per timestamp.
+#[test]
+fn stat_filter_templates_and_stats_to_fields() {
+    let dir = scratch_dir("metrics-statfilter");
+    let polled = dir.join("status.txt");
+    std::fs::write(&polled, "12.5").expect("write");
+    let graphite = dir.join("graphite.txt");
+    std::fs::write(
+        &graphite,
+        "a.b 1.5 1700000000\nc 2 1700000000\nd 3 1700000060\n",
+    )
+    .expect("write");
+    let (stats_out, fields_out) = (dir.join("stats.txt"), dir.join("fields.pb"));
+    let config = format!(
+        r#"{globals}
+[status]
+type = "FilePollingInput"
+ticker_interval = 1
+file_path = "{polled}"
+
+[counter]
+type = "StatFilter"
+message_matcher = "Type == 'heka.file.polling' && Logger == 'status'"
+
+[counter.Metric.polls]
+type = "Counter"
+name = "polls.%Logger%.%Hostname%"
+value = "1"
+replace_dot = true
+
+[counter.Metric.level]
+type = "Gauge"
+name = "level.%Logger%"
+value = "%Payload%"
+
+[StatAccumInput]
+ticker_interval = 1
+
+[PayloadEncoder]
+
+[stats]
+type = "FileOutput"
+message_matcher = "Type == 'heka.statmetric'"
+path = "{stats_out}"
+encoder = "PayloadEncoder"
+
+[lines]
+type = "FilePollingInput"
+ticker_interval = 1
+file_path = "{graphite}"
+decoder = "StatsToFieldsDecoder"
+
+[StatsToFieldsDecoder]
+
+[ProtobufEncoder]
+
+[fields]
+type = "FileOutput"
+message_matcher = "Logger == 'lines'"
+path = "{fields_out}"
+encoder = "ProtobufEncoder"
+"#,
+        globals = globals(&dir, "hostname = \"edge.example\""),
+        polled = polled.display(),
+        stats_out = stats_out.display(),
+        graphite = graphite.display(),
+        fields_out = fields_out.display(),
+    );
+    let hekad = Hekad::start(&dir, &config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent = sent_lines(&stats_out);
+        if total(&sent, "stats.counters.polls.status.edge_example.count") >= 2.0
+            && last(&sent, "stats.gauges.level.status") == Some(12.5)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{sent:?}\n{}",
+            hekad.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let messages = common::wait_for_messages(&hekad, &fields_out, 2);
+    let fields = |m: &hekad::message::Message| -> Vec<(String, f64)> {
+        m.fields
+            .iter()
+            .map(|f| {
+                let name = String::from_utf8_lossy(&f.name).into_owned();
+                let value = f
+                    .value_double
+                    .first()
+                    .copied()
+                    .or(f.value_integer.first().map(|&i| i as f64))
+                    .unwrap_or(f64::NAN);
+                (name, value)
+            })
+            .collect()
+    };
+    let first = fields(&messages[0]);
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["TickerInterval", "FilePath", "a.b", "c", "timestamp"]
+    );
+    assert_eq!(
+        &first[2..],
+        [
+            ("a.b".to_owned(), 1.5),
+            ("c".to_owned(), 2.0),
+            ("timestamp".to_owned(), 1_700_000_000.0)
+        ]
+    );
+    assert_eq!(
+        fields(&messages[1]),
+        [
+            ("d".to_owned(), 3.0),
+            ("timestamp".to_owned(), 1_700_000_060.0)
+        ]
+    );
+}

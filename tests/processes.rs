@@ -276,3 +276,82 @@ file_path = "{polled}"
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// ProcessDirectoryInput runs `<seconds>/<name>.toml` files, picks up new ones, stops
+/// removed ones, and logs bad ones without stopping.
+#[test]
+fn process_directory_follows_its_tree() {
+    let dir = scratch_dir("process-directory");
+    let out = dir.join("out.pb");
+    let tree = dir.join("share/jobs");
+    std::fs::create_dir_all(tree.join("1")).expect("tree");
+    std::fs::create_dir_all(tree.join("not-a-number")).expect("tree");
+    let job = |word: &str| {
+        format!(
+            "[ProcessInput]\nimmediate_start = true\nticker_interval = 999\n\
+             [ProcessInput.command.0]\nbin = \"/bin/echo\"\nargs = [\"{word}\"]\n"
+        )
+    };
+    std::fs::write(tree.join("1/hello.toml"), job("hello")).expect("job");
+    std::fs::write(tree.join("not-a-number/ignored.toml"), job("ignored")).expect("job");
+    std::fs::write(tree.join("1/broken.toml"), "[ProcessInput]\nbogus = 1\n").expect("job");
+    let config = format!(
+        r#"{globals}
+[jobs]
+type = "ProcessDirectoryInput"
+process_dir = "jobs"
+ticker_interval = 1
+
+{output}"#,
+        globals = globals(
+            &dir,
+            &format!("share_dir = \"{}\"", dir.join("share").display())
+        ),
+        output = output(&out, "Type == 'ProcessInput'"),
+    );
+    let hekad = Hekad::start(&dir, &config);
+    let names = |messages: &[Message]| -> Vec<String> {
+        messages
+            .iter()
+            .filter_map(|m| text(m, "ProcessInputName"))
+            .collect()
+    };
+    // Every second (the directory's interval, not the file's 999).
+    let messages = wait_for_messages(&hekad, &out, 2);
+    assert!(
+        names(&messages).iter().all(|n| n == "jobs-1-hello.stdout"),
+        "{:?}",
+        names(&messages)
+    );
+    assert_eq!(payload(&messages[0]), "hello\n");
+    hekad.wait_for_log("broken.toml");
+    std::fs::write(tree.join("1/second.toml"), job("second")).expect("job");
+    std::fs::remove_file(tree.join("1/hello.toml")).expect("rm");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let all = names(&common::read_messages(&out));
+        if let Some(first_second) = all.iter().position(|n| n == "jobs-1-second.stdout") {
+            // Once the new job runs, the removed one has stopped: at most one more run
+            // of it raced the rescan.
+            let later_hello = all[first_second..]
+                .iter()
+                .filter(|n| *n == "jobs-1-hello.stdout")
+                .count();
+            if all.len() >= first_second + 3 {
+                assert!(later_hello <= 1, "{all:?}");
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{all:?}\n{}",
+            hekad.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!names(&common::read_messages(&out))
+        .iter()
+        .any(|n| n.contains("ignored")));
+    let (status, _) = hekad.terminate();
+    assert!(status.success());
+}

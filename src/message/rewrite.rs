@@ -19,6 +19,8 @@ pub struct Overrides<'a> {
     pub env_version: Option<&'a [u8]>,
     pub pid: Option<i32>,
     pub hostname: Option<&'a [u8]>,
+    /// Leave the original's dynamic fields out.
+    pub drop_fields: bool,
 }
 
 /// A STRING field to append: name, representation, value.
@@ -75,7 +77,9 @@ pub fn rewrite(
     string(&mut w, set.hostname, msg.hostname(), |w, v| {
         w.hostname(v);
     });
-    w.fields_of(msg);
+    if !set.drop_fields {
+        w.fields_of(msg);
+    }
     for (name, repr, value) in fields {
         w.field(name, repr, Values::String(&[value]));
     }

@@ -113,6 +113,16 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "ProcessDirectoryInput",
+        Builder::Input {
+            build: |c| {
+                inputs::process_directory::build(c.section, c.common_keys, &c.globals.share_dir)
+            },
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
         "StatsdInput",
         Builder::Input {
             build: |c| {
@@ -164,6 +174,10 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         "ScribbleDecoder",
         Builder::Decoder(|c| decoders::scribble::from_section(c.section)),
     ),
+    (
+        "StatsToFieldsDecoder",
+        Builder::Decoder(|c| decoders::stats_to_fields::from_section(c.section)),
+    ),
     ("MultiDecoder", Builder::Decoder(decoders::multi::build)),
     ("SandboxDecoder", Builder::Decoder(decoders::sandbox::build)),
     (
@@ -214,6 +228,19 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             build: |c| filters::counter::build(c.section, c.common_keys),
             default_matcher: Some(filters::counter::DEFAULT_MATCHER),
             default_ticker: filters::counter::DEFAULT_TICKER_SECONDS,
+            can_exit: false,
+        },
+    ),
+    (
+        "StatFilter",
+        Builder::Filter {
+            build: |c| {
+                filters::stat::build(c.section, c.common_keys, |name| {
+                    c.stat_sink("stat_accum_name", name)
+                })
+            },
+            default_matcher: None,
+            default_ticker: 0,
             can_exit: false,
         },
     ),

@@ -5,6 +5,7 @@ pub mod payload_regex;
 pub mod protobuf;
 pub mod sandbox;
 pub mod scribble;
+pub mod stats_to_fields;
 pub mod template;
 
 use crate::pipeline::pack::Pack;

@@ -2,6 +2,7 @@
 
 pub mod counter;
 pub mod sandbox;
+pub mod stat;
 
 use crate::pipeline::inbox::Inbox;
 pub use crate::pipeline::inject::{Injector, Origin};

@@ -6,6 +6,7 @@ pub mod http;
 pub mod http_listen;
 pub mod logstreamer;
 pub mod process;
+pub mod process_directory;
 pub mod sandbox;
 pub mod stat_accum;
 pub mod statsd;

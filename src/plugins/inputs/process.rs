@@ -17,11 +17,12 @@
 //! thread that started it (PR_SET_PDEATHSIG, which outlives any hekad crash), and each
 //! is waited for by smol's process reaper.
 
-use super::{Decorator, Deliverer, Input, InputContext};
+use super::{Decorator, Deliverer, Input, InputContext, InputShared};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::deadline::Deadline;
+use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
@@ -87,6 +88,14 @@ pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
+    Ok(Box::new(build_input(section, common_keys)?))
+}
+
+/// The ProcessInput `section` describes (ProcessDirectoryInput builds them too).
+pub fn build_input(
+    section: &PluginSection,
+    common_keys: &[&str],
+) -> Result<ProcessInput, Vec<ConfigError>> {
     let mut c: ProcessConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
     if c.command.is_empty() {
@@ -115,14 +124,14 @@ pub fn build(
         Some(0) => None,
         Some(secs) => Some(Duration::from_secs(secs.max(0) as u64)),
     };
-    Ok(Box::new(ProcessInput {
+    Ok(ProcessInput {
         steps,
         every,
         immediate_start: c.immediate_start,
         timeout: (c.timeout > 0).then(|| Duration::from_secs(c.timeout)),
         stdout: c.stdout,
         stderr: c.stderr,
-    }))
+    })
 }
 
 /// How a pipeline ended.
@@ -256,7 +265,7 @@ impl ProcessInput {
 
     /// Waits for every command of `running`, killing the pipeline at its timeout, and
     /// at shutdown (politely first).
-    async fn wait(&self, ctx: &InputContext, running: &mut Running) -> ChainStatus {
+    async fn wait(&self, ctx: &Host<'_>, running: &mut Running) -> ChainStatus {
         let mut status = ChainStatus::default();
         let deadline = Deadline::new();
         let timeout_at = self.timeout.map(|t| Instant::now() + t);
@@ -333,7 +342,7 @@ impl ProcessInput {
     }
 
     /// One periodic run: the output collected, then delivered with the run's status.
-    async fn run_collected(&self, ctx: &InputContext, streams: &mut Streams) -> Result<(), String> {
+    async fn run_collected(&self, ctx: &Host<'_>, streams: &mut Streams) -> Result<(), String> {
         let mut running = self
             .start()
             .map_err(|e| format!("CommandChain::Start() error: [{e}]"))?;
@@ -362,7 +371,7 @@ impl ProcessInput {
 
     /// The long-running pipeline (`ticker_interval = 0`): output delivered as it comes;
     /// its end is an error for the restart policy.
-    async fn run_streaming(&self, ctx: &InputContext, streams: &mut Streams) -> Result<(), String> {
+    async fn run_streaming(&self, ctx: &Host<'_>, streams: &mut Streams) -> Result<(), String> {
         let mut running = self
             .start()
             .map_err(|e| format!("CommandChain::Start() error: [{e}]"))?;
@@ -399,51 +408,72 @@ struct Streams {
     stderr: Option<(Deliverer, String)>,
 }
 
+/// What a pipeline's runs need from the input they belong to: a ProcessInput's own, or
+/// those of the ProcessDirectoryInput that manages it.
+pub struct Host<'a> {
+    pub shared: &'a InputShared,
+    pub control: &'a Control,
+    pub hostname: &'a str,
+}
+
 impl Input for ProcessInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
-            let name = ctx.shared.input_name.clone();
-            let deliverer = |label: &str| -> Result<(Deliverer, String), String> {
-                let decorator = Decorator {
-                    r#type: Some("ProcessInput".into()),
-                    hostname: Some(ctx.globals.hostname.clone()),
-                    logger: None,
-                    severity: None,
-                    env_version: None,
-                    pid: Some(std::process::id() as i32),
-                    fields: Vec::new(),
-                };
-                let d = Deliverer::new(&ctx.shared, Some(label), decorator)?;
-                Ok((d, format!("{name}.{label}")))
+            let host = Host {
+                shared: &ctx.shared,
+                control: &ctx.control,
+                hostname: &ctx.globals.hostname,
             };
-            let mut streams = Streams {
-                stdout: self.stdout.then(|| deliverer("stdout")).transpose()?,
-                stderr: self.stderr.then(|| deliverer("stderr")).transpose()?,
-            };
-            let Some(every) = self.every else {
-                return self.run_streaming(&ctx, &mut streams).await;
-            };
-            if self.immediate_start {
-                self.run_collected(&ctx, &mut streams).await?;
-            }
-            let deadline = Deadline::new();
-            let mut next = Instant::now() + every;
-            loop {
-                let ticked = async {
-                    deadline.until(next).await;
-                    true
-                };
-                let stopped = async {
-                    ctx.control.stopped().await;
-                    false
-                };
-                if !ticked.or(stopped).await {
-                    return Ok(());
-                }
-                self.run_collected(&ctx, &mut streams).await?;
-                next = (next + every).max(Instant::now());
-            }
+            self.serve(&host).await
         })
+    }
+}
+
+impl ProcessInput {
+    /// Runs the pipeline on its schedule until hekad stops (or, long-running, until it
+    /// exits: an error for the restart policy).
+    pub async fn serve(&self, ctx: &Host<'_>) -> Result<(), String> {
+        let name = ctx.shared.input_name.clone();
+        let deliverer = |label: &str| -> Result<(Deliverer, String), String> {
+            let decorator = Decorator {
+                r#type: Some("ProcessInput".into()),
+                hostname: Some(ctx.hostname.to_owned()),
+                logger: None,
+                severity: None,
+                env_version: None,
+                pid: Some(std::process::id() as i32),
+                fields: Vec::new(),
+            };
+            let d = Deliverer::new(&ctx.shared, Some(label), decorator)?;
+            Ok((d, format!("{name}.{label}")))
+        };
+        let mut streams = Streams {
+            stdout: self.stdout.then(|| deliverer("stdout")).transpose()?,
+            stderr: self.stderr.then(|| deliverer("stderr")).transpose()?,
+        };
+        let Some(every) = self.every else {
+            return self.run_streaming(ctx, &mut streams).await;
+        };
+        if self.immediate_start {
+            self.run_collected(ctx, &mut streams).await?;
+        }
+        let deadline = Deadline::new();
+        let mut next = Instant::now() + every;
+        loop {
+            let ticked = async {
+                deadline.until(next).await;
+                true
+            };
+            let stopped = async {
+                ctx.control.stopped().await;
+                false
+            };
+            if !ticked.or(stopped).await {
+                return Ok(());
+            }
+            self.run_collected(ctx, &mut streams).await?;
+            next = (next + every).max(Instant::now());
+        }
     }
 }
 
