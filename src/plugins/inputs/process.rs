@@ -444,7 +444,7 @@ impl ProcessInput {
                 pid: Some(std::process::id() as i32),
                 fields: Vec::new(),
             };
-            let d = Deliverer::new(&ctx.shared, Some(label), decorator)?;
+            let d = Deliverer::new(ctx.shared, Some(label), decorator)?;
             Ok((d, format!("{name}.{label}")))
         };
         let mut streams = Streams {
