@@ -480,3 +480,46 @@ encoder = "ProtobufEncoder"
         ]
     );
 }
+
+/// config/statsd.toml as shipped (ports, base_dir and interval pointed elsewhere): metrics
+/// over UDP and TCP arrive at a carbon-like listener as graphite lines.
+#[test]
+fn shipped_statsd_config_runs() {
+    let dir = scratch_dir("metrics-shipped");
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/statsd.toml"))
+            .expect("config/statsd.toml");
+    let carbon = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let carbon_port = carbon.local_addr().expect("addr").port();
+    let statsd = free_port();
+    let config = shipped
+        .replace("127.0.0.1:8125", &format!("127.0.0.1:{statsd}"))
+        .replace("127.0.0.1:2003", &format!("127.0.0.1:{carbon_port}"))
+        .replace("/tmp/hekad-statsd", &dir.join("base").display().to_string())
+        .replace("ticker_interval = 10", "ticker_interval = 1");
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    udp.send_to(b"shipped.udp:2|c", ("127.0.0.1", statsd))
+        .expect("send");
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", statsd)).expect("connect");
+    std::io::Write::write_all(&mut tcp, b"shipped.tcp:5|c\n").expect("send");
+    drop(tcp);
+    let (conn, _) = carbon.accept().expect("carbon connection");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut seen = String::new();
+    let mut reader = std::io::BufReader::new(conn);
+    while !(seen.contains("stats.counters.shipped.udp.count 2 ")
+        && seen.contains("stats.counters.shipped.tcp.count 5 "))
+    {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut reader, &mut line).expect("read");
+        assert!(
+            n > 0,
+            "carbon connection closed; got:\n{seen}\n{}",
+            hekad.stderr_text()
+        );
+        seen.push_str(&line);
+    }
+}
