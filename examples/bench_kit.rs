@@ -14,6 +14,11 @@
 //!                                            then reports its allocation count)
 //!     bench_kit tail PATH EXPECT [PIDFILE]   follows a file of framed messages likewise
 //!     bench_kit split PATH                   read + memchr line split, the parsing limit
+//!     bench_kit statsd PORT RATE SECONDS NAMES PER_DATAGRAM
+//!                                            sends counters `bench.n<i>:1|c` over UDP to
+//!                                            127.0.0.1:PORT at RATE metrics/s for SECONDS,
+//!                                            cycling through NAMES names, PER_DATAGRAM lines
+//!                                            per datagram; prints `{"sent":N,"seconds":S}`
 
 use hekad::framing::{write_frame, DEFAULT_MAX_MESSAGE_SIZE};
 use hekad::matcher::Matcher;
@@ -48,6 +53,7 @@ fn main() {
         "sink" => sink(arg(1) == "framed", number(2), pid(3)),
         "tail" => tail(arg(1), number(2), pid(3)),
         "split" => split(arg(1)),
+        "statsd" => statsd(number(1), number(2), number(3), number(4), number(5)),
         // `cargo test --all-targets` runs examples with no arguments: nothing to do.
         "" => {}
         other => {
@@ -403,6 +409,47 @@ fn split(path: &str) {
     }
     println!(
         "{{\"count\":{lines},\"bytes\":{bytes},\"seconds\":{:.6},\"reported_at\":[]}}",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Paced statsd counters: bursts every millisecond so the offered rate is steady.
+fn statsd(port: u64, rate: u64, seconds: u64, names: u64, per_datagram: u64) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.connect(("127.0.0.1", port as u16)).expect("connect");
+    let total = rate * seconds;
+    let per_ms = (rate / 1000).max(1);
+    let started = Instant::now();
+    let (mut sent, mut name) = (0u64, 0u64);
+    let mut datagram = Vec::with_capacity(2048);
+    let mut tick = 0u64;
+    while sent < total {
+        let mut in_tick = 0;
+        while in_tick < per_ms && sent < total {
+            datagram.clear();
+            let mut lines = 0;
+            while lines < per_datagram && in_tick < per_ms && sent < total {
+                if lines > 0 {
+                    datagram.push(b'\n');
+                }
+                write!(datagram, "bench.n{name}:1|c").expect("write");
+                name = (name + 1) % names;
+                lines += 1;
+                in_tick += 1;
+                sent += 1;
+            }
+            // A full receive queue drops on the receiver's side; a send error here means
+            // this host's buffer was full, which is the sender's limit: count it as sent.
+            let _ = socket.send(&datagram);
+        }
+        tick += 1;
+        let due = started + Duration::from_millis(tick);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    println!(
+        "{{\"sent\":{sent},\"seconds\":{:.3}}}",
         started.elapsed().as_secs_f64()
     );
 }

@@ -108,13 +108,31 @@ struct TimerStat {
     count: f64,
 }
 
-/// Stats of one interval, by name.
-#[derive(Debug)]
-pub struct Accumulator {
+/// A gauge: with `set`, an absolute value; without, the sum of deltas since the
+/// interval's maps were taken out for emission (added to the value before them).
+#[derive(Debug, Default, Clone, Copy)]
+struct Gauge {
+    value: f64,
+    set: bool,
+}
+
+/// The stats of one interval, by name.
+#[derive(Debug, Default)]
+struct Maps {
     counters: HashMap<Box<[u8]>, i64>,
-    gauges: HashMap<Box<[u8]>, f64>,
+    gauges: HashMap<Box<[u8]>, Gauge>,
     timers: HashMap<Box<[u8]>, TimerStat>,
     sets: HashMap<Box<[u8]>, HashSet<Box<[u8]>>>,
+}
+
+/// What submitters add to: the interval's maps and the bounds on them.
+///
+/// Emission must not hold the lock long (a statsd receive thread waits on it while the
+/// kernel's queue fills): [`Accumulator::take`] swaps the maps out, the emitter formats
+/// them unlocked, and [`Accumulator::put_back`] merges what arrived meanwhile into them.
+#[derive(Debug)]
+pub struct Accumulator {
+    maps: Maps,
     max_stats: usize,
     max_samples: usize,
     /// Timer values and set members stored this interval.
@@ -128,10 +146,7 @@ impl Default for Accumulator {
     fn default() -> Self {
         let limits = StatAccumConfig::default();
         Accumulator {
-            counters: HashMap::new(),
-            gauges: HashMap::new(),
-            timers: HashMap::new(),
-            sets: HashMap::new(),
+            maps: Maps::default(),
             max_stats: limits.max_stats,
             max_samples: limits.max_samples,
             samples: 0,
@@ -158,18 +173,61 @@ fn entry<'m, V: Default>(
     map.get_mut(name)
 }
 
-impl Accumulator {
+impl TimerStat {
+    /// Adds one value's aggregates (not the value itself).
+    fn count(&mut self, value: f64, times: f64) {
+        if self.received == 0 {
+            (self.lower, self.upper) = (value, value);
+        }
+        self.received += 1;
+        self.sum += value;
+        self.lower = self.lower.min(value);
+        self.upper = self.upper.max(value);
+        self.count += times;
+    }
+
+    /// Takes in what `other` gathered.
+    fn merge(&mut self, other: TimerStat) {
+        if other.received == 0 {
+            return;
+        }
+        if self.received == 0 {
+            (self.lower, self.upper) = (other.lower, other.upper);
+        }
+        self.received += other.received;
+        self.sum += other.sum;
+        self.lower = self.lower.min(other.lower);
+        self.upper = self.upper.max(other.upper);
+        self.count += other.count;
+        self.values.extend(other.values);
+    }
+}
+
+impl Maps {
     fn names(&self) -> usize {
         self.counters.len() + self.gauges.len() + self.timers.len() + self.sets.len()
     }
 
+    /// Whether `name` is known in the map of `sample`'s kind.
+    fn knows(&self, name: &[u8], sample: &Sample<'_>) -> bool {
+        match sample {
+            Sample::Counter { .. } => self.counters.contains_key(name),
+            Sample::Gauge { .. } => self.gauges.contains_key(name),
+            Sample::Timer { .. } => self.timers.contains_key(name),
+            Sample::Set(_) => self.sets.contains_key(name),
+        }
+    }
+}
+
+impl Accumulator {
     /// Adds one sample for `name`; false if it was refused (a bound was reached).
     pub fn add(&mut self, name: &[u8], sample: Sample<'_>) -> bool {
-        let room = self.names() < self.max_stats;
+        let room = self.maps.names() < self.max_stats;
         let refused = &mut self.refused_names;
+        let maps = &mut self.maps;
         match sample {
             Sample::Counter { value, rate } => {
-                let Some(c) = entry(&mut self.counters, name, room, refused) else {
+                let Some(c) = entry(&mut maps.counters, name, room, refused) else {
                     return false;
                 };
                 // Heka's arithmetic: float32 value times float32 (1 / rate), truncated.
@@ -177,23 +235,19 @@ impl Accumulator {
                 *c = c.saturating_add(scaled);
             }
             Sample::Gauge { value, delta } => {
-                let Some(g) = entry(&mut self.gauges, name, room, refused) else {
+                let Some(g) = entry(&mut maps.gauges, name, room, refused) else {
                     return false;
                 };
-                *g = if delta { *g + value } else { value };
+                match delta {
+                    true => g.value += value,
+                    false => *g = Gauge { value, set: true },
+                }
             }
             Sample::Timer { value, rate } => {
-                let Some(t) = entry(&mut self.timers, name, room, refused) else {
+                let Some(t) = entry(&mut maps.timers, name, room, refused) else {
                     return false;
                 };
-                if t.received == 0 {
-                    (t.lower, t.upper) = (value, value);
-                }
-                t.received += 1;
-                t.sum += value;
-                t.lower = t.lower.min(value);
-                t.upper = t.upper.max(value);
-                t.count += 1.0 / f64::from(rate);
+                t.count(value, 1.0 / f64::from(rate));
                 if self.samples >= self.max_samples {
                     self.refused_samples += 1;
                     return false;
@@ -202,7 +256,7 @@ impl Accumulator {
                 self.samples += 1;
             }
             Sample::Set(member) => {
-                let Some(s) = entry(&mut self.sets, name, room, refused) else {
+                let Some(s) = entry(&mut maps.sets, name, room, refused) else {
                     return false;
                 };
                 if !s.contains(member) {
@@ -218,10 +272,87 @@ impl Accumulator {
         true
     }
 
-    /// Everything this interval yields, in emission order, and resets the interval as
-    /// Heka does: counters to 0, timers emptied, sets emptied, gauges kept (or all deleted
-    /// with `delete_idle_stats`). Also returns what was refused during it.
-    fn flush(&mut self, names: &Names, interval_secs: f64) -> (Vec<(String, Value)>, Refused) {
+    /// The interval's maps, leaving empty ones to gather the next (O(1) under the lock),
+    /// and what the interval refused.
+    fn take(&mut self) -> (Maps, Refused) {
+        self.samples = 0;
+        let refused = Refused {
+            names: std::mem::take(&mut self.refused_names),
+            samples: std::mem::take(&mut self.refused_samples),
+        };
+        (std::mem::take(&mut self.maps), refused)
+    }
+
+    /// Puts emitted (and reset) maps back, merging in what was added since [`take`]
+    /// (little: the time one emission takes).
+    ///
+    /// [`take`]: Accumulator::take
+    fn put_back(&mut self, maps: Maps) {
+        let since = std::mem::replace(&mut self.maps, maps);
+        let Maps {
+            counters,
+            gauges,
+            timers,
+            sets,
+        } = since;
+        let max = self.max_stats;
+        let room = |maps: &Maps, name: &[u8], kind: &Sample<'_>, refused: &mut u64| {
+            let fits = maps.knows(name, kind) || maps.names() < max;
+            if !fits {
+                *refused += 1;
+            }
+            fits
+        };
+        for (name, count) in counters {
+            let kind = Sample::Counter {
+                value: 0.0,
+                rate: 1.0,
+            };
+            if room(&self.maps, &name, &kind, &mut self.refused_names) {
+                let c = self.maps.counters.entry(name).or_default();
+                *c = c.saturating_add(count);
+            }
+        }
+        for (name, gauge) in gauges {
+            let kind = Sample::Gauge {
+                value: 0.0,
+                delta: false,
+            };
+            if room(&self.maps, &name, &kind, &mut self.refused_names) {
+                let g = self.maps.gauges.entry(name).or_default();
+                match gauge.set {
+                    true => *g = gauge,
+                    false => g.value += gauge.value,
+                }
+            }
+        }
+        for (name, timer) in timers {
+            let kind = Sample::Timer {
+                value: 0.0,
+                rate: 1.0,
+            };
+            if room(&self.maps, &name, &kind, &mut self.refused_names) {
+                self.maps.timers.entry(name).or_default().merge(timer);
+            }
+        }
+        for (name, members) in sets {
+            if room(
+                &self.maps,
+                &name,
+                &Sample::Set(b""),
+                &mut self.refused_names,
+            ) {
+                self.maps.sets.entry(name).or_default().extend(members);
+            }
+        }
+    }
+}
+
+impl Maps {
+    /// Everything this interval yields, in emission order, and resets the maps as Heka
+    /// does: counters to 0, timers emptied, sets emptied, gauges kept (or all deleted
+    /// with `delete_idle_stats`).
+    fn emit(&mut self, names: &Names, interval_secs: f64) -> Vec<(String, Value)> {
         let mut out = Vec::new();
         let mut num_stats: i64 = 0;
         for (key, count) in sorted(&self.counters) {
@@ -241,10 +372,10 @@ impl Accumulator {
             }
             num_stats += 1;
         }
-        for (key, value) in sorted(&self.gauges) {
+        for (key, gauge) in sorted(&self.gauges) {
             out.push((
                 format!("{}{}", names.gauges, text(key)),
-                Value::Float(*value),
+                Value::Float(gauge.value),
             ));
             num_stats += 1;
         }
@@ -262,10 +393,7 @@ impl Accumulator {
         }
         out.push((names.num_stats.clone(), Value::Int(num_stats)));
         if names.delete_idle {
-            self.counters.clear();
-            self.gauges.clear();
-            self.timers.clear();
-            self.sets.clear();
+            *self = Maps::default();
         } else {
             self.counters.values_mut().for_each(|c| *c = 0);
             for t in self.timers.values_mut() {
@@ -277,13 +405,21 @@ impl Accumulator {
                 };
             }
             self.sets.values_mut().for_each(HashSet::clear);
+            // Kept gauges are absolute from now on.
+            self.gauges.values_mut().for_each(|g| g.set = true);
         }
-        self.samples = 0;
-        let refused = Refused {
-            names: std::mem::take(&mut self.refused_names),
-            samples: std::mem::take(&mut self.refused_samples),
-        };
-        (out, refused)
+        out
+    }
+}
+
+impl StatSink {
+    /// Emits the interval: the maps are formatted and reset without holding the lock
+    /// (see [`Accumulator`]).
+    fn flush(&self, names: &Names, interval_secs: f64) -> (Vec<(String, Value)>, Refused) {
+        let (mut maps, refused) = self.lock().take();
+        let stats = maps.emit(names, interval_secs);
+        self.lock().put_back(maps);
+        (stats, refused)
     }
 }
 
@@ -494,7 +630,8 @@ impl StatAccumInput {
     /// Flushes the interval into one or more messages: a payload or field set larger
     /// than a message may hold is split between several, each complete in itself.
     async fn emit(&self, ctx: &mut InputContext, every: Duration) {
-        let (stats, refused) = self.sink.lock().flush(&self.names, every.as_secs_f64());
+        let started = Instant::now();
+        let (stats, refused) = self.sink.flush(&self.names, every.as_secs_f64());
         let dropped = refused.names + refused.samples;
         if dropped > 0 {
             PluginStats::add(&ctx.shared.stats.drop_count, dropped);
@@ -523,6 +660,12 @@ impl StatAccumInput {
             start = end;
         }
         PluginStats::add(&ctx.shared.stats.process_count, stats.len() as u64);
+        log::debug!(
+            "Input '{}': {} stats emitted in {:?}",
+            ctx.shared.input_name,
+            stats.len(),
+            started.elapsed()
+        );
     }
 
     /// Where the message starting at `start` ends: as many stats as fit in `budget`
@@ -602,29 +745,29 @@ mod tests {
 
     #[test]
     fn counters_gauges_timers_and_sets_flush_with_hekas_names() {
-        let mut a = Accumulator::default();
-        a.add(
+        let sink = StatSink::default();
+        sink.lock().add(
             b"hits",
             Sample::Counter {
                 value: 3.0,
                 rate: 1.0,
             },
         );
-        a.add(
+        sink.lock().add(
             b"hits",
             Sample::Counter {
                 value: 1.0,
                 rate: 0.1,
             },
         );
-        a.add(
+        sink.lock().add(
             b"temp",
             Sample::Gauge {
                 value: 20.0,
                 delta: false,
             },
         );
-        a.add(
+        sink.lock().add(
             b"temp",
             Sample::Gauge {
                 value: -5.0,
@@ -632,7 +775,7 @@ mod tests {
             },
         );
         for v in 1..=10 {
-            a.add(
+            sink.lock().add(
                 b"rt",
                 Sample::Timer {
                     value: f64::from(v),
@@ -640,10 +783,10 @@ mod tests {
                 },
             );
         }
-        a.add(b"users", Sample::Set(b"alice"));
-        a.add(b"users", Sample::Set(b"bob"));
-        a.add(b"users", Sample::Set(b"alice"));
-        let (stats, refused) = a.flush(&names(|_| {}), 10.0);
+        sink.lock().add(b"users", Sample::Set(b"alice"));
+        sink.lock().add(b"users", Sample::Set(b"bob"));
+        sink.lock().add(b"users", Sample::Set(b"alice"));
+        let (stats, refused) = sink.flush(&names(|_| {}), 10.0);
         assert_eq!(refused, Refused::default());
         assert_eq!(
             lines(&stats),
@@ -664,7 +807,7 @@ mod tests {
             ]
         );
         // The next interval: counters and timers idle at zero, gauges kept.
-        let (stats, _) = a.flush(&names(|_| {}), 10.0);
+        let (stats, _) = sink.flush(&names(|_| {}), 10.0);
         let l = lines(&stats);
         assert!(l.contains(&"stats.counters.hits.count 0".to_owned()));
         assert!(l.contains(&"stats.gauges.temp 15.000000".to_owned()));
@@ -675,8 +818,8 @@ mod tests {
 
     #[test]
     fn legacy_namespaces_and_deleting_idle_stats() {
-        let mut a = Accumulator::default();
-        a.add(
+        let sink = StatSink::default();
+        sink.lock().add(
             b"hits",
             Sample::Counter {
                 value: 25.0,
@@ -687,7 +830,7 @@ mod tests {
             c.legacy_namespaces = true;
             c.delete_idle_stats = true;
         });
-        let (stats, _) = a.flush(&legacy, 10.0);
+        let (stats, _) = sink.flush(&legacy, 10.0);
         assert_eq!(stats[0], ("stats.hits".into(), Value::Rate(2.5, 2)));
         assert_eq!(
             lines(&stats),
@@ -697,7 +840,7 @@ mod tests {
                 "statsd.numStats 1"
             ]
         );
-        let (stats, _) = a.flush(&legacy, 10.0);
+        let (stats, _) = sink.flush(&legacy, 10.0);
         assert_eq!(lines(&stats), ["statsd.numStats 0"]);
     }
 
@@ -713,33 +856,34 @@ mod tests {
 
     #[test]
     fn bounds_refuse_new_names_and_samples_but_keep_timer_aggregates_exact() {
-        let mut a = Accumulator {
-            max_stats: 2,
-            max_samples: 3,
-            ..Accumulator::default()
-        };
-        assert!(a.add(
+        let sink = StatSink::default();
+        {
+            let mut a = sink.lock();
+            a.max_stats = 2;
+            a.max_samples = 3;
+        }
+        assert!(sink.lock().add(
             b"a",
             Sample::Counter {
                 value: 1.0,
                 rate: 1.0
             }
         ));
-        assert!(a.add(
+        assert!(sink.lock().add(
             b"t",
             Sample::Timer {
                 value: 4.0,
                 rate: 1.0
             }
         ));
-        assert!(!a.add(
+        assert!(!sink.lock().add(
             b"c",
             Sample::Counter {
                 value: 1.0,
                 rate: 1.0
             }
         ));
-        assert!(a.add(
+        assert!(sink.lock().add(
             b"a",
             Sample::Counter {
                 value: 1.0,
@@ -747,7 +891,7 @@ mod tests {
             }
         ));
         for v in [1.0, 9.0, 2.0] {
-            a.add(
+            sink.lock().add(
                 b"t",
                 Sample::Timer {
                     value: v,
@@ -755,7 +899,7 @@ mod tests {
                 },
             );
         }
-        let (stats, refused) = a.flush(&names(|_| {}), 1.0);
+        let (stats, refused) = sink.flush(&names(|_| {}), 1.0);
         assert_eq!(
             refused,
             Refused {
@@ -768,5 +912,83 @@ mod tests {
         assert!(l.contains(&"stats.timers.t.upper 9.000000".to_owned()));
         assert!(l.contains(&"stats.timers.t.sum 16.000000".to_owned()));
         assert!(l.contains(&"stats.counters.a.count 2".to_owned()));
+    }
+
+    #[test]
+    fn what_arrives_during_an_emission_joins_the_next_interval() {
+        let sink = StatSink::default();
+        let mut a = sink.lock();
+        a.add(
+            b"hits",
+            Sample::Counter {
+                value: 2.0,
+                rate: 1.0,
+            },
+        );
+        a.add(
+            b"temp",
+            Sample::Gauge {
+                value: 10.0,
+                delta: false,
+            },
+        );
+        a.add(
+            b"level",
+            Sample::Gauge {
+                value: 1.0,
+                delta: false,
+            },
+        );
+        let (mut maps, _) = a.take();
+        // Arriving while the interval is formatted, unlocked.
+        a.add(
+            b"hits",
+            Sample::Counter {
+                value: 5.0,
+                rate: 1.0,
+            },
+        );
+        a.add(
+            b"temp",
+            Sample::Gauge {
+                value: 2.5,
+                delta: true,
+            },
+        );
+        a.add(
+            b"level",
+            Sample::Gauge {
+                value: 7.0,
+                delta: false,
+            },
+        );
+        a.add(
+            b"new",
+            Sample::Timer {
+                value: 3.0,
+                rate: 1.0,
+            },
+        );
+        let first = maps.emit(&names(|_| {}), 1.0);
+        assert!(lines(&first).contains(&"stats.counters.hits.count 2".to_owned()));
+        a.put_back(maps);
+        let (mut maps, _) = a.take();
+        let l = lines(&maps.emit(&names(|_| {}), 1.0));
+        assert!(
+            l.contains(&"stats.counters.hits.count 5".to_owned()),
+            "{l:?}"
+        );
+        assert!(
+            l.contains(&"stats.gauges.temp 12.500000".to_owned()),
+            "{l:?}"
+        );
+        assert!(
+            l.contains(&"stats.gauges.level 7.000000".to_owned()),
+            "{l:?}"
+        );
+        assert!(
+            l.contains(&"stats.timers.new.upper 3.000000".to_owned()),
+            "{l:?}"
+        );
     }
 }

@@ -15,7 +15,10 @@ use super::stat_accum::{Sample, StatSink};
 use super::{Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::executors::spawn_local;
+use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
+use rustix::io::Errno;
+use rustix::net::RecvFlags;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use smol::io::AsyncReadExt;
@@ -100,7 +103,7 @@ impl Input for StatsdInput {
             let reporter = Arc::new(Reporter::new(&ctx));
             match listener {
                 Listener::Udp(socket) => {
-                    serve_udp(&ctx, socket, &sink, max_msg_size, &reporter).await
+                    serve_udp(&ctx, socket, sink, max_msg_size, reporter).await
                 }
                 Listener::Tcp(listener) => {
                     serve_tcp(&ctx, listener, sink, max_msg_size, reporter).await
@@ -113,32 +116,41 @@ impl Input for StatsdInput {
 async fn serve_udp(
     ctx: &InputContext,
     socket: UdpSocket,
+    sink: Arc<StatSink>,
+    max_msg_size: usize,
+    reporter: Arc<Reporter>,
+) -> Result<(), String> {
+    let (control, stats) = (ctx.control.clone(), ctx.shared.stats.clone());
+    smol::unblock(move || receive_udp(&control, &socket, &sink, max_msg_size, &reporter, &stats))
+        .await
+}
+
+/// The UDP receive loop, on a thread of its own so that a datagram leaves the kernel's
+/// queue as soon as it arrives, whatever the executors are doing: emitting 10,000 stats
+/// kept an executor busy for about 10 ms, longer than the default receive queue lasts at
+/// 400,000 metrics/s (it dropped 1% there when this loop ran on the executor).
+fn receive_udp(
+    control: &Control,
+    socket: &UdpSocket,
     sink: &StatSink,
     max_msg_size: usize,
     reporter: &Reporter,
+    stats: &PluginStats,
 ) -> Result<(), String> {
-    let drops = KernelDrops::of(&socket);
-    let socket = Async::new(socket).map_err(|e| e.to_string())?;
+    let drops = KernelDrops::of(socket);
+    socket
+        .set_read_timeout(Some(POLL_STOP))
+        .map_err(|e| format!("socket: {e}"))?;
     let mut datagram = vec![0u8; max_msg_size];
     let mut scratch = Vec::new();
-    loop {
-        let received = async {
-            let got = socket
-                .read_with(|s| {
-                    rustix::net::recvfrom(s, &mut datagram[..], rustix::net::RecvFlags::TRUNC)
-                        .map_err(std::io::Error::from)
-                })
-                .await;
-            Some(got.map(|(_, len, peer)| (len, peer.and_then(|p| SocketAddr::try_from(p).ok()))))
-        };
-        let stopped = async {
-            ctx.control.stopped().await;
-            None
-        };
-        let (len, peer) = match received.or(stopped).await {
-            None => break,
-            Some(Ok(got)) => got,
-            Some(Err(e)) => return Err(format!("receive: {e}")),
+    while !control.is_stopping() {
+        let (len, peer) = match rustix::net::recvfrom(socket, &mut datagram[..], RecvFlags::TRUNC) {
+            Ok((_, len, peer)) => (len, peer.and_then(|p| SocketAddr::try_from(p).ok())),
+            Err(Errno::AGAIN | Errno::INTR) => {
+                drops.sample(stats, false);
+                continue;
+            }
+            Err(e) => return Err(format!("receive: {e}")),
         };
         let mut data = &datagram[..len.min(max_msg_size)];
         if len > max_msg_size {
@@ -159,12 +171,15 @@ async fn serve_udp(
         }
         drop(accumulator);
         reporter.flush();
-        drops.sample(&ctx.shared.stats, false);
+        drops.sample(stats, false);
     }
-    drops.sample(&ctx.shared.stats, true);
+    drops.sample(stats, true);
     reporter.flush();
     Ok(())
 }
+
+/// How often the receive thread looks whether hekad is stopping.
+const POLL_STOP: Duration = Duration::from_millis(100);
 
 async fn serve_tcp(
     ctx: &InputContext,
