@@ -14,17 +14,20 @@
 use super::{Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::message::writer::Values;
+use crate::message::MessageWriter;
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Heka's type name, for the checks of plugins that name one (`stat_accum_name`).
 pub const TYPE_NAME: &str = "StatAccumInput";
 const DEFAULT_TICKER_SECONDS: u64 = 10;
+/// Payload and fields per emitted message.
+const MESSAGE_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -348,50 +351,55 @@ impl Accumulator {
     }
 }
 
+/// Where an interval's stats go, one by one, in emission order; a name comes in parts
+/// (prefix, stat name, suffix) so nothing is formatted twice.
+trait Emit {
+    fn stat(&mut self, name: &[&[u8]], value: Value);
+}
+
 impl Maps {
-    /// Everything this interval yields, in emission order, and resets the maps as Heka
-    /// does: counters to 0, timers emptied, sets emptied, gauges kept (or all deleted
-    /// with `delete_idle_stats`).
-    fn emit(&mut self, names: &Names, interval_secs: f64) -> Vec<(String, Value)> {
-        let mut out = Vec::new();
+    /// Emits everything this interval yields and resets the maps as Heka does: counters
+    /// to 0, timers emptied, sets emptied, gauges kept (or all deleted with
+    /// `delete_idle_stats`).
+    fn emit(&mut self, names: &Names, interval_secs: f64, out: &mut impl Emit) {
         let mut num_stats: i64 = 0;
         for (key, count) in sorted(&self.counters) {
-            let key = text(key);
             let rate = *count as f64 / interval_secs;
             if names.legacy {
                 // Legacy namespaces: the rate is a float line and an integer field.
-                out.push((
-                    format!("{}{key}", names.global),
+                out.stat(
+                    &[names.global.as_bytes(), key],
                     Value::Rate(rate, rate as i64),
-                ));
-                out.push((format!("{}{key}", names.legacy_counts), Value::Int(*count)));
+                );
+                out.stat(&[names.legacy_counts.as_bytes(), key], Value::Int(*count));
             } else {
-                let base = format!("{}{key}.", names.counters);
-                out.push((format!("{base}rate"), Value::Float(rate)));
-                out.push((format!("{base}count"), Value::Int(*count)));
+                let prefix = names.counters.as_bytes();
+                out.stat(&[prefix, key, b".rate"], Value::Float(rate));
+                out.stat(&[prefix, key, b".count"], Value::Int(*count));
             }
             num_stats += 1;
         }
         for (key, gauge) in sorted(&self.gauges) {
-            out.push((
-                format!("{}{}", names.gauges, text(key)),
-                Value::Float(gauge.value),
-            ));
+            out.stat(&[names.gauges.as_bytes(), key], Value::Float(gauge.value));
             num_stats += 1;
         }
         for (key, timer) in sorted_mut(&mut self.timers) {
-            let base = format!("{}{}.", names.timers, text(key));
             for (stat, value) in timer_stats(timer, &names.percent_threshold, interval_secs) {
-                out.push((format!("{base}{stat}"), value));
+                out.stat(
+                    &[names.timers.as_bytes(), key, b".", stat.as_bytes()],
+                    value,
+                );
             }
             num_stats += 1;
         }
         for (key, members) in sorted(&self.sets) {
-            let name = format!("{}{}.count", names.sets, text(key));
-            out.push((name, Value::Int(members.len() as i64)));
+            out.stat(
+                &[names.sets.as_bytes(), key, b".count"],
+                Value::Int(members.len() as i64),
+            );
             num_stats += 1;
         }
-        out.push((names.num_stats.clone(), Value::Int(num_stats)));
+        out.stat(&[names.num_stats.as_bytes()], Value::Int(num_stats));
         if names.delete_idle {
             *self = Maps::default();
         } else {
@@ -408,18 +416,94 @@ impl Maps {
             // Kept gauges are absolute from now on.
             self.gauges.values_mut().for_each(|g| g.set = true);
         }
-        out
     }
 }
 
 impl StatSink {
-    /// Emits the interval: the maps are formatted and reset without holding the lock
-    /// (see [`Accumulator`]).
-    fn flush(&self, names: &Names, interval_secs: f64) -> (Vec<(String, Value)>, Refused) {
+    /// Emits the interval into `out`: the maps are formatted and reset without holding
+    /// the lock (see [`Accumulator`]). Returns what the interval refused.
+    fn flush(&self, names: &Names, interval_secs: f64, out: &mut impl Emit) -> Refused {
         let (mut maps, refused) = self.lock().take();
-        let stats = maps.emit(names, interval_secs);
+        maps.emit(names, interval_secs, out);
         self.lock().put_back(maps);
-        (stats, refused)
+        refused
+    }
+}
+
+/// One message's worth of emitted stats: graphite lines and/or encoded fields.
+#[derive(Debug, Default)]
+struct Chunk {
+    payload: Vec<u8>,
+    fields: Vec<u8>,
+}
+
+/// Emitted stats cut into messages of at most `budget` bytes each (payload plus
+/// fields), each complete in itself (fields mode: each starts with `timestamp`).
+struct Chunks {
+    in_payload: bool,
+    in_fields: bool,
+    budget: usize,
+    now: i64,
+    done: Vec<Chunk>,
+    current: Chunk,
+    stats: u64,
+    name: Vec<u8>,
+}
+
+impl Chunks {
+    fn new(in_payload: bool, in_fields: bool, budget: usize, now: i64) -> Chunks {
+        Chunks {
+            in_payload,
+            in_fields,
+            budget,
+            now,
+            done: Vec::new(),
+            current: Chunk::default(),
+            stats: 0,
+            name: Vec::new(),
+        }
+    }
+
+    /// Every chunk, the last one included.
+    fn finish(mut self) -> Vec<Chunk> {
+        if !self.current.payload.is_empty() || !self.current.fields.is_empty() {
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
+impl Emit for Chunks {
+    fn stat(&mut self, name: &[&[u8]], value: Value) {
+        self.stats += 1;
+        let size = self.current.payload.len() + self.current.fields.len();
+        if size > 0 && size + 2 * name.iter().map(|p| p.len()).sum::<usize>() + 64 > self.budget {
+            self.done.push(std::mem::take(&mut self.current));
+        }
+        let (now, chunk) = (self.now, &mut self.current);
+        if self.in_payload {
+            name.iter()
+                .for_each(|part| chunk.payload.extend_from_slice(part));
+            let _ = match value {
+                Value::Int(v) => writeln!(chunk.payload, " {v} {now}"),
+                Value::Float(v) | Value::Rate(v, _) => writeln!(chunk.payload, " {v:.6} {now}"),
+            };
+        }
+        if self.in_fields {
+            let first = chunk.fields.is_empty();
+            let mut w = MessageWriter::new(&mut chunk.fields);
+            if first {
+                w.field(b"timestamp", b"", Values::Integer(&[now]));
+            }
+            self.name.clear();
+            name.iter()
+                .for_each(|part| self.name.extend_from_slice(part));
+            let values = match &value {
+                Value::Int(v) | Value::Rate(_, v) => Values::Integer(std::slice::from_ref(v)),
+                Value::Float(v) => Values::Double(std::slice::from_ref(v)),
+            };
+            w.field(&self.name, b"", values);
+        }
     }
 }
 
@@ -428,10 +512,6 @@ impl StatSink {
 struct Refused {
     names: u64,
     samples: u64,
-}
-
-fn text(key: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(key)
 }
 
 fn sorted<V>(map: &HashMap<Box<[u8]>, V>) -> Vec<(&[u8], &V)> {
@@ -631,7 +711,21 @@ impl StatAccumInput {
     /// than a message may hold is split between several, each complete in itself.
     async fn emit(&self, ctx: &mut InputContext, every: Duration) {
         let started = Instant::now();
-        let (stats, refused) = self.sink.flush(&self.names, every.as_secs_f64());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        // Small messages: pack buffers keep their size, and the pool hands out all its
+        // packs in turn, so 64 KiB messages (max_message_size) grew every inject pack to
+        // 64 KiB and the statsd path's RSS by 6 MiB. 8 KiB messages cost 1% in headers.
+        let budget = (ctx.globals.max_message_size as usize)
+            .saturating_sub(1024)
+            .clamp(1024, MESSAGE_BYTES);
+        let c = &self.config;
+        let mut chunks = Chunks::new(c.emit_in_payload, c.emit_in_fields, budget, now);
+        let refused = self
+            .sink
+            .flush(&self.names, every.as_secs_f64(), &mut chunks);
         let dropped = refused.names + refused.samples;
         if dropped > 0 {
             PluginStats::add(&ctx.shared.stats.drop_count, dropped);
@@ -640,86 +734,27 @@ impl StatAccumInput {
                  (max_samples {}) this interval",
                 ctx.shared.input_name,
                 refused.names,
-                self.config.max_stats,
+                c.max_stats,
                 refused.samples,
-                self.config.max_samples
+                c.max_samples
             );
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        // Room for the headers, the timestamp field and protobuf overhead per stat.
-        let budget = (ctx.globals.max_message_size as usize)
-            .saturating_sub(1024)
-            .max(4096);
-        let mut start = 0;
-        while start < stats.len() {
-            let end = self.chunk_end(&stats, start, budget);
-            self.inject(ctx, &stats[start..end], now).await;
-            start = end;
+        let count = chunks.stats;
+        for chunk in chunks.finish() {
+            ctx.injector
+                .inject(&c.message_type, |w, origin| {
+                    w.severity(7).payload(&chunk.payload);
+                    w.pid(origin.pid).hostname(origin.hostname.as_bytes());
+                    w.raw(&chunk.fields);
+                })
+                .await;
         }
-        PluginStats::add(&ctx.shared.stats.process_count, stats.len() as u64);
+        PluginStats::add(&ctx.shared.stats.process_count, count);
         log::debug!(
-            "Input '{}': {} stats emitted in {:?}",
+            "Input '{}': {count} stats emitted in {:?}",
             ctx.shared.input_name,
-            stats.len(),
             started.elapsed()
         );
-    }
-
-    /// Where the message starting at `start` ends: as many stats as fit in `budget`
-    /// bytes of payload lines and fields, at least one.
-    fn chunk_end(&self, stats: &[(String, Value)], start: usize, budget: usize) -> usize {
-        let mut used = 0;
-        let mut end = start;
-        while end < stats.len() {
-            let name = stats[end].0.len();
-            let mut cost = 0;
-            if self.config.emit_in_payload {
-                cost += name + 40;
-            }
-            if self.config.emit_in_fields {
-                cost += name + 20;
-            }
-            if end > start && used + cost > budget {
-                break;
-            }
-            used += cost;
-            end += 1;
-        }
-        end
-    }
-
-    async fn inject(&self, ctx: &mut InputContext, stats: &[(String, Value)], now: i64) {
-        let mut payload = String::new();
-        if self.config.emit_in_payload {
-            for (name, value) in stats {
-                let _ = match value {
-                    Value::Int(v) => writeln!(payload, "{name} {v} {now}"),
-                    Value::Float(v) | Value::Rate(v, _) => writeln!(payload, "{name} {v:.6} {now}"),
-                };
-            }
-        }
-        let fields = self.config.emit_in_fields;
-        ctx.injector
-            .inject(&self.config.message_type, |w, origin| {
-                w.severity(7).payload(payload.as_bytes());
-                w.pid(origin.pid).hostname(origin.hostname.as_bytes());
-                if fields {
-                    w.field(b"timestamp", b"", Values::Integer(&[now]));
-                    for (name, value) in stats {
-                        let values = match value {
-                            Value::Int(v) | Value::Rate(_, v) => {
-                                Values::Integer(std::slice::from_ref(v))
-                            }
-                            Value::Float(v) => Values::Double(std::slice::from_ref(v)),
-                        };
-                        w.field(name.as_bytes(), b"", values);
-                    }
-                }
-            })
-            .await;
     }
 }
 
@@ -731,6 +766,20 @@ mod tests {
         let mut c = StatAccumConfig::default();
         f(&mut c);
         Names::new(&c)
+    }
+
+    impl Emit for Vec<(String, Value)> {
+        fn stat(&mut self, name: &[&[u8]], value: Value) {
+            let name: Vec<u8> = name.concat();
+            self.push((String::from_utf8_lossy(&name).into_owned(), value));
+        }
+    }
+
+    /// The stats of one interval.
+    fn flush(sink: &StatSink, names: &Names, interval: f64) -> (Vec<(String, Value)>, Refused) {
+        let mut out = Vec::new();
+        let refused = sink.flush(names, interval, &mut out);
+        (out, refused)
     }
 
     fn lines(stats: &[(String, Value)]) -> Vec<String> {
@@ -786,7 +835,7 @@ mod tests {
         sink.lock().add(b"users", Sample::Set(b"alice"));
         sink.lock().add(b"users", Sample::Set(b"bob"));
         sink.lock().add(b"users", Sample::Set(b"alice"));
-        let (stats, refused) = sink.flush(&names(|_| {}), 10.0);
+        let (stats, refused) = flush(&sink, &names(|_| {}), 10.0);
         assert_eq!(refused, Refused::default());
         assert_eq!(
             lines(&stats),
@@ -807,7 +856,7 @@ mod tests {
             ]
         );
         // The next interval: counters and timers idle at zero, gauges kept.
-        let (stats, _) = sink.flush(&names(|_| {}), 10.0);
+        let (stats, _) = flush(&sink, &names(|_| {}), 10.0);
         let l = lines(&stats);
         assert!(l.contains(&"stats.counters.hits.count 0".to_owned()));
         assert!(l.contains(&"stats.gauges.temp 15.000000".to_owned()));
@@ -830,7 +879,7 @@ mod tests {
             c.legacy_namespaces = true;
             c.delete_idle_stats = true;
         });
-        let (stats, _) = sink.flush(&legacy, 10.0);
+        let (stats, _) = flush(&sink, &legacy, 10.0);
         assert_eq!(stats[0], ("stats.hits".into(), Value::Rate(2.5, 2)));
         assert_eq!(
             lines(&stats),
@@ -840,7 +889,7 @@ mod tests {
                 "statsd.numStats 1"
             ]
         );
-        let (stats, _) = sink.flush(&legacy, 10.0);
+        let (stats, _) = flush(&sink, &legacy, 10.0);
         assert_eq!(lines(&stats), ["statsd.numStats 0"]);
     }
 
@@ -899,7 +948,7 @@ mod tests {
                 },
             );
         }
-        let (stats, refused) = sink.flush(&names(|_| {}), 1.0);
+        let (stats, refused) = flush(&sink, &names(|_| {}), 1.0);
         assert_eq!(
             refused,
             Refused {
@@ -969,11 +1018,14 @@ mod tests {
                 rate: 1.0,
             },
         );
-        let first = maps.emit(&names(|_| {}), 1.0);
+        let mut first = Vec::new();
+        maps.emit(&names(|_| {}), 1.0, &mut first);
         assert!(lines(&first).contains(&"stats.counters.hits.count 2".to_owned()));
         a.put_back(maps);
         let (mut maps, _) = a.take();
-        let l = lines(&maps.emit(&names(|_| {}), 1.0));
+        let mut second = Vec::new();
+        maps.emit(&names(|_| {}), 1.0, &mut second);
+        let l = lines(&second);
         assert!(
             l.contains(&"stats.counters.hits.count 5".to_owned()),
             "{l:?}"
@@ -990,5 +1042,30 @@ mod tests {
             l.contains(&"stats.timers.new.upper 3.000000".to_owned()),
             "{l:?}"
         );
+    }
+
+    #[test]
+    fn large_intervals_are_cut_into_complete_messages() {
+        let mut chunks = Chunks::new(true, true, 300, 1_700_000_000);
+        for i in 0..10 {
+            let key = format!("name{i}");
+            chunks.stat(&[b"stats.gauges.", key.as_bytes()], Value::Float(1.0));
+        }
+        assert_eq!(chunks.stats, 10);
+        let all = chunks.finish();
+        assert!(all.len() > 1);
+        let mut lines = 0;
+        for chunk in &all {
+            assert!(chunk.payload.len() + chunk.fields.len() <= 300);
+            assert!(chunk.payload.ends_with(b" 1700000000\n"));
+            // Fields mode: each message starts with its timestamp field.
+            assert_eq!(&chunk.fields[4..4 + 9], b"timestamp");
+            lines += chunk
+                .payload
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count();
+        }
+        assert_eq!(lines, 10);
     }
 }
