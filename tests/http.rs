@@ -57,7 +57,7 @@ fn curl(args: &[&str]) -> (u16, String) {
 fn curl_requests_become_messages_with_hekas_fields() {
     let dir = scratch_dir("http-listen");
     let out = dir.join("out.pb");
-    let port = free_port();
+    let (port, api_port) = (free_port(), free_port());
     let config = format!(
         r#"{globals}
 [web]
@@ -70,6 +70,12 @@ password = "s3cret"
 
 [web.headers]
 X-Served-By = ["hekad"]
+
+[api]
+type = "HttpListenInput"
+address = "127.0.0.1:{api_port}"
+auth_type = "API"
+api_key = "k-123"
 
 [ProtobufEncoder]
 
@@ -84,6 +90,12 @@ encoder = "ProtobufEncoder"
     );
     let hekad = Hekad::start(&dir, &config);
     hekad.wait_for_log("Starting hekad");
+    // API-key authentication: the key in X-API-Key, or 401.
+    let api = format!("http://127.0.0.1:{api_port}/events");
+    let (code, _) = curl(&["-H", "X-API-Key: k-123", "--data-binary", "via api", &api]);
+    assert_eq!(code, 200);
+    let (code, _) = curl(&["-H", "X-API-Key: wrong", "--data-binary", "nope", &api]);
+    assert_eq!(code, 401);
     let url = format!("http://localhost:{port}/hooks/deploy?env=prod&tag=a&tag=b%20c");
     let (code, headers) = curl(&[
         "-u",
@@ -110,8 +122,10 @@ encoder = "ProtobufEncoder"
     let (code, _) = curl(&["-u", "bob:s3cret", &ping]);
     assert_eq!(code, 200);
 
-    let messages = common::wait_for_messages(&hekad, &out, 2);
-    assert_eq!(messages.len(), 2, "the refused bodies made no message");
+    let messages = common::wait_for_messages(&hekad, &out, 3);
+    assert_eq!(messages.len(), 3, "the refused bodies made no message");
+    assert_eq!(payload(&messages[0]), "via api");
+    let messages = &messages[1..];
     let m = &messages[0];
     assert_eq!(payload(m), "deployed v1.2");
     assert_eq!(m.severity, Some(6));
@@ -132,6 +146,7 @@ encoder = "ProtobufEncoder"
     assert_eq!(text(&messages[1], "from").as_deref(), Some("monitor"));
     hekad.wait_for_log("failed authentication");
     hekad.wait_for_report("ProcessMessageFailures: 2");
+    hekad.wait_for_report("ProcessMessageFailures: 1");
 }
 
 /// A tailed file shipped over HttpOutput to a receiver that is down at first: HttpInput
