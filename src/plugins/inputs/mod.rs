@@ -7,6 +7,7 @@ pub mod process;
 pub mod sandbox;
 pub mod stat_accum;
 pub mod statsd;
+pub mod system_stats;
 pub mod tcp;
 pub mod udp;
 
