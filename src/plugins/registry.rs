@@ -143,6 +143,14 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "SystemStatsInput",
+        Builder::Input {
+            build: |c| inputs::system_stats::build(c.section, c.common_keys),
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
         "HekaFramingSplitter",
         Builder::Splitter(splitters::heka_framing::from_section),
     ),

@@ -10,6 +10,7 @@ pub mod process_directory;
 pub mod sandbox;
 pub mod stat_accum;
 pub mod statsd;
+pub mod system_stats;
 pub mod tcp;
 pub mod udp;
 
