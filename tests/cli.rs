@@ -179,7 +179,7 @@ fn unimplemented_heka_types_and_misspellings_read_differently() {
     let config = dir.join("types.toml");
     std::fs::write(
         &config,
-        "[Carbon]\ntype = \"CarbonOutput\"\nmessage_matcher = \"TRUE\"\n\
+        "[Kafka]\ntype = \"KafkaOutput\"\nmessage_matcher = \"TRUE\"\n\
          [Fil]\ntype = \"FilOutput\"\nmessage_matcher = \"TRUE\"\n",
     )
     .expect("write config");
@@ -187,7 +187,7 @@ fn unimplemented_heka_types_and_misspellings_read_differently() {
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(
-            "[Carbon] type: CarbonOutput is a Heka plugin that hekad does not implement yet"
+            "[Kafka] type: KafkaOutput is a Heka plugin that hekad does not implement yet"
         ),
         "{stderr}"
     );

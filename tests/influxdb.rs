@@ -1,6 +1,7 @@
 //! hekad -> InfluxDB with the real server (Debian's influxdb 1.6, `influxd`, started on
 //! 127.0.0.1 with its own config; `scripts/test` installs it): HttpOutput carrying the
-//! native InfluxLineEncoder (statsd aggregates in fields mode) and the stock
+//! native InfluxLineEncoder (statsd aggregates in fields mode, SystemStatsInput's messages)
+//! and the stock
 //! `schema_influx_line.lua` SandboxEncoder (decoded /proc/loadavg text), read back with
 //! InfluxQL queries.
 
@@ -81,7 +82,7 @@ fn single_value(answer: &str) -> Option<f64> {
 }
 
 #[test]
-fn statsd_aggregates_and_decoded_proc_text_reach_influxdb() {
+fn statsd_aggregates_system_metrics_and_decoded_proc_text_reach_influxdb() {
     let dir = scratch_dir("influxdb");
     let influx = Influxd::start(&dir.join("influxdb"));
     influx
@@ -130,6 +131,22 @@ skip_fields = "**all_base** FilePath NumProcesses"
 tag_fields = "Hostname"
 timestamp_precision = "s"
 
+[SystemStats]
+type = "SystemStatsInput"
+ticker_interval = 1
+
+[system_lines]
+type = "InfluxLineEncoder"
+tag_fields = ["Hostname", "FilePath", "netdevice", "mountpoint", "device", "fstype", "process"]
+skip_fields = ["TickerInterval"]
+timestamp_precision = "s"
+
+[influx_system]
+type = "HttpOutput"
+message_matcher = "Logger == 'SystemStats'"
+address = "http://127.0.0.1:{port}/write?db=metrics&precision=s"
+encoder = "system_lines"
+
 [influx_lua]
 type = "HttpOutput"
 message_matcher = "Type == 'stats.loadavg'"
@@ -177,6 +194,28 @@ encoder = "influx_schema"
         .query("SELECT last(value) FROM \"5MinAvg\"")
         .and_then(|a| single_value(&a));
     assert_eq!(five, Some(0.58));
+    // This machine's system metrics, natively encoded: memory and the loopback interface.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mem = influx
+            .query(
+                "SELECT last(\"MemTotal\") FROM \"stats.memstats\" WHERE \"Hostname\" = 'router-1'",
+            )
+            .and_then(|a| single_value(&a));
+        let lo = influx
+            .query(
+                "SELECT last(\"receive_bytes\") FROM \"stats.netdev\" WHERE \"netdevice\" = 'lo'",
+            )
+            .and_then(|a| single_value(&a));
+        if mem.is_some_and(|m| m > 0.0) && lo.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no system metrics in InfluxDB: {mem:?} {lo:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let measurements = influx.query("SHOW MEASUREMENTS").expect("answer");
     assert!(!measurements.contains("NumProcesses"), "{measurements}");
     let (status, _) = hekad.terminate();
