@@ -1,9 +1,8 @@
 //! hekad -> InfluxDB with the real server (Debian's influxdb 1.6, `influxd`, started on
 //! 127.0.0.1 with its own config; `scripts/test` installs it): HttpOutput carrying the
 //! native InfluxLineEncoder (statsd aggregates in fields mode, SystemStatsInput's messages)
-//! and the stock
-//! `schema_influx_line.lua` SandboxEncoder (decoded /proc/loadavg text), read back with
-//! InfluxQL queries.
+//! and the stock `schema_influx_line.lua` SandboxEncoder (decoded /proc/loadavg text),
+//! read back with InfluxQL queries.
 
 mod common;
 
