@@ -77,3 +77,41 @@ impl Ticker {
         Event::Tick
     }
 }
+
+/// The ticks of a plugin that has no queue to wait on (an input that polls: a file,
+/// a URL, a command, /proc): every `every` from its start until hekad stops.
+#[derive(Debug)]
+pub struct Polling {
+    every: Duration,
+    next: Instant,
+    deadline: Deadline,
+}
+
+impl Polling {
+    /// The first tick comes one interval from now.
+    pub fn new(every: Duration) -> Polling {
+        Polling {
+            every,
+            next: Instant::now() + every,
+            deadline: Deadline::new(),
+        }
+    }
+
+    /// Waits for the next tick (true) or for hekad to stop (false). A plugin that fell
+    /// behind by more than an interval ticks again one interval after now (ticks are not
+    /// made up).
+    pub async fn tick(&mut self, control: &super::shutdown::Control) -> bool {
+        let (deadline, next) = (&self.deadline, self.next);
+        let ticked = async {
+            deadline.until(next).await;
+            true
+        };
+        let stopped = async {
+            control.stopped().await;
+            false
+        };
+        let ticked = ticked.or(stopped).await;
+        self.next = (self.next + self.every).max(Instant::now());
+        ticked
+    }
+}

@@ -10,11 +10,11 @@ use super::{Decorator, Deliverer, Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
-use crate::pipeline::deadline::Deadline;
+use crate::pipeline::ticker::Polling;
 use serde::Deserialize;
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEFAULT_TICKER_SECONDS: u64 = 5;
 
@@ -68,25 +68,13 @@ impl Input for FilePollingInput {
                 fields,
             };
             let mut deliverer = Deliverer::new(&ctx.shared, None, decorator)?;
-            let deadline = Deadline::new();
-            let mut next = Instant::now() + every;
-            loop {
-                let ticked = async {
-                    deadline.until(next).await;
-                    true
-                };
-                let stopped = async {
-                    ctx.control.stopped().await;
-                    false
-                };
-                if !ticked.or(stopped).await {
-                    return Ok(());
-                }
-                next = (next + every).max(Instant::now());
+            let mut polling = Polling::new(every);
+            while polling.tick(&ctx.control).await {
                 if self.poll(&ctx, &mut deliverer).await.is_err() {
-                    return Ok(());
+                    break;
                 }
             }
+            Ok(())
         })
     }
 }

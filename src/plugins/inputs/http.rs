@@ -13,13 +13,13 @@ use super::{Decorator, Deliverer, Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
-use crate::pipeline::deadline::Deadline;
+use crate::pipeline::ticker::Polling;
 use crate::plugins::http::{Client, Endpoint, HeaderValues, RequestOptions, Response};
 use hyper::body::Bytes;
 use serde::Deserialize;
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEFAULT_TICKER_SECONDS: u64 = 10;
 
@@ -128,27 +128,15 @@ impl Input for HttpInput {
             let every = ctx
                 .ticker
                 .unwrap_or(Duration::from_secs(DEFAULT_TICKER_SECONDS));
-            let deadline = Deadline::new();
-            let mut next = Instant::now() + every;
-            loop {
-                let ticked = async {
-                    deadline.until(next).await;
-                    true
-                };
-                let stopped = async {
-                    ctx.control.stopped().await;
-                    false
-                };
-                if !ticked.or(stopped).await {
-                    return Ok(());
-                }
+            let mut polling = Polling::new(every);
+            while polling.tick(&ctx.control).await {
                 for poll in &mut polls {
                     if self.poll(&mut ctx, poll).await.is_err() {
                         return Ok(());
                     }
                 }
-                next = (next + every).max(Instant::now());
             }
+            Ok(())
         })
     }
 }

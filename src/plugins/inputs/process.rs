@@ -24,6 +24,7 @@ use crate::message::MessageWriter;
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
+use crate::pipeline::ticker::Polling;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use smol::io::AsyncReadExt;
@@ -457,23 +458,11 @@ impl ProcessInput {
         if self.immediate_start {
             self.run_collected(ctx, &mut streams).await?;
         }
-        let deadline = Deadline::new();
-        let mut next = Instant::now() + every;
-        loop {
-            let ticked = async {
-                deadline.until(next).await;
-                true
-            };
-            let stopped = async {
-                ctx.control.stopped().await;
-                false
-            };
-            if !ticked.or(stopped).await {
-                return Ok(());
-            }
+        let mut polling = Polling::new(every);
+        while polling.tick(ctx.control).await {
             self.run_collected(ctx, &mut streams).await?;
-            next = (next + every).max(Instant::now());
         }
+        Ok(())
     }
 }
 

@@ -15,14 +15,14 @@ use super::process::{self, Host};
 use super::{Input, InputContext};
 use crate::config::common::CommonInput;
 use crate::config::{section, Category, ConfigError, PluginSection};
-use crate::pipeline::deadline::Deadline;
 use crate::pipeline::executors::spawn_local;
+use crate::pipeline::ticker::Polling;
 use serde::Deserialize;
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEFAULT_TICKER_SECONDS: u64 = 300;
 
@@ -70,19 +70,10 @@ impl Input for ProcessDirectoryInput {
                 .ticker
                 .unwrap_or(Duration::from_secs(DEFAULT_TICKER_SECONDS));
             let mut managed: BTreeMap<PathBuf, Managed> = BTreeMap::new();
-            let deadline = Deadline::new();
+            let mut polling = Polling::new(every);
             loop {
                 self.rescan(&ctx, &mut managed);
-                let next = Instant::now() + every;
-                let ticked = async {
-                    deadline.until(next).await;
-                    true
-                };
-                let stopped = async {
-                    ctx.control.stopped().await;
-                    false
-                };
-                if !ticked.or(stopped).await {
+                if !polling.tick(&ctx.control).await {
                     break;
                 }
             }

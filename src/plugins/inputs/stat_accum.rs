@@ -16,8 +16,9 @@ use crate::config::{section, ConfigError, PluginSection};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::stats::PluginStats;
+use crate::pipeline::ticker::Polling;
 use serde::Deserialize;
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -683,19 +684,9 @@ impl Input for StatAccumInput {
             let every = ctx
                 .ticker
                 .unwrap_or(Duration::from_secs(DEFAULT_TICKER_SECONDS));
-            let deadline = crate::pipeline::deadline::Deadline::new();
-            let mut next = Instant::now() + every;
+            let mut polling = Polling::new(every);
             loop {
-                let ticked = async {
-                    deadline.until(next).await;
-                    true
-                };
-                let stopped = async {
-                    ctx.control.stopped().await;
-                    false
-                };
-                let ticked = ticked.or(stopped).await;
-                next = (next + every).max(Instant::now());
+                let ticked = polling.tick(&ctx.control).await;
                 // The last interval is emitted at shutdown too, as Heka does.
                 self.emit(&mut ctx, every).await;
                 if !ticked {

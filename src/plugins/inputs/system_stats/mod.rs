@@ -32,13 +32,13 @@ mod scan;
 use super::{Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::message::{MessageWriter, DEFAULT_SEVERITY};
-use crate::pipeline::deadline::Deadline;
 use crate::pipeline::stats::PluginStats;
+use crate::pipeline::ticker::Polling;
 use filter::NameFilter;
 use serde::Deserialize;
-use smol::future::{BoxedLocal, FutureExt};
+use smol::future::BoxedLocal;
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEFAULT_TICKER_SECONDS: u64 = 10;
 
@@ -261,25 +261,15 @@ impl Input for SystemStatsInput {
                 .ticker
                 .unwrap_or(Duration::from_secs(DEFAULT_TICKER_SECONDS));
             let mut sources = Sources::new(&self.config);
-            let deadline = Deadline::new();
             // The first report goes out at start, the next ones every interval.
-            let mut next = Instant::now();
+            let mut polling = Polling::new(every);
             loop {
                 let mut out = Emitter {
                     ctx: &mut ctx,
                     ticker_secs: every.as_secs_f64(),
                 };
                 sources.collect(&mut out).await;
-                next = (next + every).max(Instant::now());
-                let ticked = async {
-                    deadline.until(next).await;
-                    true
-                };
-                let stopped = async {
-                    ctx.control.stopped().await;
-                    false
-                };
-                if !ticked.or(stopped).await {
+                if !polling.tick(&ctx.control).await {
                     return Ok(());
                 }
             }
