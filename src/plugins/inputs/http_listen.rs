@@ -18,7 +18,6 @@ use super::{Decorator, Deliverer, Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
-use crate::pipeline::executors::spawn_local;
 use crate::pipeline::stats::PluginStats;
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
@@ -124,31 +123,12 @@ pub fn build(
 impl Input for HttpListenInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
-            let listener = smol::Async::new(self.listener).map_err(|e| e.to_string())?;
             let ctx = Rc::new(ctx);
-            let mut connections: Vec<smol::Task<()>> = Vec::new();
-            loop {
-                let accepted = async { Some(listener.accept().await) };
-                let stopped = async {
-                    ctx.control.stopped().await;
-                    None
-                };
-                match accepted.or(stopped).await {
-                    None => break,
-                    Some(Ok((stream, peer))) => {
-                        connections.retain(|t| !t.is_finished());
-                        let (ctx, settings) = (ctx.clone(), self.settings.clone());
-                        connections.push(spawn_local(serve(ctx, settings, stream, peer)));
-                    }
-                    Some(Err(e)) => {
-                        log::error!("Input '{}' error: accept: {e}", ctx.shared.input_name)
-                    }
-                }
-            }
-            for connection in connections {
-                connection.await;
-            }
-            Ok(())
+            let (name, control) = (ctx.shared.input_name.clone(), ctx.control.clone());
+            super::accept_until_stopped(&name, self.listener, &control, |stream, peer| {
+                serve(ctx.clone(), self.settings.clone(), stream, peer)
+            })
+            .await
         })
     }
 }

@@ -39,3 +39,39 @@ pub struct InputContext {
 pub trait Input: Send {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>>;
 }
+
+/// Accepts TCP connections until hekad stops, serving each in a task of its own made by
+/// `serve`, then waits for those tasks (StatsdInput over TCP, HttpListenInput; TcpInput
+/// has its own, which drains the backlog for at-least-once delivery).
+pub async fn accept_until_stopped<F>(
+    input: &str,
+    listener: std::net::TcpListener,
+    control: &Control,
+    mut serve: impl FnMut(smol::Async<std::net::TcpStream>, std::net::SocketAddr) -> F,
+) -> Result<(), String>
+where
+    F: std::future::Future<Output = ()> + 'static,
+{
+    use smol::future::FutureExt;
+    let listener = smol::Async::new(listener).map_err(|e| e.to_string())?;
+    let mut connections: Vec<smol::Task<()>> = Vec::new();
+    loop {
+        let accepted = async { Some(listener.accept().await) };
+        let stopped = async {
+            control.stopped().await;
+            None
+        };
+        match accepted.or(stopped).await {
+            None => break,
+            Some(Ok((stream, peer))) => {
+                connections.retain(|t| !t.is_finished());
+                connections.push(crate::pipeline::executors::spawn_local(serve(stream, peer)));
+            }
+            Some(Err(e)) => log::error!("Input '{input}' error: accept: {e}"),
+        }
+    }
+    for connection in connections {
+        connection.await;
+    }
+    Ok(())
+}

@@ -14,7 +14,6 @@
 use super::stat_accum::{Sample, StatSink};
 use super::{Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
-use crate::pipeline::executors::spawn_local;
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use rustix::io::Errno;
@@ -188,34 +187,22 @@ async fn serve_tcp(
     max_line: usize,
     reporter: Arc<Reporter>,
 ) -> Result<(), String> {
-    let listener = Async::new(listener).map_err(|e| e.to_string())?;
-    let mut connections: Vec<smol::Task<()>> = Vec::new();
-    loop {
-        let accepted = async { Some(listener.accept().await) };
-        let stopped = async {
-            ctx.control.stopped().await;
-            None
-        };
-        match accepted.or(stopped).await {
-            None => break,
-            Some(Ok((stream, peer))) => {
-                connections.retain(|t| !t.is_finished());
-                let (sink, reporter, control) =
-                    (sink.clone(), reporter.clone(), ctx.control.clone());
-                connections.push(spawn_local(async move {
-                    let read = read_lines(stream, &sink, max_line, &reporter, peer);
-                    let stopped = async { control.stopped().await };
-                    read.or(stopped).await;
-                    reporter.flush();
-                }));
+    let control = ctx.control.clone();
+    super::accept_until_stopped(
+        &ctx.shared.input_name,
+        listener,
+        &ctx.control,
+        |stream, peer| {
+            let (sink, reporter, control) = (sink.clone(), reporter.clone(), control.clone());
+            async move {
+                let read = read_lines(stream, &sink, max_line, &reporter, peer);
+                let stopped = async { control.stopped().await };
+                read.or(stopped).await;
+                reporter.flush();
             }
-            Some(Err(e)) => log::error!("Input '{}' error: accept: {e}", ctx.shared.input_name),
-        }
-    }
-    for connection in connections {
-        connection.await;
-    }
-    Ok(())
+        },
+    )
+    .await
 }
 
 /// Reads one statsd TCP connection: a metric per line, lines longer than `max_line`
