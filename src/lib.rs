@@ -5,6 +5,7 @@ pub mod alloc_count;
 pub mod atomic_file;
 pub mod cli;
 pub mod config;
+pub mod footprint;
 pub mod framing;
 pub mod matcher;
 pub mod message;

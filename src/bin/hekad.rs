@@ -95,6 +95,24 @@ fn run(config_path: &Path) -> i32 {
     code
 }
 
+/// Once the pipeline runs, gives back the resident pages of code only start-up used
+/// (`footprint.rs`): on a router most of hekad's RSS is its own binary.
+fn release_start_up_code() {
+    let released = std::thread::Builder::new()
+        .name("hekad-trim".into())
+        .stack_size(64 * 1024)
+        .spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            match hekad::footprint::release_code_pages() {
+                Ok(bytes) => log::debug!("released {bytes} bytes of start-up code mappings"),
+                Err(e) => log::debug!("cannot release start-up code: {e}"),
+            }
+        });
+    if let Err(e) = released {
+        log::debug!("cannot start the start-up code release: {e}");
+    }
+}
+
 fn start(config: loader::Config) -> i32 {
     let pipeline = match Pipeline::build(config) {
         Ok(p) => p,
@@ -113,6 +131,7 @@ fn start(config: loader::Config) -> i32 {
         env!("CARGO_PKG_VERSION"),
         pipeline.memory_bound()
     );
+    release_start_up_code();
     match pipeline.run() {
         Ok(code) => {
             log::info!("Shutdown complete.");
