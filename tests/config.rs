@@ -22,6 +22,32 @@ fn directory_loads_toml_files_and_ignores_others() {
     }
 }
 
+/// Two files of a config directory defining the same section: an error naming both,
+/// not the later one silently winning.
+#[test]
+fn a_section_defined_in_two_files_is_an_error() {
+    let dir = common::scratch_dir("config-duplicate");
+    std::fs::write(
+        dir.join("a.toml"),
+        "[UdpInput]\naddress = \"127.0.0.1:5566\"\n",
+    )
+    .expect("a");
+    std::fs::write(
+        dir.join("b.toml"),
+        "[UdpInput]\naddress = \"127.0.0.1:5567\"\n",
+    )
+    .expect("b");
+    let errors = load(&dir).expect_err("duplicate section");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let text = errors[0].to_string();
+    assert!(text.contains("b.toml"), "{text}");
+    assert!(
+        text.contains("[UdpInput] is defined again (first in "),
+        "{text}"
+    );
+    assert!(text.contains("a.toml"), "{text}");
+}
+
 #[test]
 fn environment_variables_are_substituted_in_section_names_and_values() {
     std::env::set_var("LOG_ENCODER", "PayloadEncoder");

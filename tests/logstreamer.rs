@@ -300,7 +300,14 @@ fn an_oversized_line_is_dropped_whole_and_counted() {
     append(&t.logs.join("app.log"), &format!("before\n{long}\nafter\n"));
     let h = t.start_with(r"app\.log", "", "max_message_size = 2048");
     assert_eq!(t.wait_for(2, &h), ["before", "after"]);
-    h.wait_for_log("record exceeded MAX_RECORD_SIZE");
-    h.wait_for_report("DropMessageCount: 2");
-    let _ = h.terminate();
+    // One line: one count and one log line with its size (5,001 bytes with its newline),
+    // however many buffers it filled.
+    h.wait_for_log("the whole record, 5001 bytes, was dropped");
+    h.wait_for_report("DropMessageCount: 1");
+    let (_, stderr) = h.terminate();
+    assert_eq!(
+        stderr.matches("record exceeded MAX_RECORD_SIZE").count(),
+        1,
+        "{stderr}"
+    );
 }

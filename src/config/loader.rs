@@ -66,7 +66,18 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
                 });
                 continue;
             };
-            sections.retain(|s| s.name != name);
+            if let Some(first) = sections.iter().find(|s| s.name == name) {
+                errors.push(ConfigError {
+                    file: Some(file.clone()),
+                    section: Some(name.clone()),
+                    key: None,
+                    message: format!(
+                        "[{name}] is defined again (first in {}): section names must be unique",
+                        first.file.display()
+                    ),
+                });
+                continue;
+            }
             sections.push(PluginSection {
                 name,
                 type_name,

@@ -87,6 +87,8 @@ pub struct Deliverer {
     /// LogstreamerInput, as Heka does.
     skip_oversized_tails: bool,
     skipping_tail: bool,
+    /// The long record being skipped: its first error and its bytes so far.
+    oversized: Option<(String, usize)>,
     /// When the newest bytes were read: the Timestamp of messages made from the records
     /// they complete (one clock read per read(2), not one per message).
     read_at: i64,
@@ -139,6 +141,7 @@ impl Deliverer {
             ack: None,
             skip_oversized_tails: false,
             skipping_tail: false,
+            oversized: None,
             read_at: now_ns(),
             processed: PendingCount::default(),
         })
@@ -178,6 +181,19 @@ impl Deliverer {
         self.buffer.spare()
     }
 
+    /// Logs the long record just skipped, once, with its whole size (`tail` bytes after
+    /// the parts already counted).
+    fn log_oversized(&mut self, tail: usize) {
+        if let Some((error, bytes)) = self.oversized.take() {
+            log::error!(
+                "Splitter '{}-{}' error: {error}; the whole record, {} bytes, was dropped",
+                self.stream,
+                self.shared.splitter_name,
+                bytes + tail
+            );
+        }
+    }
+
     /// Records `n` bytes read into [`Deliverer::spare`] and delivers every complete record.
     pub async fn filled(&mut self, n: usize) -> Result<(), RouterClosed> {
         self.buffer.filled(n);
@@ -205,7 +221,27 @@ impl Deliverer {
                     self.count_processed();
                     return Ok(());
                 }
-                Next::Oversized { error, truncated } => {
+                // A long line of a file (LogstreamerInput) fills the buffer again and
+                // again: one record, counted and logged once, with its size, when its end
+                // is found.
+                Next::Oversized {
+                    error,
+                    truncated: None,
+                    len,
+                } if self.skip_oversized_tails => {
+                    match self.oversized.as_mut() {
+                        Some((_, bytes)) => *bytes += len,
+                        None => {
+                            PluginStats::add(&self.shared.stats.drop_count, 1);
+                            self.oversized = Some((error, len));
+                        }
+                    }
+                    self.skipping_tail = true;
+                    self.consumed_without_message();
+                }
+                Next::Oversized {
+                    error, truncated, ..
+                } => {
                     log::error!(
                         "Splitter '{}-{}' error: {error}",
                         self.stream,
@@ -215,13 +251,13 @@ impl Deliverer {
                         Some(record) => self.deliver_range(record).await?,
                         None => {
                             PluginStats::add(&self.shared.stats.drop_count, 1);
-                            self.skipping_tail = self.skip_oversized_tails;
                             self.consumed_without_message();
                         }
                     }
                 }
-                Next::Record(_) if self.skipping_tail => {
+                Next::Record(tail) if self.skipping_tail => {
                     self.skipping_tail = false;
+                    self.log_oversized(tail.len());
                     self.consumed_without_message();
                 }
                 Next::Record(record) => self.deliver_range(record).await?,

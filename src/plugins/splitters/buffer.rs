@@ -40,6 +40,8 @@ pub enum Next {
     Oversized {
         error: String,
         truncated: Option<Range<usize>>,
+        /// Bytes of the record this part held.
+        len: usize,
     },
 }
 
@@ -148,8 +150,13 @@ impl SplitterBuffer {
                 escaped_prefix(&self.data[window.clone()])
             );
             self.start = self.end;
+            let len = window.len();
             let truncated = self.keep_truncated.then_some(window);
-            return Next::Oversized { error, truncated };
+            return Next::Oversized {
+                error,
+                truncated,
+                len,
+            };
         }
     }
 
