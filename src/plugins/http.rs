@@ -187,17 +187,15 @@ impl Client {
         &self.endpoint
     }
 
-    /// Sends one request to `path_and_query` (the endpoint's own when `None`) and reads
-    /// the response, within `options.timeout`. Bodies over `max_body` bytes fail.
+    /// Sends one request to the endpoint and reads the response, within `options.timeout`. Bodies over `max_body` bytes fail.
     pub async fn send(
         &mut self,
         options: &RequestOptions,
-        path_and_query: Option<&str>,
         extra_headers: &[(HeaderName, HeaderValue)],
         body: Bytes,
         max_body: usize,
     ) -> Result<Response, String> {
-        let exchange = self.exchange(options, path_and_query, extra_headers, body, max_body);
+        let exchange = self.exchange(options, extra_headers, body, max_body);
         let result = match options.timeout {
             Some(limit) => {
                 let timed_out = async {
@@ -218,14 +216,13 @@ impl Client {
     async fn exchange(
         &mut self,
         options: &RequestOptions,
-        path_and_query: Option<&str>,
         extra_headers: &[(HeaderName, HeaderValue)],
         body: Bytes,
         max_body: usize,
     ) -> Result<Response, String> {
         let mut request = hyper::Request::builder()
             .method(options.method.clone())
-            .uri(path_and_query.unwrap_or(&self.endpoint.path_and_query))
+            .uri(&self.endpoint.path_and_query)
             .header(hyper::header::HOST, &self.endpoint.authority)
             .header(hyper::header::USER_AGENT, "Heka");
         if let Some(headers) = request.headers_mut() {
@@ -236,8 +233,8 @@ impl Client {
         let request = request
             .body(Full::new(body))
             .map_err(|e| format!("building the request: {e}"))?;
-        let url = self.endpoint.url.clone();
-        let sender = self.ready_sender().await?;
+        let sender = ready_sender(&self.endpoint, &mut self.sender).await?;
+        let url = &self.endpoint.url;
         let started = Instant::now();
         let response = sender
             .send_request(request)
@@ -256,34 +253,35 @@ impl Client {
             elapsed: started.elapsed(),
         })
     }
+}
 
-    /// The connection's sender, connecting first when there is none or it was closed.
-    async fn ready_sender(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, String> {
-        if let Some(sender) = self.sender.as_mut() {
-            if sender.ready().await.is_err() {
-                self.sender = None;
-            }
+/// The connection's sender, connecting to `endpoint` first when there is none or the
+/// server closed it.
+async fn ready_sender<'s>(
+    endpoint: &Endpoint,
+    sender: &'s mut Option<SendRequest<Full<Bytes>>>,
+) -> Result<&'s mut SendRequest<Full<Bytes>>, String> {
+    if let Some(open) = sender.as_mut() {
+        if open.ready().await.is_err() {
+            *sender = None;
         }
-        if self.sender.is_none() {
-            let address = (self.endpoint.host.as_str(), self.endpoint.port);
-            let stream = smol::net::TcpStream::connect(address)
-                .await
-                .map_err(|e| format!("cannot connect to {}: {e}", self.endpoint.url))?;
-            let _ = stream.set_nodelay(true);
-            let (sender, connection) =
-                hyper::client::conn::http1::handshake(FuturesIo::new(stream))
-                    .await
-                    .map_err(|e| format!("HTTP handshake with {}: {e}", self.endpoint.url))?;
-            spawn_local(async move {
-                let _ = connection.await;
-            })
-            .detach();
-            self.sender = Some(sender);
-        }
-        self.sender
-            .as_mut()
-            .ok_or_else(|| "no connection".to_owned())
     }
+    if let Some(open) = sender {
+        return Ok(open);
+    }
+    let url = &endpoint.url;
+    let stream = smol::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (open, connection) = hyper::client::conn::http1::handshake(FuturesIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP handshake with {url}: {e}"))?;
+    spawn_local(async move {
+        let _ = connection.await;
+    })
+    .detach();
+    Ok(sender.insert(open))
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ impl HttpInput {
     ) -> Result<(), super::RouterClosed> {
         let sent = poll
             .client
-            .send(&self.options, None, &[], self.body.clone(), MAX_BODY)
+            .send(&self.options, &[], self.body.clone(), MAX_BODY)
             .await;
         match sent {
             Ok(response) => {

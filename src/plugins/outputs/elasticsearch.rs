@@ -166,7 +166,7 @@ impl ElasticSearchOutput {
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-ndjson"),
         )];
-        match send_until_done(ctx, client, &self.options, None, &headers, body).await {
+        match send_until_done(ctx, client, &self.options, &headers, body).await {
             Some(Ok(answer)) => {
                 let failed = failed_items(&answer);
                 PluginStats::add(

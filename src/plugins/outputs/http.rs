@@ -122,7 +122,6 @@ pub async fn send_until_done(
     ctx: &OutputContext,
     client: &mut Client,
     options: &RequestOptions,
-    path: Option<&str>,
     headers: &[(hyper::header::HeaderName, hyper::header::HeaderValue)],
     body: Bytes,
 ) -> Option<Result<Bytes, String>> {
@@ -134,7 +133,7 @@ pub async fn send_until_done(
     let attempts = async {
         loop {
             let sent = client
-                .send(options, path, headers, body.clone(), MAX_RESPONSE)
+                .send(options, headers, body.clone(), MAX_RESPONSE)
                 .await;
             match judge(sent) {
                 Attempt::Delivered(answer) => return Some(Ok(answer)),
@@ -175,7 +174,7 @@ impl Output for HttpOutput {
                     Method::GET => Bytes::new(),
                     _ => Bytes::copy_from_slice(&body),
                 };
-                match send_until_done(&ctx, &mut client, &self.options, None, &[], payload).await {
+                match send_until_done(&ctx, &mut client, &self.options, &[], payload).await {
                     Some(Ok(_)) => PluginStats::add(&ctx.stats.process_count, 1),
                     Some(Err(rejected)) => {
                         PluginStats::add(&ctx.stats.drop_count, 1);
