@@ -25,7 +25,12 @@ struct Carbon {
 
 impl Carbon {
     fn start(dir: &Path) -> Carbon {
-        let (tcp_port, pickle, query) = (free_port(), free_port(), free_port());
+        Carbon::start_on(dir, free_port())
+    }
+
+    /// Starts carbon with its line receiver on `tcp_port`.
+    fn start_on(dir: &Path, tcp_port: u16) -> Carbon {
+        let (pickle, query) = (free_port(), free_port());
         let udp_port = free_port();
         let d = dir.display();
         let conf = format!(
@@ -343,6 +348,107 @@ encoder = "ProtobufEncoder"
     ));
     hekad.wait_for_report("ProcessMessageFailures: 2");
     hekad.wait_for_report("KernelDropCount: 0");
+}
+
+/// At-least-once over TCP: with `use_buffering = true` CarbonOutput queues on disk while
+/// carbon is down, keeps the queue across a hekad restart, and once carbon comes up every
+/// line read from the tailed file is stored.
+#[test]
+fn carbon_down_then_up_loses_no_line_with_disk_buffering() {
+    let dir = scratch_dir("metrics-carbon-down");
+    let logs = dir.join("logs").tap_mkdir();
+    let carbon_port = free_port();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    // One point per second, every one distinct, inside carbon's one-hour retention.
+    let first = now - 900;
+    let write_points = |range: std::ops::Range<i64>| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logs.join("graphite.log"))
+            .expect("log");
+        for i in range {
+            writeln!(f, "buffered.seq {i} {}", first + i).expect("write");
+        }
+    };
+    let config = format!(
+        r#"{globals}
+[Graphite]
+type = "LogstreamerInput"
+log_directory = "{logs}"
+file_match = 'graphite\.log'
+
+[CarbonOutput]
+message_matcher = "Logger == 'Graphite'"
+address = "127.0.0.1:{carbon_port}"
+use_buffering = true
+"#,
+        globals = globals(&dir, ""),
+        logs = logs.display(),
+    );
+    let journal = dir.join("cache/logstreamer/Graphite");
+    let read_all = |hekad: &Hekad| {
+        let size = std::fs::metadata(logs.join("graphite.log"))
+            .expect("log")
+            .len();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let seek = || {
+            let text = std::fs::read_to_string(&journal).unwrap_or_default();
+            let after = text.split("\"seek\":").nth(1).unwrap_or("");
+            let digits = after
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next();
+            digits.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0)
+        };
+        while seek() < size {
+            assert!(
+                Instant::now() < deadline,
+                "journal never reached {size}: {}",
+                hekad.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    // Carbon down: hekad reads every line and holds them in its disk queue.
+    write_points(0..300);
+    let hekad = Hekad::start(&dir, &config);
+    read_all(&hekad);
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+
+    // Restarted while carbon is still down, with more lines to read.
+    write_points(300..500);
+    let hekad = Hekad::start(&dir, &config);
+    read_all(&hekad);
+
+    // Carbon up: everything queued arrives, each point with its value.
+    let carbon = Carbon::start_on(&dir.join("carbon").tap_mkdir(), carbon_port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let points = carbon.points("buffered.seq");
+        let missing: Vec<i64> = (0..500)
+            .filter(|i| points.get(&(first + i)) != Some(&(*i as f64)))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} points missing, first {:?}; stderr:\n{}",
+            missing.len(),
+            &missing[..missing.len().min(10)],
+            hekad.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
 }
 
 trait TapMkdir {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{globals, scratch_dir, wait_for_messages, Hekad};
+use common::{fixture, globals, scratch_dir, wait_for_messages, Hekad};
 use hekad::message::Message;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -352,6 +352,77 @@ ticker_interval = 1
     assert!(!names(&common::read_messages(&out))
         .iter()
         .any(|n| n.contains("ignored")));
+    let (status, _) = hekad.terminate();
+    assert!(status.success());
+}
+
+/// Heka's process tree fixture (`processes/100/h0.toml`, ...: `echo` jobs every 100 to 300
+/// s) under ProcessDirectoryInput's default `process_dir`: every job is picked up with the
+/// interval its directory names. The same files copied under a 1-second directory run and
+/// deliver their whole output as one message (NullSplitter, as Heka): the argument's `\n`
+/// and echo's own newline.
+#[test]
+fn process_directory_runs_hekas_fixture_tree() {
+    let dir = scratch_dir("process-directory-fixture");
+    let out = dir.join("out.pb");
+    let tree = fixture("configs/processes");
+    let fast = dir.join("fast/1");
+    std::fs::create_dir_all(&fast).expect("fast");
+    for (from, to) in [("100/h0.toml", "h0.toml"), ("300/h1.toml", "h1.toml")] {
+        std::fs::copy(tree.join(from), fast.join(to)).expect("copy fixture");
+    }
+    let config = format!(
+        r#"{globals}
+[ProcessDirectoryInput]
+
+[fast]
+type = "ProcessDirectoryInput"
+process_dir = "{fast}"
+
+{output}"#,
+        globals = globals(
+            &dir,
+            &format!("share_dir = \"{}\"", fixture("configs").display())
+        ),
+        fast = dir.join("fast").display(),
+        output = output(&out, "Type == 'ProcessInput'"),
+    );
+    let hekad = Hekad::start(&dir, &config);
+    for (seconds, name) in [(100, "h0"), (100, "h1"), (200, "h0"), (300, "h1")] {
+        hekad.wait_for_log(&format!(
+            "running ProcessDirectoryInput-{seconds}-{name} ({}), every {seconds} s",
+            tree.join(format!("{seconds}/{name}.toml")).display()
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let messages = common::read_messages(&out);
+        let runs = |name: &str, expected: &str| {
+            messages.iter().any(|m| {
+                text(m, "ProcessInputName").as_deref() == Some(name) && payload(m) == expected
+            })
+        };
+        if runs("fast-1-h0.stdout", "hello world\n\n")
+            && runs("fast-1-h1.stdout", "hello world again\n\n")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            messages
+                .iter()
+                .map(|m| (text(m, "ProcessInputName"), payload(m)))
+                .collect::<Vec<_>>(),
+            hekad.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !hekad.stderr_text().contains("ERROR"),
+        "{}",
+        hekad.stderr_text()
+    );
     let (status, _) = hekad.terminate();
     assert!(status.success());
 }

@@ -163,6 +163,15 @@ async fn run_managed(
             return;
         }
     };
+    let every = if seconds == 0 {
+        "long-running".to_owned()
+    } else {
+        format!("every {seconds} s")
+    };
+    log::info!(
+        "Input '{input}': running {name} ({}), {every}",
+        path.display()
+    );
     let mut shared = ctx.shared.clone();
     shared.input_name = name.clone();
     let host = Host {
