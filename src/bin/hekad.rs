@@ -95,21 +95,29 @@ fn run(config_path: &Path) -> i32 {
     code
 }
 
-/// Once the pipeline runs, gives back the resident pages of code only start-up used
-/// (`footprint.rs`): on a router most of hekad's RSS is its own binary.
+/// Gives back the resident pages of code only start-up used (`footprint.rs`): on a router
+/// most of hekad's RSS is its own binary. Once when the pipeline is built (what loading
+/// the config and building the plugins touched), so that the peak is not start-up's code
+/// plus the running pipeline's, and again once the pipeline has run a while (what
+/// starting the plugins touched).
 fn release_start_up_code() {
+    release_code_pages();
     let released = std::thread::Builder::new()
         .name("hekad-trim".into())
         .stack_size(64 * 1024)
         .spawn(|| {
             std::thread::sleep(std::time::Duration::from_secs(3));
-            match hekad::footprint::release_code_pages() {
-                Ok(bytes) => log::debug!("released {bytes} bytes of start-up code mappings"),
-                Err(e) => log::debug!("cannot release start-up code: {e}"),
-            }
+            release_code_pages();
         });
     if let Err(e) = released {
         log::debug!("cannot start the start-up code release: {e}");
+    }
+}
+
+fn release_code_pages() {
+    match hekad::footprint::release_code_pages() {
+        Ok(bytes) => log::debug!("released {bytes} bytes of start-up code mappings"),
+        Err(e) => log::debug!("cannot release start-up code: {e}"),
     }
 }
 

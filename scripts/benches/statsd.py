@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
 """statsd ingestion: hekad (StatsdInput -> StatAccumInput -> CarbonOutput) against Etsy's
 statsd (npm `statsd`, graphite backend) on the same load, in the same invocation.
 
-    scripts/bench-statsd                      rates 50k .. 3.2M metrics/s, 3 s each
-    scripts/bench-statsd --rates 100000,400000 --seconds 5 --names 10000
+    scripts/bench statsd                      rates 50k .. 3.2M metrics/s, 3 s each
+    scripts/bench statsd --rates 100000,400000 --seconds 5 --names 10000
+    scripts/bench statsd --smoke              hekad only, 50k metrics/s for 1 s
 
 For each offered rate, a paced sender (`bench_kit statsd`) sends counters `bench.n<i>:1|c`
 cycling through `--names` distinct names, 20 lines per datagram, to a fresh server; both
@@ -24,8 +24,8 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HEKAD = os.path.join(ROOT, "target/release/hekad")
+from common import ROOT, proc_stats
+
 KIT = os.path.join(ROOT, "target/release/examples/bench_kit")
 DEPS = os.path.join(ROOT, "target/bench-deps")
 STATSD = os.path.join(DEPS, "node_modules/statsd/stats.js")
@@ -104,20 +104,7 @@ def udp_drops(port):
     return int(cols[-1]) if cols else 0
 
 
-def cpu_and_rss(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    hwm = 0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                hwm = int(line.split()[1])
-    return cpu, hwm
-
-
-def start_hekad(work, port, sink_port):
+def start_hekad(hekad, work, port, sink_port):
     config = os.path.join(work, "hekad.toml")
     with open(config, "w") as f:
         f.write(f"""[hekad]
@@ -130,11 +117,11 @@ ticker_interval = 1
 message_matcher = "Type == 'heka.statmetric'"
 address = "127.0.0.1:{sink_port}"
 """)
-    return subprocess.Popen([HEKAD, f"-config={config}"], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([hekad, f"-config={config}"], stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(work, "hekad.log"), "w"))
 
 
-def start_statsd(work, port, sink_port):
+def start_statsd(_hekad, work, port, sink_port):
     config = os.path.join(work, "statsd.js")
     with open(config, "w") as f:
         f.write(json.dumps({
@@ -155,16 +142,16 @@ def wait_listening(port, proc):
         time.sleep(0.05)
 
 
-def one_run(kind, rate, a, sink):
+def one_run(hekad, kind, rate, a, sink):
     with tempfile.TemporaryDirectory(prefix=f"bench-statsd-{kind}-") as work:
         port = free_port()
         sink.reset()
         start = start_hekad if kind == "hekad" else start_statsd
-        proc = start(work, port, sink.port)
+        proc = start(hekad, work, port, sink.port)
         try:
             wait_listening(port, proc)
             time.sleep(0.3)
-            cpu0, _ = cpu_and_rss(proc.pid)
+            cpu0, _ = proc_stats(proc.pid)
             out = subprocess.run([KIT, "statsd", str(port), str(rate), str(a.seconds),
                                   str(a.names), "20"], capture_output=True, text=True, check=True)
             sent = json.loads(out.stdout)["sent"]
@@ -175,7 +162,7 @@ def one_run(kind, rate, a, sink):
                 got = sink.value()
                 stable = stable + 1 if got == last else 0
                 last = got
-            cpu1, hwm = cpu_and_rss(proc.pid)
+            cpu1, hwm = proc_stats(proc.pid)
             drops = udp_drops(port)
         finally:
             proc.terminate()
@@ -184,15 +171,17 @@ def one_run(kind, rate, a, sink):
                 "cpu": cpu1 - cpu0, "rss_kib": hwm}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv, hekad, smoke):
+    """Runs the suite with its own options `argv` against the `hekad` binary."""
+    ap = argparse.ArgumentParser(prog="scripts/bench statsd", description=__doc__.split("\n")[0])
     ap.add_argument("--rates", default="50000,100000,200000,400000,800000,1600000,3200000")
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--names", type=int, default=10000)
     ap.add_argument("--only", default="hekad,statsd")
-    a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "hekad",
-                    "--example", "bench_kit"], cwd=ROOT, check=True)
+    a = ap.parse_args(argv)
+    if smoke:
+        a.rates, a.seconds, a.only = "50000", 1, "hekad"
+    print(f"# statsd ingestion: hekad {hekad}")
     kinds = a.only.split(",")
     if "statsd" in kinds and not os.path.exists(STATSD):
         os.makedirs(DEPS, exist_ok=True)
@@ -203,7 +192,7 @@ def main():
     for rate in [int(r) for r in a.rates.split(",")]:
         row = {"rate": rate}
         for kind in kinds:
-            row[kind] = one_run(kind, rate, a, sink)
+            row[kind] = one_run(hekad, kind, rate, a, sink)
             r = row[kind]
             print(f"# {kind} at {rate}/s: sent {r['sent']} received {r['received']} "
                   f"kernel drops {r['kernel_drops_datagrams']} datagrams, "
@@ -225,11 +214,12 @@ def main():
                       str(r["rss_kib"])]
         print("| " + " | ".join(cells) + " |")
     print()
+    if smoke:
+        r = rows[0]["hekad"]
+        if not r["sent"] or r["received"] < 0.9 * r["sent"]:
+            sys.exit(f"statsd smoke: hekad received {r['received']} of {r['sent']} metrics")
     for k in kinds:
         print(f"highest rate with at most 1% lost, {k}: {best[k]:,} metrics/s")
     if "hekad" in best and best.get("statsd"):
         print(f"hekad / statsd: {best['hekad'] / best['statsd']:.1f}x")
 
-
-if __name__ == "__main__":
-    main()

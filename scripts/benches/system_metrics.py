@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """System metrics: hekad's SystemStatsInput against collectd (docs/BENCHMARKS.md).
 
-    scripts/bench-system-metrics                    120 s at 10 s, then 120 s at 1 s
-    scripts/bench-system-metrics --seconds 600 --intervals 10
-    scripts/bench-system-metrics --no-build         use the existing target/release/hekad
-    scripts/bench-system-metrics --hekad target/cross/x86_64-unknown-linux-musl/hekad
-                                                    the static binary that ships (no build)
+    scripts/bench system-metrics                    120 s at 10 s, then 120 s at 1 s
+    scripts/bench system-metrics --seconds 600 --intervals 10
+    scripts/bench system-metrics --hekad target/cross/x86_64-unknown-linux-musl/hekad
+                                                    the static binary that ships
+    scripts/bench system-metrics --smoke            3 s at 1 s
 
 Runs collectd (plugins cpu, memory, load, disk, df, interface; csv writer) and hekad
 (SystemStatsInput only; FileOutput of framed protobuf) side by side for the same wall
@@ -17,8 +16,7 @@ allocations between its two `Mallocs` reports divided by the ticks between them 
 a report itself allocates about 1,200 times, so at long intervals that dominates), and
 the ratio hekad / collectd.
 
-Builds release hekad (cargo, under the shared build lock) unless --no-build; installs
-collectd-core with apt-get when collectd is missing.
+Installs collectd-core with apt-get when collectd is missing.
 """
 
 import argparse
@@ -31,38 +29,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HEKAD = os.path.join(ROOT, "target/release/hekad")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def build():
-    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target"))
-    subprocess.run(["flock", "/tmp/cargo-build.lock", "cargo", "build", "--release",
-                    "--locked", "--bin", "hekad"], cwd=ROOT, env=env, check=True)
-
-
-def ensure_collectd():
-    if shutil.which("collectd") or os.path.exists("/usr/sbin/collectd"):
-        return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "collectd-core"],
-                   env=env, check=True)
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        stat = f.read()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime
-
-
-def status_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
+from common import apt_install, cpu_seconds, has_command, status_kib
 
 
 def collectd_config(work, interval):
@@ -167,12 +134,12 @@ def run(hekad, interval, seconds, warmup, keep):
     }
     try:
         time.sleep(warmup)
-        start = {name: cpu_ticks(p.pid) for name, p in procs.items()}
+        start = {name: cpu_seconds(p.pid) for name, p in procs.items()}
         procs["hekad"].send_signal(signal.SIGUSR1)
         began = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - began
-        end = {name: cpu_ticks(p.pid) for name, p in procs.items()}
+        end = {name: cpu_seconds(p.pid) for name, p in procs.items()}
         procs["hekad"].send_signal(signal.SIGUSR1)
         rss = {name: status_kib(p.pid, "VmRSS") for name, p in procs.items()}
         hwm = {name: status_kib(p.pid, "VmHWM") for name, p in procs.items()}
@@ -187,7 +154,7 @@ def run(hekad, interval, seconds, warmup, keep):
                 p.kill()
     result = {}
     for name in procs:
-        cpu = (end[name] - start[name]) / CLK_TCK
+        cpu = end[name] - start[name]
         result[name] = {
             "cpu_s_per_hour": cpu / elapsed * 3600,
             "cpu_s": cpu,
@@ -195,7 +162,8 @@ def run(hekad, interval, seconds, warmup, keep):
             "hwm_kib": hwm[name],
         }
     result["collectd"]["written"] = f"{csv_values(work)} CSV rows"
-    result["hekad"]["written"] = f"{framed_messages(f'{work}/hekad.pb')} messages"
+    result["hekad"]["messages"] = framed_messages(f"{work}/hekad.pb")
+    result["hekad"]["written"] = f"{result['hekad']['messages']} messages"
     m = mallocs(f"{work}/hekad.err")
     ticks = elapsed / interval
     result["hekad"]["allocs_per_tick"] = (m[-1] - m[0]) / ticks if len(m) >= 2 else None
@@ -227,22 +195,21 @@ def table(interval, result, elapsed):
     return "\n".join(lines)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
+def main(argv, hekad, smoke):
+    """Runs the suite with its own options `argv` against the `hekad` binary."""
+    ap = argparse.ArgumentParser(prog="scripts/bench system-metrics", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=120, help="measured wall time per run")
     ap.add_argument("--intervals", type=int, nargs="+", default=[10, 1],
                     help="collection intervals in seconds, one run each")
     ap.add_argument("--warmup", type=float, default=3.0,
                     help="seconds after start before CPU is measured")
-    ap.add_argument("--no-build", action="store_true")
-    ap.add_argument("--hekad", help="hekad binary to run (implies --no-build)")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
-    args = ap.parse_args()
-    if not args.no_build and not args.hekad:
-        build()
-    hekad = os.path.abspath(args.hekad) if args.hekad else HEKAD
-    ensure_collectd()
+    args = ap.parse_args(argv)
+    if smoke:
+        args.seconds, args.intervals, args.warmup = 3, [1], 1.0
+    if not has_command("collectd") and not has_command("/usr/sbin/collectd"):
+        apt_install(["collectd-core"])
     version = subprocess.run(["collectd", "-h"], capture_output=True, text=True).stdout
     version = next((l for l in version.splitlines() if l.startswith("collectd ")), "collectd")
     print(f"# System metrics: hekad SystemStatsInput vs {version.strip()}")
@@ -252,7 +219,5 @@ def main():
         result, elapsed = run(hekad, interval, args.seconds, args.warmup, args.keep)
         print(table(interval, result, elapsed))
         print()
-
-
-if __name__ == "__main__":
-    main()
+        if smoke and not result["hekad"]["messages"]:
+            sys.exit("system-metrics smoke: hekad wrote no message")
