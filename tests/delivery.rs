@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::certs::Certs;
 use common::{free_port, scratch_dir, Hekad, Scratch};
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -219,6 +220,8 @@ struct Setup {
     received: PathBuf,
     /// Extra `[hekad]` lines of the shipper.
     ship_globals: String,
+    /// Certificates when the two hekads talk TLS (client certificates verified).
+    tls: Option<Certs>,
 }
 
 impl Setup {
@@ -229,8 +232,16 @@ impl Setup {
             logs: dir.join("logs"),
             received: dir.join("received.log"),
             ship_globals: String::new(),
+            tls: None,
             dir,
         }
+    }
+
+    /// The same scenario over TLS, with certificates made by openssl.
+    fn over_tls(name: &str) -> Setup {
+        let mut s = Setup::new(name);
+        s.tls = Some(common::certs::make(&s.dir.join("certs")));
+        s
     }
 
     fn shipper_config(&self, buffering: &str) -> String {
@@ -253,11 +264,15 @@ type = "TcpOutput"
 address = "127.0.0.1:{port}"
 message_matcher = "Type == 'logfile'"
 {buffering}
-"#,
+{tls}"#,
             base = self.dir.join("ship-cache").display(),
             logs = self.logs.display(),
             port = self.port,
             globals = self.ship_globals,
+            tls = self
+                .tls
+                .as_ref()
+                .map_or(String::new(), |c| c.client_toml("Ship")),
         )
     }
 
@@ -279,7 +294,7 @@ base_dir = "{base}"
 [In]
 type = "TcpInput"
 address = "127.0.0.1:{port}"
-
+{tls}
 [Lines]
 type = "PayloadEncoder"
 append_newlines = false
@@ -294,6 +309,10 @@ flush_interval = 0
             base = self.dir.join("receive-cache").display(),
             port = self.port,
             received = self.received.display(),
+            tls = self
+                .tls
+                .as_ref()
+                .map_or(String::new(), |c| c.server_toml("In")),
         );
         let h = Hekad::start(&dir, &config);
         h.wait_for_log("Starting hekad");
@@ -312,16 +331,20 @@ fn kill9(mut h: Hekad) {
 
 #[test]
 fn fault_kill_9_of_the_shipper_loses_nothing() {
-    kill_9_scenario("kill9", "");
+    kill_9_scenario(Setup::new("kill9"), "");
+}
+
+#[test]
+fn fault_kill_9_of_the_shipper_over_tls_loses_nothing() {
+    kill_9_scenario(Setup::over_tls("kill9-tls"), "");
 }
 
 #[test]
 fn fault_kill_9_without_fsync_replays_only_what_was_in_flight() {
-    kill_9_scenario("kill9-nosync", "fsync_interval = \"0\"");
+    kill_9_scenario(Setup::new("kill9-nosync"), "fsync_interval = \"0\"");
 }
 
-fn kill_9_scenario(name: &str, globals: &str) {
-    let mut s = Setup::new(name);
+fn kill_9_scenario(mut s: Setup, globals: &str) {
     s.ship_globals = globals.to_owned();
     let receiver = s.receiver();
     let total = 30_000;
@@ -342,7 +365,8 @@ fn kill_9_scenario(name: &str, globals: &str) {
         Duration::from_secs(60),
         &[&shipper, &receiver],
     );
-    let scenario = format!("kill -9 of the shipper, {kills} times [{globals}]");
+    let tls = if s.tls.is_some() { ", over TLS" } else { "" };
+    let scenario = format!("kill -9 of the shipper{tls}, {kills} times [{globals}]");
     report(&scenario, total, &c);
     println!(
         "DELIVERY {scenario}: {} duplicates per kill at 2500 lines/s",
@@ -393,7 +417,15 @@ fn fault_rotation_by_copytruncate_at_full_speed() {
 
 #[test]
 fn fault_receiver_down_and_shipper_restarted_meanwhile() {
-    let s = Setup::new("receiver-down");
+    receiver_down_scenario(Setup::new("receiver-down"));
+}
+
+#[test]
+fn fault_receiver_down_and_shipper_restarted_meanwhile_over_tls() {
+    receiver_down_scenario(Setup::over_tls("receiver-down-tls"));
+}
+
+fn receiver_down_scenario(s: Setup) {
     let total = 12_000;
     let receiver = s.receiver();
     let shipper = s.shipper("");
@@ -408,13 +440,11 @@ fn fault_receiver_down_and_shipper_restarted_meanwhile() {
     generator.finish();
     std::thread::sleep(Duration::from_millis(300));
     let receiver = s.receiver();
-    finish_scenario(
-        &s,
-        total,
-        "receiver down, shipper restarted meanwhile",
-        shipper,
-        receiver,
-    );
+    let scenario = match s.tls {
+        Some(_) => "receiver down, shipper restarted meanwhile, over TLS",
+        None => "receiver down, shipper restarted meanwhile",
+    };
+    finish_scenario(&s, total, scenario, shipper, receiver);
 }
 
 /// A `/proc/<pid>/status` figure in KiB, such as `VmRSS:`.

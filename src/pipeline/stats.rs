@@ -32,6 +32,11 @@ pub struct PluginStats {
     pub receives_datagrams: AtomicBool,
     /// Datagrams the kernel dropped for the input's socket (its receive queue was full).
     pub kernel_drops: AtomicU64,
+    /// Set by plugins serving TLS (`use_tls`): `tls_refused` is reported.
+    pub serves_tls: AtomicBool,
+    /// Connections refused during the TLS handshake (no or untrusted client certificate,
+    /// plain TCP, a failed or timed-out handshake).
+    pub tls_refused: AtomicU64,
     /// Whether the plugin has a disk queue (`use_buffering`).
     pub buffered: AtomicBool,
     /// Bytes in the plugin's disk queue segments.
@@ -214,6 +219,9 @@ impl PluginStats {
             values.push(("GarbageBytes", Self::get(&self.garbage_bytes)));
             if self.receives_datagrams.load(Ordering::Relaxed) {
                 values.push(("KernelDropCount", Self::get(&self.kernel_drops)));
+            }
+            if self.serves_tls.load(Ordering::Relaxed) {
+                values.push(("TlsRefusedCount", Self::get(&self.tls_refused)));
             }
         }
         if self.buffered.load(Ordering::Relaxed) {

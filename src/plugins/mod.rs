@@ -10,3 +10,4 @@ pub mod inputs;
 pub mod outputs;
 pub mod registry;
 pub mod splitters;
+pub mod tls;

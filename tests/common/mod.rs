@@ -1,6 +1,8 @@
 //! Helpers shared by integration tests: fixture paths and the real hekad binary.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::path::PathBuf;
 
 /// Path of a file under `../shared/fixtures/heka/`.

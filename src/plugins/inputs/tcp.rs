@@ -1,17 +1,26 @@
 //! TcpInput (§5.1): a TCP or unix-socket listener; one splitter, deliverer and task per
 //! connection. Defaults: HekaFramingSplitter + ProtobufDecoder.
+//!
+//! With `use_tls` each connection first completes a TLS handshake (in its own task, within
+//! `HANDSHAKE_TIMEOUT`) under the `[<section>.tls]` settings (`plugins/tls.rs`); a client
+//! refused there (no or an untrusted certificate, plain TCP, a timeout) is logged and
+//! counted (`TlsRefusedCount`) and the others are served as usual.
 
 use super::{Decorator, Deliverer, Input, InputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::executors::spawn_local;
 use crate::pipeline::shutdown::Signal;
+use crate::plugins::tls::{self, TlsConfig};
+use futures_rustls::TlsAcceptor;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
-use smol::io::AsyncReadExt;
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::Async;
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -19,6 +28,7 @@ struct TcpInputConfig {
     address: String,
     net: String,
     use_tls: bool,
+    tls: TlsConfig,
     keep_alive: bool,
     keep_alive_period: u64,
 }
@@ -29,6 +39,7 @@ impl Default for TcpInputConfig {
             address: String::new(),
             net: "tcp".into(),
             use_tls: false,
+            tls: TlsConfig::default(),
             keep_alive: false,
             keep_alive_period: 0,
         }
@@ -45,6 +56,8 @@ pub struct TcpInput {
     listener: Listener,
     /// `Some(keep_alive_period)` when keep-alive is on.
     keep_alive: Option<u64>,
+    /// With `use_tls`: the handshake every connection goes through first.
+    tls: Option<TlsAcceptor>,
 }
 
 /// Builds a TcpInput and binds its socket.
@@ -57,9 +70,10 @@ pub fn build(
     if config.address.is_empty() {
         return Err(err("address", "address is required".into()));
     }
-    if config.use_tls {
-        return Err(err("use_tls", "TLS is not supported yet".into()));
-    }
+    let tls = match config.use_tls {
+        true => Some(TlsAcceptor::from(tls::server_config(section, &config.tls)?)),
+        false => None,
+    };
     let listener = match config.net.as_str() {
         "tcp" | "tcp4" | "tcp6" => TcpListener::bind(&config.address).map(Listener::Tcp),
         "unix" => {
@@ -82,23 +96,28 @@ pub fn build(
     Ok(Box::new(TcpInput {
         listener,
         keep_alive: config.keep_alive.then_some(config.keep_alive_period),
+        tls,
     }))
 }
 
 impl Input for TcpInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
+            if self.tls.is_some() {
+                ctx.shared.stats.serves_tls.store(true, Ordering::Relaxed);
+            }
+            let tls = self.tls.as_ref();
             match self.listener {
                 Listener::Tcp(l) => {
                     let acceptor = TcpAcceptor {
                         listener: Async::new(l).map_err(|e| e.to_string())?,
                         keep_alive: self.keep_alive,
                     };
-                    accept_until_stopped(&ctx, acceptor).await
+                    accept_until_stopped(&ctx, acceptor, tls).await
                 }
                 Listener::Unix(l) => {
                     let listener = Async::new(l).map_err(|e| e.to_string())?;
-                    accept_until_stopped(&ctx, listener).await
+                    accept_until_stopped(&ctx, listener, tls).await
                 }
             }
             Ok(())
@@ -108,7 +127,7 @@ impl Input for TcpInput {
 
 /// A listening socket, TCP or unix, that hands out connections.
 trait Acceptor {
-    type Stream: smol::io::AsyncRead + HalfClose + Unpin + 'static;
+    type Stream: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static;
     /// The next connection and, for TCP, the peer's address.
     async fn accept(&self) -> std::io::Result<(Self::Stream, Option<std::net::SocketAddr>)>;
 }
@@ -144,7 +163,11 @@ impl Acceptor for Async<UnixListener> {
 /// kernel completes handshakes and acknowledges data for connections nobody has accepted
 /// yet, so a sender that reconnected into the backlog after our FIN would see its bytes
 /// acknowledged and then lost. The backlog is accepted and served (drained) first.
-async fn accept_until_stopped<A: Acceptor>(ctx: &InputContext, acceptor: A) {
+async fn accept_until_stopped<A: Acceptor>(
+    ctx: &InputContext,
+    acceptor: A,
+    tls: Option<&TlsAcceptor>,
+) {
     let mut connections: Vec<smol::Task<()>> = Vec::new();
     // Connections start their shutdown only once the listener is closed.
     let listener_closed = Arc::new(Signal::default());
@@ -155,12 +178,12 @@ async fn accept_until_stopped<A: Acceptor>(ctx: &InputContext, acceptor: A) {
             None
         };
         match accepted.or(stopped).await {
-            Some(result) => start_serving(ctx, &mut connections, &listener_closed, result),
+            Some(result) => start_serving(ctx, &mut connections, &listener_closed, result, tls),
             None => break,
         }
     }
     while let Some(Ok(conn)) = smol::future::poll_once(acceptor.accept()).await {
-        start_serving(ctx, &mut connections, &listener_closed, Ok(conn));
+        start_serving(ctx, &mut connections, &listener_closed, Ok(conn), tls);
     }
     drop(acceptor);
     listener_closed.raise();
@@ -169,12 +192,13 @@ async fn accept_until_stopped<A: Acceptor>(ctx: &InputContext, acceptor: A) {
     }
 }
 
-/// Spawns the task serving one accepted connection.
-fn start_serving<S: smol::io::AsyncRead + HalfClose + Unpin + 'static>(
+/// Spawns the task serving one accepted connection (after its TLS handshake with `tls`).
+fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
     ctx: &InputContext,
     connections: &mut Vec<smol::Task<()>>,
     listener_closed: &Arc<Signal>,
     accepted: std::io::Result<(S, Option<std::net::SocketAddr>)>,
+    tls: Option<&TlsAcceptor>,
 ) {
     let (stream, peer) = match accepted {
         Ok(conn) => conn,
@@ -194,15 +218,53 @@ fn start_serving<S: smol::io::AsyncRead + HalfClose + Unpin + 'static>(
     };
     let token = peer.map(|p| p.ip().to_string());
     connections.retain(|t| !t.is_finished());
-    match Deliverer::new(&ctx.shared, token.as_deref(), decorator) {
-        Ok(d) => connections.push(spawn_local(serve(stream, d, listener_closed.clone()))),
-        Err(e) => log::error!("Input '{}' error: {e}", ctx.shared.input_name),
-    }
+    let deliverer = match Deliverer::new(&ctx.shared, token.as_deref(), decorator) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("Input '{}' error: {e}", ctx.shared.input_name);
+            return;
+        }
+    };
+    let closed = listener_closed.clone();
+    let task = match tls {
+        None => spawn_local(serve(stream, deliverer, closed)),
+        Some(tls) => {
+            let handshake = tls.accept(stream);
+            let input = ctx.shared.input_name.clone();
+            let stats = ctx.shared.stats.clone();
+            let peer = peer.map_or_else(|| "a unix socket peer".to_owned(), |p| p.to_string());
+            spawn_local(async move {
+                let expired = async {
+                    smol::Timer::after(HANDSHAKE_TIMEOUT).await;
+                    Err(std::io::Error::other("no handshake within 10 s"))
+                };
+                let stopping = async {
+                    closed.raised().await;
+                    Err(std::io::Error::other("hekad is stopping"))
+                };
+                match handshake.or(expired).or(stopping).await {
+                    Ok(stream) => serve(stream, deliverer, closed).await,
+                    Err(e) => {
+                        stats.tls_refused.fetch_add(1, Ordering::Relaxed);
+                        let hint = match e.to_string().contains("InvalidContentType") {
+                            true => " (the client does not speak TLS)",
+                            false => "",
+                        };
+                        log::warn!("Input '{input}': TLS handshake with {peer} refused: {e}{hint}");
+                    }
+                }
+            })
+        }
+    };
+    connections.push(task);
 }
+
+/// How long a client has to complete its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads one connection until EOF or shutdown (`listener_closed` is raised); every record
 /// already read is delivered.
-async fn serve<S: smol::io::AsyncRead + HalfClose + Unpin>(
+async fn serve<S: AsyncRead + HalfClose + Unpin>(
     mut stream: S,
     mut deliverer: Deliverer,
     listener_closed: Arc<Signal>,
@@ -219,7 +281,7 @@ async fn serve<S: smol::io::AsyncRead + HalfClose + Unpin>(
                 // sends until it closes its side too. A hekad TcpOutput stops writing,
                 // waits for its bytes to be acknowledged and closes, so nothing it sent is
                 // lost; a peer that keeps writing is cut off after a grace period.
-                stream.half_close();
+                stream.half_close().await;
                 let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
                 loop {
                     // Only the read races the deadline: a record already read is always
@@ -259,18 +321,32 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Connections that can announce the end of our side (send FIN) and keep reading.
 trait HalfClose {
-    fn half_close(&self);
+    async fn half_close(&mut self);
 }
 
 impl HalfClose for Async<std::net::TcpStream> {
-    fn half_close(&self) {
+    async fn half_close(&mut self) {
         let _ = self.get_ref().shutdown(std::net::Shutdown::Write);
     }
 }
 
 impl HalfClose for Async<std::os::unix::net::UnixStream> {
-    fn half_close(&self) {
+    async fn half_close(&mut self) {
         let _ = self.get_ref().shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// TLS: close_notify, then FIN (futures-rustls closes the socket's writing side after
+/// the alert); reading goes on.
+impl<S: AsyncRead + AsyncWrite + Unpin> HalfClose for futures_rustls::server::TlsStream<S> {
+    async fn half_close(&mut self) {
+        let closed = async {
+            let _ = self.close().await;
+        };
+        let expired = async {
+            smol::Timer::after(SHUTDOWN_GRACE).await;
+        };
+        closed.or(expired).await;
     }
 }
 

@@ -5,6 +5,7 @@ pub mod carbon;
 pub mod elasticsearch;
 pub mod file;
 pub mod http;
+mod link;
 pub mod log;
 pub mod sandbox;
 pub mod tcp;

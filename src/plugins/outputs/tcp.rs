@@ -12,7 +12,12 @@
 //! `MAX_UNACKED` messages and `MAX_UNACKED_BYTES` are unacknowledged at a time, so a
 //! stalled peer costs bounded memory. Without buffering, a failed batch is resent, but
 //! bytes the kernel accepted before the failure cannot be.
+//!
+//! With `use_tls` every connection starts with a TLS handshake (`[<section>.tls]`,
+//! `plugins/tls.rs`), and acknowledgements are mapped from TLS records back to message
+//! bytes ([`Link`]), so the guarantees above hold over TLS too.
 
+use super::link::Link;
 use super::{Output, OutputContext};
 use crate::atomic_file::AtomicFile;
 use crate::config::{section, ConfigError, PluginSection};
@@ -21,9 +26,11 @@ use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::SharedPack;
 use crate::pipeline::queue::QueueSettings;
 use crate::pipeline::stats::PluginStats;
+use crate::plugins::tls::{self, TlsConfig};
+use futures_rustls::TlsConnector;
+use rustls_pki_types::ServerName;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
-use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use smol::Async;
 use std::collections::VecDeque;
@@ -37,6 +44,7 @@ struct TcpOutputConfig {
     address: String,
     local_address: String,
     use_tls: bool,
+    tls: TlsConfig,
     keep_alive: bool,
     keep_alive_period: u64,
     reconnect_after: u64,
@@ -48,6 +56,7 @@ impl Default for TcpOutputConfig {
             address: "localhost:9125".into(),
             local_address: String::new(),
             use_tls: false,
+            tls: TlsConfig::default(),
             keep_alive: false,
             keep_alive_period: 0,
             reconnect_after: 0,
@@ -62,6 +71,8 @@ pub struct TcpOutput {
     /// `Some(keep_alive_period)` when keep-alive is on.
     keep_alive: Option<u64>,
     reconnect_after: u64,
+    /// With `use_tls`: the client side and the name the server's certificate must bear.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
 }
 
 impl TcpOutput {
@@ -73,6 +84,7 @@ impl TcpOutput {
             local_address: None,
             keep_alive,
             reconnect_after: 0,
+            tls: None,
         }
     }
 }
@@ -91,6 +103,8 @@ const ACK_POLL: Duration = Duration::from_millis(10);
 /// (1 M lines through the disk queue: 100 to 270 such waits, 80 to 390 ms of 0.57 to
 /// 0.89 s).
 const FIRST_WINDOW_POLL: Duration = Duration::from_micros(250);
+/// How long a TLS server gets to complete the handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer that closed its side gets to acknowledge what we sent.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Most messages written and not yet acknowledged. A stalled peer lets the kernel buffer
@@ -127,9 +141,13 @@ pub fn build(
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: TcpOutputConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.use_tls {
-        return Err(err("use_tls", "TLS is not supported yet".into()));
-    }
+    let tls = match c.use_tls {
+        true => Some((
+            TlsConnector::from(tls::client_config(section, &c.tls)?),
+            tls::server_name(section, &c.tls, &c.address)?,
+        )),
+        false => None,
+    };
     let local_address = match c.local_address.as_str() {
         "" => None,
         text => Some(text.parse::<SocketAddr>().map_err(|e| {
@@ -144,6 +162,7 @@ pub fn build(
         local_address,
         keep_alive: c.keep_alive.then_some(c.keep_alive_period),
         reconnect_after: c.reconnect_after,
+        tls,
     }))
 }
 
@@ -294,7 +313,7 @@ impl Drop for Unacked {
 
 /// One connection to the peer.
 struct Connection {
-    stream: TcpStream,
+    stream: Link,
     /// [`Unacked`] offset of this connection's first byte.
     start: u64,
     /// [`Unacked`] offset up to which bytes were written on this connection.
@@ -367,14 +386,38 @@ impl Connection {
 
     /// The [`Unacked`] offset the peer acknowledged, given the socket's count of
     /// unacknowledged bytes.
-    fn acked(&self, unacked: u64) -> u64 {
+    fn acked(&mut self, unacked: u64) -> u64 {
         let written = self.sent - self.start;
-        let sequence = written + u64::from(self.fin_sent);
-        self.start + sequence.saturating_sub(unacked).min(written)
+        let socket_written = self.stream.socket_written(written);
+        let sequence = socket_written + u64::from(self.fin_sent);
+        let socket_acked = sequence.saturating_sub(unacked).min(socket_written);
+        self.start + self.stream.plain_acked(socket_acked).min(written)
     }
 }
 
 impl TcpOutput {
+    /// Connects and, with `use_tls`, runs the handshake (within `CLOSE_GRACE` once
+    /// hekad is stopping, `HANDSHAKE_TIMEOUT` otherwise).
+    async fn open(&self, ctx: &OutputContext) -> Result<Link, String> {
+        let stream = self
+            .connect()
+            .or(stop_grace(ctx))
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
+        let Some((connector, name)) = &self.tls else {
+            return Ok(Link::plain(stream));
+        };
+        let expired = async {
+            smol::Timer::after(HANDSHAKE_TIMEOUT).await;
+            Err(std::io::Error::other("no handshake within 10 s"))
+        };
+        Link::tls(stream, connector, name.clone())
+            .or(expired)
+            .or(stop_grace(ctx))
+            .await
+            .map_err(|e| format!("TLS handshake with {} failed: {e}", self.address))
+    }
+
     async fn connect(&self) -> std::io::Result<TcpStream> {
         let stream = match self.local_address {
             None => TcpStream::connect(self.address.as_str()).await?,
@@ -702,10 +745,7 @@ impl TcpOutput {
         stall: &Deadline,
     ) -> Result<(), Unsent> {
         if conn.is_none() {
-            let stream =
-                self.connect().or(stop_grace(ctx)).await.map_err(|e| {
-                    Unsent::Failed(format!("cannot connect to {}: {e}", self.address))
-                })?;
+            let stream = self.open(ctx).await.map_err(Unsent::Failed)?;
             *conn = Some(Connection {
                 stream,
                 start: out.delivered,
@@ -815,8 +855,7 @@ impl TcpOutput {
         let Some(mut c) = conn.take() else {
             return true;
         };
-        let _ = c.stream.flush().await;
-        if c.stream.shutdown(std::net::Shutdown::Write).is_ok() {
+        if c.stream.close().or(stop_grace(ctx)).await.is_ok() {
             c.fin_sent = true;
         }
         let deadline = Instant::now() + CLOSE_GRACE;
@@ -863,7 +902,7 @@ impl TcpOutput {
     /// retrying until it is written. During shutdown an unreachable peer loses the rest
     /// (counted).
     async fn run_in_memory(&self, ctx: &mut OutputContext) {
-        let mut conn: Option<TcpStream> = None;
+        let mut conn: Option<Link> = None;
         let mut batch = Vec::with_capacity(BATCH_BYTES);
         let mut since_connect = 0u64;
         while let Ok(first) = ctx.queue.recv().await {
@@ -888,13 +927,9 @@ impl TcpOutput {
             let mut delay = FIRST_BACKOFF;
             loop {
                 if conn.is_none() {
-                    match self.connect().or(stop_grace(ctx)).await {
+                    match self.open(ctx).await {
                         Ok(s) => conn = Some(s),
-                        Err(e) => log::warn!(
-                            "Plugin '{}': cannot connect to {}: {e}",
-                            ctx.name,
-                            self.address
-                        ),
+                        Err(e) => log::warn!("Plugin '{}': {e}", ctx.name),
                     }
                 }
                 if let Some(stream) = conn.as_mut() {
@@ -930,7 +965,7 @@ impl TcpOutput {
             }
         }
         if let Some(mut stream) = conn {
-            let _ = stream.flush().await;
+            let _ = stream.close().or(stop_grace(ctx)).await;
         }
     }
 }

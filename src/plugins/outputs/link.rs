@@ -1,0 +1,211 @@
+//! The byte stream of one TcpOutput connection: plain TCP, or TLS over it.
+//!
+//! TcpOutput knows a message is delivered when the peer's TCP stack acknowledged its
+//! bytes (`SIOCOUTQ` counts what the socket holds unacknowledged). Over TLS the socket
+//! carries records, not the message bytes, so [`Link`] counts the bytes written into the
+//! socket and, after each write, notes where the plaintext written so far ends in that
+//! count (every TLS write is flushed into the socket before it returns). The socket bytes
+//! acknowledged then map back to the plaintext bytes they carry whole.
+
+use futures_rustls::client::TlsStream;
+use futures_rustls::TlsConnector;
+use rustls_pki_types::ServerName;
+use smol::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use smol::net::TcpStream;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// One connection's stream.
+pub enum Link {
+    Plain(TcpStream),
+    Tls(Box<TlsLink>),
+}
+
+/// TLS over a counted socket, and where the plaintext ends in the socket's bytes.
+pub struct TlsLink {
+    stream: TlsStream<Counted>,
+    marks: Marks,
+}
+
+/// Where the plaintext written so far ends in the socket's bytes, after each write.
+#[derive(Debug, Default)]
+struct Marks {
+    /// Plaintext bytes written on this connection.
+    plain_written: u64,
+    /// (plaintext end, socket bytes written once it was flushed), oldest first; only marks
+    /// not yet acknowledged are kept.
+    ends: VecDeque<(u64, u64)>,
+    /// Plaintext bytes known to be acknowledged.
+    plain_acked: u64,
+}
+
+impl Marks {
+    /// `n` more plaintext bytes are wholly in the first `socket_written` socket bytes.
+    fn wrote(&mut self, n: u64, socket_written: u64) {
+        self.plain_written += n;
+        self.ends.push_back((self.plain_written, socket_written));
+    }
+
+    /// The plaintext bytes whose socket bytes are all among the first `socket_acked`.
+    fn acked(&mut self, socket_acked: u64) -> u64 {
+        while let Some(&(plain, socket)) = self.ends.front() {
+            if socket > socket_acked {
+                break;
+            }
+            self.plain_acked = plain;
+            self.ends.pop_front();
+        }
+        self.plain_acked
+    }
+}
+
+/// A TCP stream that counts the bytes written into it.
+struct Counted {
+    stream: TcpStream,
+    written: u64,
+}
+
+impl Link {
+    /// Plain TCP.
+    pub fn plain(stream: TcpStream) -> Link {
+        Link::Plain(stream)
+    }
+
+    /// Runs the TLS handshake as a client of `name` over `stream`.
+    pub async fn tls(
+        stream: TcpStream,
+        connector: &TlsConnector,
+        name: ServerName<'static>,
+    ) -> io::Result<Link> {
+        let counted = Counted { stream, written: 0 };
+        let stream = connector.connect(name, counted).await?;
+        Ok(Link::Tls(Box::new(TlsLink {
+            stream,
+            marks: Marks::default(),
+        })))
+    }
+
+    /// Writes some of `buf`; returns how much was taken. Over TLS the records for it are
+    /// in the socket when this returns.
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.write(buf).await,
+            Link::Tls(t) => {
+                let n = t.stream.write(buf).await?;
+                t.stream.flush().await?;
+                let socket_written = t.stream.get_ref().0.written;
+                t.marks.wrote(n as u64, socket_written);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends our side: TLS sends its close_notify alert first; then FIN.
+    pub async fn close(&mut self) -> io::Result<()> {
+        match self {
+            Link::Plain(s) => {
+                s.flush().await?;
+                s.shutdown(std::net::Shutdown::Write)
+            }
+            Link::Tls(t) => t.stream.close().await,
+        }
+    }
+
+    /// Bytes written into the socket on this connection.
+    pub fn socket_written(&self, plain_written: u64) -> u64 {
+        match self {
+            Link::Plain(_) => plain_written,
+            Link::Tls(t) => t.stream.get_ref().0.written,
+        }
+    }
+
+    /// The plaintext bytes (of those written on this connection) whose socket bytes are
+    /// all among the first `socket_acked` acknowledged ones.
+    pub fn plain_acked(&mut self, socket_acked: u64) -> u64 {
+        match self {
+            Link::Plain(_) => socket_acked,
+            Link::Tls(t) => t.marks.acked(socket_acked),
+        }
+    }
+}
+
+impl AsRawFd for Link {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Link::Plain(s) => s.as_raw_fd(),
+            Link::Tls(t) => t.stream.get_ref().0.stream.as_raw_fd(),
+        }
+    }
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.written += n as u64;
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledged_socket_bytes_map_to_whole_plaintext_writes() {
+        let mut marks = Marks::default();
+        // Three writes of 100 plaintext bytes, each 129 socket bytes, after a 1,000-byte
+        // handshake.
+        for i in 1..=3u64 {
+            marks.wrote(100, 1000 + i * 129);
+        }
+        assert_eq!(marks.acked(999), 0);
+        assert_eq!(
+            marks.acked(1128),
+            0,
+            "a record not wholly acknowledged counts nothing"
+        );
+        assert_eq!(marks.acked(1129), 100);
+        assert_eq!(marks.acked(1257), 100);
+        assert_eq!(marks.acked(1300), 200);
+        assert_eq!(marks.acked(1387), 300);
+        assert!(marks.ends.is_empty());
+    }
+}

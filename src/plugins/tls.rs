@@ -1,0 +1,490 @@
+//! TLS for the socket plugins (§5.7): Heka's `[<section>.tls]` keys turned into rustls
+//! server and client configurations, checked at start-up so that a missing file, a bad
+//! key or an unknown setting names the section, the key and the file.
+//!
+//! hekad speaks TLS 1.2 and 1.3 only: Heka's `SSL30`, `TLS10` and `TLS11` are refused
+//! with an error saying so. The five `client_auth` modes are Go's: `RequestClientCert`
+//! and `RequireAnyClientCert` ask for a certificate without checking who signed it
+//! (only that the client holds its key); the two `Verify…` modes check it against
+//! `client_cafile`. A client with no `root_cafile` trusts the system's CA certificates.
+
+use crate::config::{ConfigError, PluginSection};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The `tls` sub-table, with Heka's key names (including its `sesion_ticket_key`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    pub server_name: String,
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_auth: String,
+    pub ciphers: Vec<String>,
+    pub insecure_skip_verify: bool,
+    pub prefer_server_ciphers: bool,
+    pub session_tickets_disabled: bool,
+    pub sesion_ticket_key: String,
+    pub min_version: String,
+    pub max_version: String,
+    pub client_cafile: String,
+    pub root_cafile: String,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            server_name: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            client_auth: "NoClientCert".into(),
+            ciphers: Vec::new(),
+            insecure_skip_verify: false,
+            prefer_server_ciphers: true,
+            session_tickets_disabled: false,
+            sesion_ticket_key: String::new(),
+            min_version: String::new(),
+            max_version: String::new(),
+            client_cafile: String::new(),
+            root_cafile: String::new(),
+        }
+    }
+}
+
+/// A TLS setting that is wrong: the key under `tls` and what is wrong with it.
+struct Problem {
+    key: &'static str,
+    message: String,
+}
+
+fn problem(key: &'static str, message: impl Into<String>) -> Problem {
+    Problem {
+        key,
+        message: message.into(),
+    }
+}
+
+impl Problem {
+    fn in_section(self, section: &PluginSection) -> Vec<ConfigError> {
+        let key = format!("tls.{}", self.key);
+        vec![ConfigError::in_section(section, Some(&key), self.message)]
+    }
+}
+
+/// The server side (TcpInput, HttpListenInput) of a `use_tls = true` section.
+pub fn server_config(
+    section: &PluginSection,
+    tls: &TlsConfig,
+) -> Result<Arc<rustls::ServerConfig>, Vec<ConfigError>> {
+    build_server(tls).map_err(|p| p.in_section(section))
+}
+
+/// The client side (TcpOutput, HttpOutput...) of a `use_tls = true` section.
+pub fn client_config(
+    section: &PluginSection,
+    tls: &TlsConfig,
+) -> Result<Arc<rustls::ClientConfig>, Vec<ConfigError>> {
+    build_client(tls).map_err(|p| p.in_section(section))
+}
+
+/// The name a client checks the server's certificate against: `server_name`, else the
+/// host part of `address` (a name or an IP address).
+pub fn server_name(
+    section: &PluginSection,
+    tls: &TlsConfig,
+    address: &str,
+) -> Result<ServerName<'static>, Vec<ConfigError>> {
+    let (key, name) = if tls.server_name.is_empty() {
+        ("server_name", host_of(address))
+    } else {
+        ("server_name", tls.server_name.as_str())
+    };
+    ServerName::try_from(name.to_owned()).map_err(|e| {
+        problem(key, format!("{name:?} is not a valid server name: {e}")).in_section(section)
+    })
+}
+
+/// `host` of `host:port` or `[v6]:port`.
+fn host_of(address: &str) -> &str {
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    address.rsplit_once(':').map_or(address, |(host, _)| host)
+}
+
+fn build_server(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, Problem> {
+    if tls.cert_file.is_empty() {
+        return Err(problem("cert_file", "a TLS server needs cert_file"));
+    }
+    if tls.key_file.is_empty() {
+        return Err(problem("key_file", "a TLS server needs key_file"));
+    }
+    let provider = provider(tls)?;
+    let versions = versions(tls)?;
+    let certs = certificates("cert_file", &tls.cert_file)?;
+    let key = private_key("key_file", &tls.key_file)?;
+    let verifier = client_verifier(tls, &provider)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|e| problem("min_version", e.to_string()))?;
+    let builder = match verifier {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| problem("key_file", format!("{}: {e}", tls.key_file)))?;
+    config.ignore_client_order = tls.prefer_server_ciphers;
+    if tls.session_tickets_disabled {
+        config.send_tls13_tickets = 0;
+    }
+    if !tls.sesion_ticket_key.is_empty() {
+        log::warn!("tls.sesion_ticket_key is ignored: hekad's session tickets use random keys");
+    }
+    Ok(Arc::new(config))
+}
+
+fn build_client(tls: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, Problem> {
+    let provider = provider(tls)?;
+    let versions = versions(tls)?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| problem("min_version", e.to_string()))?;
+    let builder = if tls.insecure_skip_verify {
+        log::warn!("tls.insecure_skip_verify = true: the server's certificate is not checked");
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+    } else {
+        builder.with_root_certificates(roots(tls)?)
+    };
+    let config = match (tls.cert_file.is_empty(), tls.key_file.is_empty()) {
+        (true, true) => builder.with_no_client_auth(),
+        (false, false) => {
+            let certs = certificates("cert_file", &tls.cert_file)?;
+            let key = private_key("key_file", &tls.key_file)?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| problem("key_file", format!("{}: {e}", tls.key_file)))?
+        }
+        (true, false) => return Err(problem("cert_file", "key_file is set without cert_file")),
+        (false, true) => return Err(problem("key_file", "cert_file is set without key_file")),
+    };
+    Ok(Arc::new(config))
+}
+
+/// The trust anchors of a client: `root_cafile`, else the system's.
+fn roots(tls: &TlsConfig) -> Result<RootCertStore, Problem> {
+    if !tls.root_cafile.is_empty() {
+        return cert_store("root_cafile", &tls.root_cafile);
+    }
+    let found = rustls_native_certs::load_native_certs();
+    let mut store = RootCertStore::empty();
+    let (added, _) = store.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(problem(
+            "root_cafile",
+            "no root_cafile given and no CA certificates found on this system",
+        ));
+    }
+    Ok(store)
+}
+
+/// ring with the cipher suites `ciphers` names (all of ring's when empty).
+fn provider(tls: &TlsConfig) -> Result<Arc<CryptoProvider>, Problem> {
+    // Deprecated in rustls 0.23.48 for lacking post-quantum key exchange, which only the
+    // aws-lc-rs provider has (and it needs cmake and a larger binary on the ARM targets).
+    #[allow(deprecated)]
+    let mut provider = rustls::crypto::ring::default_provider();
+    if !tls.ciphers.is_empty() {
+        let name = |s: &rustls::SupportedCipherSuite| {
+            // Go names TLS 1.3 suites TLS_AES_128_GCM_SHA256; rustls TLS13_AES_….
+            format!("{:?}", s.suite()).replacen("TLS13_", "TLS_", 1)
+        };
+        let all: Vec<String> = provider.cipher_suites.iter().map(name).collect();
+        let unknown: Vec<&String> = tls
+            .ciphers
+            .iter()
+            .filter(|c| !all.contains(&c.replacen("TLS13_", "TLS_", 1)))
+            .collect();
+        provider.cipher_suites.retain(|s| {
+            tls.ciphers
+                .iter()
+                .any(|c| c.replacen("TLS13_", "TLS_", 1) == name(s))
+        });
+        if provider.cipher_suites.is_empty() {
+            return Err(problem(
+                "ciphers",
+                format!(
+                    "none of these cipher suites is supported; hekad has {}",
+                    all.join(", ")
+                ),
+            ));
+        }
+        if !unknown.is_empty() {
+            log::warn!("tls.ciphers: {unknown:?} not supported (hekad has TLS 1.2 AEAD and TLS 1.3 suites only); using the others");
+        }
+    }
+    Ok(Arc::new(provider))
+}
+
+/// The protocol versions from `min_version` (default TLS12) to `max_version` (default
+/// TLS13).
+fn versions(tls: &TlsConfig) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, Problem> {
+    let level = |key: &'static str, value: &str, default: u8| -> Result<u8, Problem> {
+        match value {
+            "" => Ok(default),
+            "TLS12" => Ok(12),
+            "TLS13" => Ok(13),
+            "SSL30" | "TLS10" | "TLS11" => Err(problem(
+                key,
+                format!("{value} is refused: hekad speaks TLS 1.2 and 1.3 only (older versions are broken)"),
+            )),
+            other => Err(problem(
+                key,
+                format!("unknown TLS version {other:?} (TLS12 or TLS13)"),
+            )),
+        }
+    };
+    let min = level("min_version", &tls.min_version, 12)?;
+    let max = level("max_version", &tls.max_version, 13)?;
+    if min > max {
+        return Err(problem("max_version", "max_version is below min_version"));
+    }
+    let mut versions = Vec::new();
+    if min <= 12 {
+        versions.push(&rustls::version::TLS12);
+    }
+    if max >= 13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    Ok(versions)
+}
+
+/// The verifier for `client_auth` (none for NoClientCert).
+fn client_verifier(
+    tls: &TlsConfig,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Option<Arc<dyn ClientCertVerifier>>, Problem> {
+    let verified = |optional: bool| -> Result<Option<Arc<dyn ClientCertVerifier>>, Problem> {
+        if tls.client_cafile.is_empty() {
+            return Err(problem(
+                "client_cafile",
+                format!("client_auth = {:?} needs client_cafile", tls.client_auth),
+            ));
+        }
+        let roots = Arc::new(cert_store("client_cafile", &tls.client_cafile)?);
+        let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+        let builder = if optional {
+            builder.allow_unauthenticated()
+        } else {
+            builder
+        };
+        let verifier = builder
+            .build()
+            .map_err(|e| problem("client_cafile", format!("{}: {e}", tls.client_cafile)))?;
+        Ok(Some(verifier))
+    };
+    match tls.client_auth.as_str() {
+        "" | "NoClientCert" => Ok(None),
+        "RequestClientCert" => Ok(Some(Arc::new(AnyClient {
+            provider: provider.clone(),
+            mandatory: false,
+        }))),
+        "RequireAnyClientCert" => Ok(Some(Arc::new(AnyClient {
+            provider: provider.clone(),
+            mandatory: true,
+        }))),
+        "VerifyClientCertIfGiven" => verified(true),
+        "RequireAndVerifyClientCert" => verified(false),
+        other => Err(problem(
+            "client_auth",
+            format!(
+                "unknown client_auth {other:?} (NoClientCert, RequestClientCert, \
+                 RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert)"
+            ),
+        )),
+    }
+}
+
+/// Every certificate of a PEM file.
+fn certificates(key: &'static str, path: &str) -> Result<Vec<CertificateDer<'static>>, Problem> {
+    let bad = |e: &dyn std::fmt::Display| problem(key, format!("{path}: {e}"));
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    if certs.is_empty() {
+        return Err(problem(key, format!("{path}: no PEM certificate in it")));
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
+fn private_key(key: &'static str, path: &str) -> Result<PrivateKeyDer<'static>, Problem> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => {
+            problem(key, format!("{path}: no PEM private key in it"))
+        }
+        e => problem(key, format!("{path}: {e}")),
+    })
+}
+
+/// A store of the CA certificates in a PEM file.
+fn cert_store(key: &'static str, path: &str) -> Result<RootCertStore, Problem> {
+    let mut store = RootCertStore::empty();
+    for cert in certificates(key, path)? {
+        store
+            .add(cert)
+            .map_err(|e| problem(key, format!("{path}: {e}")))?;
+    }
+    Ok(store)
+}
+
+/// `insecure_skip_verify`: any server certificate is accepted; the handshake signature
+/// is still checked.
+#[derive(Debug)]
+struct AnyServer(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `RequestClientCert` / `RequireAnyClientCert`: a client certificate is asked for
+/// (required when `mandatory`) but its issuer is not checked; the client still proves
+/// it holds the certificate's key.
+#[derive(Debug)]
+struct AnyClient {
+    provider: Arc<CryptoProvider>,
+    mandatory: bool,
+}
+
+impl ClientCertVerifier for AnyClient {
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_of_addresses() {
+        assert_eq!(host_of("logs.example.com:5565"), "logs.example.com");
+        assert_eq!(host_of("127.0.0.1:5565"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:5565"), "::1");
+        assert_eq!(host_of("aggregator"), "aggregator");
+    }
+
+    #[test]
+    fn versions_below_tls12_are_refused_and_the_default_is_12_to_13() {
+        let with = |min: &str, max: &str| TlsConfig {
+            min_version: min.into(),
+            max_version: max.into(),
+            ..TlsConfig::default()
+        };
+        assert_eq!(versions(&with("", "")).map(|v| v.len()).ok(), Some(2));
+        assert_eq!(versions(&with("TLS13", "")).map(|v| v.len()).ok(), Some(1));
+        let refused = versions(&with("TLS10", "")).expect_err("refused");
+        assert_eq!(refused.key, "min_version");
+        assert!(refused.message.contains("TLS 1.2 and 1.3 only"));
+        assert!(versions(&with("TLS13", "TLS12")).is_err());
+    }
+
+    #[test]
+    fn cipher_names_are_gos() {
+        let named = |names: &[&str]| TlsConfig {
+            ciphers: names.iter().map(|s| s.to_string()).collect(),
+            ..TlsConfig::default()
+        };
+        let p = provider(&named(&[
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_RSA_WITH_RC4_128_SHA",
+        ]))
+        .ok()
+        .expect("two known");
+        assert_eq!(p.cipher_suites.len(), 2);
+        assert!(provider(&named(&["TLS_RSA_WITH_RC4_128_SHA"])).is_err());
+    }
+}

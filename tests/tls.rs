@@ -1,0 +1,228 @@
+//! TLS with real certificates made by `openssl` (a CA, a server, a client, and a client
+//! of another CA): hekad -> hekad with client-certificate verification; clients without
+//! a certificate, with another CA's, or speaking plain TCP are refused and counted while
+//! the others are served; `openssl s_client` delivers a message; bad TLS settings are
+//! start-up errors naming the section, the key and the file.
+
+mod common;
+
+use common::certs::{self, Certs};
+use common::{frame, free_port, globals, scratch_dir, test_message, wait_for_lines, Hekad};
+use prost::Message as _;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A receiving hekad: TcpInput over TLS (client certificates required) -> payloads into
+/// `received`.
+fn receiver(dir: &Path, certs: &Certs, port: u16, received: &Path) -> Hekad {
+    let config = format!(
+        r#"{globals}
+[In]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+{tls}
+[Lines]
+type = "PayloadEncoder"
+append_newlines = false
+
+[Out]
+type = "FileOutput"
+message_matcher = "TRUE"
+path = "{received}"
+encoder = "Lines"
+flush_interval = 0
+"#,
+        globals = globals(dir, ""),
+        tls = certs.server_toml("In"),
+        received = received.display(),
+    );
+    let hekad = Hekad::start(dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    hekad
+}
+
+/// Runs `openssl s_client` against 127.0.0.1:`port` with `args`, sending `input`; returns
+/// its combined output.
+fn s_client(port: u16, args: &[&str], input: &[u8]) -> String {
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-nocommands", "-no_ign_eof"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let out = child.wait_with_output().expect("s_client");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn hekad_to_hekad_over_tls_refuses_clients_it_cannot_trust_and_serves_the_others() {
+    let dir = scratch_dir("tls-e2e");
+    let certs = certs::make(&dir.join("certs"));
+    let port = free_port();
+    let received = dir.join("received.log");
+    let receive_dir = dir.join("receive");
+    std::fs::create_dir_all(&receive_dir).expect("dir");
+    let receiver = receiver(&receive_dir, &certs, port, &received);
+
+    // A shipper tailing a log over TLS with its client certificate.
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    let lines: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(logs.join("app.log"), &lines).expect("log");
+    let ship_dir = dir.join("ship");
+    std::fs::create_dir_all(&ship_dir).expect("dir");
+    let shipper = Hekad::start(
+        &ship_dir,
+        &format!(
+            r#"{globals}
+[Logs]
+type = "LogstreamerInput"
+log_directory = "{logs}"
+file_match = 'app\.log'
+
+[Ship]
+type = "TcpOutput"
+address = "127.0.0.1:{port}"
+message_matcher = "Type == 'logfile'"
+{tls}"#,
+            globals = globals(&ship_dir, ""),
+            logs = logs.display(),
+            tls = certs.client_toml("Ship"),
+        ),
+    );
+    let got = wait_for_lines(&receiver, &received, 1000);
+    assert_eq!(got.join("\n") + "\n", lines);
+
+    // Refused: no certificate, another CA's certificate, plain TCP.
+    let ca = certs.ca.display().to_string();
+    s_client(port, &["-CAfile", &ca], b"");
+    s_client(
+        port,
+        &[
+            "-CAfile",
+            &ca,
+            "-cert",
+            &certs.other_client_cert.display().to_string(),
+            "-key",
+            &certs.other_client_key.display().to_string(),
+        ],
+        b"",
+    );
+    let plain = frame(&test_message("plain", "sent in clear\n", 1).encode_to_vec());
+    common::send(port, [plain]);
+    receiver.wait_for_report("TlsRefusedCount: 3");
+    for why in [
+        "peer sent no certificates",
+        "UnknownIssuer",
+        "InvalidContentType",
+    ] {
+        assert!(
+            receiver.stderr_text().contains(why),
+            "no refusal for {why}: {}",
+            receiver.stderr_text()
+        );
+    }
+
+    // Still serving: openssl's client with the right certificate delivers a message, and
+    // so does the shipper.
+    let message = frame(&test_message("openssl", "via openssl s_client\n", 2).encode_to_vec());
+    let out = s_client(
+        port,
+        &[
+            "-CAfile",
+            &ca,
+            "-cert",
+            &certs.client_cert.display().to_string(),
+            "-key",
+            &certs.client_key.display().to_string(),
+        ],
+        &message,
+    );
+    assert!(out.contains("Verify return code: 0"), "{out}");
+    let got = wait_for_lines(&receiver, &received, 1001);
+    assert!(got.iter().any(|l| l == "via openssl s_client"), "{got:?}");
+    let more: String = (1000..1100).map(|i| format!("line {i}\n")).collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(logs.join("app.log"))
+        .and_then(|mut f| f.write_all(more.as_bytes()))
+        .expect("append");
+    wait_for_lines(&receiver, &received, 1101);
+    assert!(!std::fs::read_to_string(&received)
+        .expect("received")
+        .contains("sent in clear"));
+
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let (status, stderr) = receiver.terminate();
+    assert!(status.success(), "{stderr}");
+}
+
+/// Bad TLS settings stop hekad at start-up with the section, the key and the file.
+#[test]
+fn bad_tls_settings_are_start_up_errors_naming_section_key_and_file() {
+    let dir = scratch_dir("tls-errors");
+    let certs = certs::make(&dir.join("certs"));
+    let port = free_port();
+    let cases = [
+        (
+            format!(
+                "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\nuse_tls = true\n\
+                 [In.tls]\ncert_file = \"{d}/missing.pem\"\nkey_file = \"{key}\"\n",
+                d = dir.display(),
+                key = certs.server_key.display()
+            ),
+            vec!["[In]", "tls.cert_file", "missing.pem"],
+        ),
+        (
+            format!(
+                "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\nuse_tls = true\n\
+                 [In.tls]\ncert_file = \"{cert}\"\nkey_file = \"{cert}\"\n",
+                cert = certs.server_cert.display()
+            ),
+            vec![
+                "[In]",
+                "tls.key_file",
+                "server.pem: no PEM private key in it",
+            ],
+        ),
+        (
+            format!(
+                "[Out]\ntype = \"TcpOutput\"\nmessage_matcher = \"TRUE\"\n\
+                 address = \"127.0.0.1:{port}\"\nuse_tls = true\n\
+                 [Out.tls]\nmin_version = \"TLS10\"\nroot_cafile = \"{ca}\"\n",
+                ca = certs.ca.display()
+            ),
+            vec!["[Out]", "tls.min_version", "TLS 1.2 and 1.3 only"],
+        ),
+        (
+            format!(
+                "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\nuse_tls = true\n\
+                 [In.tls]\ncert_file = \"{cert}\"\nkey_file = \"{key}\"\n\
+                 client_auth = \"RequireAndVerifyClientCert\"\n",
+                cert = certs.server_cert.display(),
+                key = certs.server_key.display()
+            ),
+            vec!["[In]", "tls.client_cafile", "needs client_cafile"],
+        ),
+    ];
+    for (section, expected) in cases {
+        let hekad = Hekad::start(&dir, &format!("{}\n{section}", globals(&dir, "")));
+        let (status, stderr) = hekad.wait();
+        assert!(!status.success(), "started with {section}");
+        for text in expected {
+            assert!(stderr.contains(text), "{text:?} not in:\n{stderr}");
+        }
+    }
+}
