@@ -226,3 +226,122 @@ fn bad_tls_settings_are_start_up_errors_naming_section_key_and_file() {
         }
     }
 }
+
+/// HTTPS: HttpListenInput over TLS takes curl's request and a hekad's HttpOutput and
+/// HttpInput (https URLs trusting the test CA, by name and by IP address); a plain-HTTP
+/// request is refused and counted.
+#[test]
+fn https_between_curl_and_hekads() {
+    let dir = scratch_dir("tls-https");
+    let certs = certs::make(&dir.join("certs"));
+    let port = free_port();
+    let received = dir.join("received.log");
+    let receive_dir = dir.join("receive");
+    std::fs::create_dir_all(&receive_dir).expect("dir");
+    let receiver = Hekad::start(
+        &receive_dir,
+        &format!(
+            r#"{globals}
+[web]
+type = "HttpListenInput"
+address = "127.0.0.1:{port}"
+use_tls = true
+[web.tls]
+cert_file = "{cert}"
+key_file = "{key}"
+
+[Lines]
+type = "PayloadEncoder"
+append_newlines = false
+
+[Out]
+type = "FileOutput"
+message_matcher = "Fields[Path] == '/ingest'"
+path = "{received}"
+encoder = "Lines"
+flush_interval = 0
+"#,
+            globals = globals(&receive_dir, ""),
+            cert = certs.server_cert.display(),
+            key = certs.server_key.display(),
+            received = received.display(),
+        ),
+    );
+    receiver.wait_for_log("Starting hekad");
+    let ca = certs.ca.display().to_string();
+    let curl = |url: &str| {
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                &ca,
+            ])
+            .args(["--data-binary", "via curl\n", url])
+            .output()
+            .expect("curl")
+    };
+    let out = curl(&format!("https://localhost:{port}/ingest"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    let out = curl(&format!("http://127.0.0.1:{port}/ingest"));
+    assert_ne!(String::from_utf8_lossy(&out.stdout), "200");
+    receiver.wait_for_report("TlsRefusedCount: 1");
+
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    std::fs::write(logs.join("app.log"), "one\ntwo\nthree\n").expect("log");
+    let send_dir = dir.join("send");
+    std::fs::create_dir_all(&send_dir).expect("dir");
+    let polled = dir.join("polled.pb");
+    let sender = Hekad::start(
+        &send_dir,
+        &format!(
+            r#"{globals}
+[app]
+type = "LogstreamerInput"
+log_directory = "{logs}"
+file_match = 'app\.log'
+
+[PayloadEncoder]
+append_newlines = false
+
+[ship]
+type = "HttpOutput"
+message_matcher = "Type == 'logfile'"
+address = "https://localhost:{port}/ingest"
+encoder = "PayloadEncoder"
+[ship.tls]
+root_cafile = "{ca}"
+
+[poll]
+type = "HttpInput"
+url = "https://127.0.0.1:{port}/status"
+ticker_interval = 1
+[poll.tls]
+root_cafile = "{ca}"
+
+[ProtobufEncoder]
+
+[polled]
+type = "FileOutput"
+message_matcher = "Type == 'heka.httpinput.data'"
+path = "{polled}"
+encoder = "ProtobufEncoder"
+"#,
+            globals = globals(&send_dir, ""),
+            logs = logs.display(),
+            polled = polled.display(),
+        ),
+    );
+    let got = wait_for_lines(&receiver, &received, 4);
+    assert_eq!(got, ["via curl", "one", "two", "three"]);
+    // A poll over https by IP address: the response became a message.
+    common::wait_for_messages(&sender, &polled, 1);
+    let (status, stderr) = sender.terminate();
+    assert!(status.success(), "{stderr}");
+    let (status, stderr) = receiver.terminate();
+    assert!(status.success(), "{stderr}");
+}

@@ -1,9 +1,11 @@
 //! HTTP/1.1 for the plugins that speak it (HttpOutput, HttpInput, ElasticSearchOutput,
 //! HttpListenInput), on hyper over smol's sockets: URL checks, one keep-alive client
-//! connection with a timeout, and the request options Heka's HTTP plugins share.
+//! connection with a timeout, and the request options Heka's HTTP plugins share. An
+//! `https://` URL is TLS under the section's `[<section>.tls]` settings (`tls.rs`).
 
 use crate::config::{ConfigError, PluginSection};
 use crate::pipeline::executors::spawn_local;
+use crate::plugins::tls::{ClientTls, TlsConfig};
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -15,32 +17,31 @@ use smol_hyper::rt::FuturesIo;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// An `http://host[:port]/path?query` URL, checked.
-#[derive(Debug, Clone)]
+/// An `http://` or `https://host[:port]/path?query` URL, checked, with its TLS settings.
+#[derive(Clone)]
 pub struct Endpoint {
     pub url: String,
     host: String,
     port: u16,
+    https: bool,
+    /// Set by [`Endpoint::secure`] for an https URL.
+    tls: Option<ClientTls>,
     /// The Host header: the URL's authority.
     authority: String,
     pub path_and_query: String,
 }
 
 impl Endpoint {
-    /// Parses `url`; https is refused until hekad has TLS.
+    /// Parses `url` (http or https; an https endpoint needs [`Endpoint::secure`]).
     pub fn parse(url: &str) -> Result<Endpoint, String> {
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "{url:?}: https needs TLS, which hekad does not support yet"
-                ))
-            }
-            _ => return Err(format!("{url:?} is not an http:// URL")),
-        }
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(format!("{url:?} is not an http:// or https:// URL")),
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| format!("{url:?} has no host"))?;
@@ -51,12 +52,50 @@ impl Endpoint {
         Ok(Endpoint {
             url: url.to_owned(),
             host: host.to_owned(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
+            https,
+            tls: None,
             authority: authority.as_str().to_owned(),
             path_and_query: uri
                 .path_and_query()
                 .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
         })
+    }
+}
+
+impl Endpoint {
+    /// Readies an https endpoint's TLS from the section's `tls` settings (nothing for
+    /// http). `use_tls = true` asks for TLS: it must then be an https URL.
+    pub fn secure(
+        mut self,
+        section: &PluginSection,
+        key: &str,
+        use_tls: bool,
+        tls: &TlsConfig,
+    ) -> Result<Endpoint, Vec<ConfigError>> {
+        if use_tls && !self.https {
+            let msg = format!("use_tls = true needs an https:// URL, not {:?}", self.url);
+            return Err(vec![ConfigError::in_section(section, Some(key), msg)]);
+        }
+        if self.https {
+            let address = format!("{}:{}", self.authority_host(), self.port);
+            self.tls = Some(ClientTls::new(section, tls, &address)?);
+        }
+        Ok(self)
+    }
+
+    /// The host as it goes into `host:port` (IPv6 in brackets).
+    fn authority_host(&self) -> String {
+        match self.host.contains(':') {
+            true => format!("[{}]", self.host),
+            false => self.host.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
     }
 }
 
@@ -274,14 +313,32 @@ async fn ready_sender<'s>(
         .await
         .map_err(|e| format!("cannot connect to {url}: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (open, connection) = hyper::client::conn::http1::handshake(FuturesIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake with {url}: {e}"))?;
+    let open = match (&endpoint.tls, endpoint.https) {
+        (None, false) => open_http(FuturesIo::new(stream)).await,
+        (Some(tls), true) => {
+            let stream = tls
+                .connect(stream)
+                .await
+                .map_err(|e| format!("TLS handshake with {url}: {e}"))?;
+            open_http(FuturesIo::new(stream)).await
+        }
+        _ => return Err(format!("{url}: https needs its TLS settings")),
+    };
+    let open = open.map_err(|e| format!("HTTP handshake with {url}: {e}"))?;
+    Ok(sender.insert(open))
+}
+
+/// Starts HTTP/1.1 over a connected stream; its connection task runs detached.
+async fn open_http<S>(io: S) -> hyper::Result<SendRequest<Full<Bytes>>>
+where
+    S: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    let (open, connection) = hyper::client::conn::http1::handshake(io).await?;
     spawn_local(async move {
         let _ = connection.await;
     })
     .detach();
-    Ok(sender.insert(open))
+    Ok(open)
 }
 
 #[cfg(test)]
@@ -299,7 +356,9 @@ mod tests {
                 .path_and_query,
             "/"
         );
-        assert!(Endpoint::parse("https://example.com/").is_err());
+        let https = Endpoint::parse("https://example.com/").expect("valid");
+        assert_eq!((https.port, https.https), (443, true));
+        assert!(Endpoint::parse("ftp://example.com/").is_err());
         assert!(Endpoint::parse("example.com:80").is_err());
         assert!(Endpoint::parse("http://[::1]:9200/").is_ok());
     }

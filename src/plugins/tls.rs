@@ -9,6 +9,8 @@
 //! `client_cafile`. A client with no `root_cafile` trusts the system's CA certificates.
 
 use crate::config::{ConfigError, PluginSection};
+use crate::pipeline::stats::PluginStats;
+use futures_rustls::{TlsAcceptor, TlsConnector};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -17,7 +19,11 @@ use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureS
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use serde::Deserialize;
+use smol::future::FutureExt;
+use smol::io::{AsyncRead, AsyncWrite};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The `tls` sub-table, with Heka's key names (including its `sesion_ticket_key`).
 #[derive(Debug, Clone, Deserialize)]
@@ -78,16 +84,82 @@ impl Problem {
     }
 }
 
+/// How long a peer has to complete a TLS handshake with hekad, either side.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client side of one plugin's TLS: its settings and the name the server's
+/// certificate must bear.
+#[derive(Clone)]
+pub struct ClientTls {
+    connector: TlsConnector,
+    name: ServerName<'static>,
+}
+
+impl ClientTls {
+    /// TLS to `address` (`host:port`) under the section's `tls` settings.
+    pub fn new(
+        section: &PluginSection,
+        tls: &TlsConfig,
+        address: &str,
+    ) -> Result<ClientTls, Vec<ConfigError>> {
+        Ok(ClientTls {
+            connector: TlsConnector::from(client_config(section, tls)?),
+            name: server_name(section, tls, address)?,
+        })
+    }
+
+    /// Runs the handshake over `stream`, within `HANDSHAKE_TIMEOUT`.
+    pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+    ) -> std::io::Result<futures_rustls::client::TlsStream<S>> {
+        let expired = async {
+            smol::Timer::after(HANDSHAKE_TIMEOUT).await;
+            Err(std::io::Error::other("no TLS handshake within 10 s"))
+        };
+        self.connector
+            .connect(self.name.clone(), stream)
+            .or(expired)
+            .await
+    }
+}
+
+/// Runs the server side of a handshake with `peer` within `HANDSHAKE_TIMEOUT`. A client
+/// refused (no or an untrusted certificate, plain TCP, too slow) is logged with the
+/// input's name and counted in its report (`TlsRefusedCount`).
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    acceptor: &TlsAcceptor,
+    stream: S,
+    input: &str,
+    peer: &str,
+    stats: &PluginStats,
+) -> Option<futures_rustls::server::TlsStream<S>> {
+    let expired = async {
+        smol::Timer::after(HANDSHAKE_TIMEOUT).await;
+        Err(std::io::Error::other("no handshake within 10 s"))
+    };
+    match acceptor.accept(stream).or(expired).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            stats.tls_refused.fetch_add(1, Ordering::Relaxed);
+            let hint = match e.to_string().contains("InvalidContentType") {
+                true => " (the client does not speak TLS)",
+                false => "",
+            };
+            log::warn!("Input '{input}': TLS handshake with {peer} refused: {e}{hint}");
+            None
+        }
+    }
+}
+
 /// The server side (TcpInput, HttpListenInput) of a `use_tls = true` section.
-pub fn server_config(
-    section: &PluginSection,
-    tls: &TlsConfig,
-) -> Result<Arc<rustls::ServerConfig>, Vec<ConfigError>> {
-    build_server(tls).map_err(|p| p.in_section(section))
+pub fn acceptor(section: &PluginSection, tls: &TlsConfig) -> Result<TlsAcceptor, Vec<ConfigError>> {
+    let config = build_server(tls).map_err(|p| p.in_section(section))?;
+    Ok(TlsAcceptor::from(config))
 }
 
 /// The client side (TcpOutput, HttpOutput...) of a `use_tls = true` section.
-pub fn client_config(
+fn client_config(
     section: &PluginSection,
     tls: &TlsConfig,
 ) -> Result<Arc<rustls::ClientConfig>, Vec<ConfigError>> {
@@ -96,7 +168,7 @@ pub fn client_config(
 
 /// The name a client checks the server's certificate against: `server_name`, else the
 /// host part of `address` (a name or an IP address).
-pub fn server_name(
+fn server_name(
     section: &PluginSection,
     tls: &TlsConfig,
     address: &str,

@@ -15,6 +15,7 @@ use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::ticker::Polling;
 use crate::plugins::http::{Client, Endpoint, HeaderValues, RequestOptions, Response};
+use crate::plugins::tls::TlsConfig;
 use hyper::body::Bytes;
 use serde::Deserialize;
 use smol::future::BoxedLocal;
@@ -38,6 +39,8 @@ struct HttpInputConfig {
     error_severity: i32,
     /// Milliseconds; 0 is none.
     http_timeout: u64,
+    /// For https URLs.
+    tls: TlsConfig,
 }
 
 impl Default for HttpInputConfig {
@@ -53,6 +56,7 @@ impl Default for HttpInputConfig {
             success_severity: 6,
             error_severity: 1,
             http_timeout: 0,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -81,11 +85,11 @@ pub fn build(
         (false, false) => return Err(err("urls", "url and urls cannot both be set".into())),
         (true, true) => return Err(err("url", "url or urls is required".into())),
     };
-    let endpoints = urls
-        .iter()
-        .map(|u| Endpoint::parse(u))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err("url", e))?;
+    let mut endpoints = Vec::with_capacity(urls.len());
+    for url in &urls {
+        let endpoint = Endpoint::parse(url).map_err(|e| err("url", e))?;
+        endpoints.push(endpoint.secure(section, "url", false, &c.tls)?);
+    }
     let options = RequestOptions::new(
         section,
         &c.method,

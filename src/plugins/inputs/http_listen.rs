@@ -19,7 +19,9 @@ use crate::config::{section, ConfigError, PluginSection};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::stats::PluginStats;
+use crate::plugins::tls::{self, TlsConfig};
 use base64::Engine as _;
+use futures_rustls::TlsAcceptor;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
@@ -31,6 +33,7 @@ use smol_hyper::rt::{FuturesIo, SmolTimer};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +48,7 @@ struct HttpListenConfig {
     password: String,
     api_key: String,
     use_tls: bool,
+    tls: TlsConfig,
 }
 
 impl Default for HttpListenConfig {
@@ -58,6 +62,7 @@ impl Default for HttpListenConfig {
             password: String::new(),
             api_key: String::new(),
             use_tls: false,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -76,6 +81,8 @@ struct Settings {
     auth: Auth,
     response_headers: Vec<(HeaderName, HeaderValue)>,
     request_headers: Vec<String>,
+    /// With `use_tls`: the handshake every connection goes through first.
+    tls: Option<TlsAcceptor>,
 }
 
 /// The HttpListenInput plugin.
@@ -90,9 +97,10 @@ pub fn build(
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: HttpListenConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.use_tls {
-        return Err(err("use_tls", "TLS is not supported yet".into()));
-    }
+    let tls = match c.use_tls {
+        true => Some(tls::acceptor(section, &c.tls)?),
+        false => None,
+    };
     let auth = match c.auth_type.as_str() {
         "" => Auth::None,
         "Basic" => {
@@ -116,6 +124,7 @@ pub fn build(
             auth,
             response_headers,
             request_headers: c.request_headers,
+            tls,
         }),
     }))
 }
@@ -123,6 +132,9 @@ pub fn build(
 impl Input for HttpListenInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxedLocal<Result<(), String>> {
         Box::pin(async move {
+            if self.settings.tls.is_some() {
+                ctx.shared.stats.serves_tls.store(true, Ordering::Relaxed);
+            }
             let ctx = Rc::new(ctx);
             let (name, control) = (ctx.shared.input_name.clone(), ctx.control.clone());
             super::accept_until_stopped(&name, self.listener, &control, |stream, peer| {
@@ -156,6 +168,7 @@ async fn serve(
             return;
         }
     };
+    let tls = settings.tls.clone();
     let service = {
         let ctx = ctx.clone();
         hyper::service::service_fn(move |request| {
@@ -170,12 +183,25 @@ async fn serve(
     builder
         .timer(SmolTimer::new())
         .header_read_timeout(Duration::from_secs(30));
-    let connection = builder.serve_connection(FuturesIo::new(stream), service);
     let stopped = async {
         ctx.control.stopped().await;
         Ok(())
     };
-    let _ = connection.or(stopped).await;
+    let _ = match tls {
+        None => {
+            let connection = builder.serve_connection(FuturesIo::new(stream), service);
+            connection.or(stopped).await
+        }
+        Some(tls) => {
+            let (input, stats) = (&ctx.shared.input_name, &ctx.shared.stats);
+            let Some(stream) = tls::accept(&tls, stream, input, &peer.to_string(), stats).await
+            else {
+                return;
+            };
+            let connection = builder.serve_connection(FuturesIo::new(stream), service);
+            connection.or(stopped).await
+        }
+    };
 }
 
 fn respond(status: StatusCode, settings: &Settings) -> Response<Full<Bytes>> {

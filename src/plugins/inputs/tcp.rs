@@ -2,7 +2,7 @@
 //! connection. Defaults: HekaFramingSplitter + ProtobufDecoder.
 //!
 //! With `use_tls` each connection first completes a TLS handshake (in its own task, within
-//! `HANDSHAKE_TIMEOUT`) under the `[<section>.tls]` settings (`plugins/tls.rs`); a client
+//! `tls::HANDSHAKE_TIMEOUT`) under the `[<section>.tls]` settings (`plugins/tls.rs`); a client
 //! refused there (no or an untrusted certificate, plain TCP, a timeout) is logged and
 //! counted (`TlsRefusedCount`) and the others are served as usual.
 
@@ -20,7 +20,6 @@ use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -71,7 +70,7 @@ pub fn build(
         return Err(err("address", "address is required".into()));
     }
     let tls = match config.use_tls {
-        true => Some(TlsAcceptor::from(tls::server_config(section, &config.tls)?)),
+        true => Some(tls::acceptor(section, &config.tls)?),
         false => None,
     };
     let listener = match config.net.as_str() {
@@ -229,38 +228,23 @@ fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
     let task = match tls {
         None => spawn_local(serve(stream, deliverer, closed)),
         Some(tls) => {
-            let handshake = tls.accept(stream);
-            let input = ctx.shared.input_name.clone();
-            let stats = ctx.shared.stats.clone();
+            let tls = tls.clone();
+            let (input, stats) = (ctx.shared.input_name.clone(), ctx.shared.stats.clone());
             let peer = peer.map_or_else(|| "a unix socket peer".to_owned(), |p| p.to_string());
             spawn_local(async move {
-                let expired = async {
-                    smol::Timer::after(HANDSHAKE_TIMEOUT).await;
-                    Err(std::io::Error::other("no handshake within 10 s"))
-                };
+                let handshake = async { tls::accept(&tls, stream, &input, &peer, &stats).await };
                 let stopping = async {
                     closed.raised().await;
-                    Err(std::io::Error::other("hekad is stopping"))
+                    None
                 };
-                match handshake.or(expired).or(stopping).await {
-                    Ok(stream) => serve(stream, deliverer, closed).await,
-                    Err(e) => {
-                        stats.tls_refused.fetch_add(1, Ordering::Relaxed);
-                        let hint = match e.to_string().contains("InvalidContentType") {
-                            true => " (the client does not speak TLS)",
-                            false => "",
-                        };
-                        log::warn!("Input '{input}': TLS handshake with {peer} refused: {e}{hint}");
-                    }
+                if let Some(stream) = handshake.or(stopping).await {
+                    serve(stream, deliverer, closed).await;
                 }
             })
         }
     };
     connections.push(task);
 }
-
-/// How long a client has to complete its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads one connection until EOF or shutdown (`listener_closed` is raised); every record
 /// already read is delivered.

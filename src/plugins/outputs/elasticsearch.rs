@@ -16,6 +16,7 @@ use crate::pipeline::ack::AckToken;
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::http::{Client, Endpoint, RequestOptions};
+use crate::plugins::tls::TlsConfig;
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use serde::Deserialize;
@@ -35,6 +36,7 @@ struct ElasticSearchConfig {
     username: String,
     password: String,
     use_tls: bool,
+    tls: TlsConfig,
 }
 
 impl Default for ElasticSearchConfig {
@@ -49,6 +51,7 @@ impl Default for ElasticSearchConfig {
             username: String::new(),
             password: String::new(),
             use_tls: false,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -72,9 +75,6 @@ pub fn build(
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: ElasticSearchConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.use_tls {
-        return Err(err("use_tls", "TLS is not supported yet".into()));
-    }
     if c.server.starts_with("udp://") {
         return Err(err(
             "server",
@@ -82,7 +82,9 @@ pub fn build(
         ));
     }
     let url = format!("{}/_bulk", c.server.trim_end_matches('/'));
-    let endpoint = Endpoint::parse(&url).map_err(|e| err("server", e))?;
+    let endpoint = Endpoint::parse(&url)
+        .map_err(|e| err("server", e))?
+        .secure(section, "use_tls", c.use_tls, &c.tls)?;
     let timeout = match (c.http_timeout, c.connect_timeout) {
         (0, 0) => 0,
         (0, t) | (t, 0) => t,

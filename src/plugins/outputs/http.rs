@@ -14,6 +14,7 @@ use super::{Output, OutputContext};
 use crate::config::{section, ConfigError, PluginSection};
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::http::{Client, Endpoint, HeaderValues, RequestOptions, Response};
+use crate::plugins::tls::TlsConfig;
 use hyper::body::Bytes;
 use hyper::Method;
 use serde::Deserialize;
@@ -31,6 +32,7 @@ struct HttpOutputConfig {
     headers: BTreeMap<String, HeaderValues>,
     http_timeout: u64,
     use_tls: bool,
+    tls: TlsConfig,
 }
 
 impl Default for HttpOutputConfig {
@@ -43,6 +45,7 @@ impl Default for HttpOutputConfig {
             headers: BTreeMap::new(),
             http_timeout: 0,
             use_tls: false,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -66,13 +69,12 @@ pub fn build(
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: HttpOutputConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.use_tls {
-        return Err(err("use_tls", "TLS is not supported yet".into()));
-    }
     if c.address.is_empty() {
         return Err(err("address", "address is required".into()));
     }
-    let endpoint = Endpoint::parse(&c.address).map_err(|e| err("address", e))?;
+    let endpoint = Endpoint::parse(&c.address)
+        .map_err(|e| err("address", e))?
+        .secure(section, "use_tls", c.use_tls, &c.tls)?;
     let options = RequestOptions::new(
         section,
         &c.method,

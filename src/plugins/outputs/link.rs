@@ -7,9 +7,8 @@
 //! count (every TLS write is flushed into the socket before it returns). The socket bytes
 //! acknowledged then map back to the plaintext bytes they carry whole.
 
+use crate::plugins::tls::ClientTls;
 use futures_rustls::client::TlsStream;
-use futures_rustls::TlsConnector;
-use rustls_pki_types::ServerName;
 use smol::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use smol::net::TcpStream;
 use std::collections::VecDeque;
@@ -74,14 +73,10 @@ impl Link {
         Link::Plain(stream)
     }
 
-    /// Runs the TLS handshake as a client of `name` over `stream`.
-    pub async fn tls(
-        stream: TcpStream,
-        connector: &TlsConnector,
-        name: ServerName<'static>,
-    ) -> io::Result<Link> {
+    /// Runs the TLS handshake over `stream`.
+    pub async fn tls(stream: TcpStream, tls: &ClientTls) -> io::Result<Link> {
         let counted = Counted { stream, written: 0 };
-        let stream = connector.connect(name, counted).await?;
+        let stream = tls.connect(counted).await?;
         Ok(Link::Tls(Box::new(TlsLink {
             stream,
             marks: Marks::default(),

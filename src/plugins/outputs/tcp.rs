@@ -26,9 +26,7 @@ use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::SharedPack;
 use crate::pipeline::queue::QueueSettings;
 use crate::pipeline::stats::PluginStats;
-use crate::plugins::tls::{self, TlsConfig};
-use futures_rustls::TlsConnector;
-use rustls_pki_types::ServerName;
+use crate::plugins::tls::{ClientTls, TlsConfig};
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use smol::net::TcpStream;
@@ -71,8 +69,8 @@ pub struct TcpOutput {
     /// `Some(keep_alive_period)` when keep-alive is on.
     keep_alive: Option<u64>,
     reconnect_after: u64,
-    /// With `use_tls`: the client side and the name the server's certificate must bear.
-    tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// With `use_tls`: the client side of every connection's handshake.
+    tls: Option<ClientTls>,
 }
 
 impl TcpOutput {
@@ -103,8 +101,6 @@ const ACK_POLL: Duration = Duration::from_millis(10);
 /// (1 M lines through the disk queue: 100 to 270 such waits, 80 to 390 ms of 0.57 to
 /// 0.89 s).
 const FIRST_WINDOW_POLL: Duration = Duration::from_micros(250);
-/// How long a TLS server gets to complete the handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer that closed its side gets to acknowledge what we sent.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Most messages written and not yet acknowledged. A stalled peer lets the kernel buffer
@@ -142,10 +138,7 @@ pub fn build(
     let c: TcpOutputConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
     let tls = match c.use_tls {
-        true => Some((
-            TlsConnector::from(tls::client_config(section, &c.tls)?),
-            tls::server_name(section, &c.tls, &c.address)?,
-        )),
+        true => Some(ClientTls::new(section, &c.tls, &c.address)?),
         false => None,
     };
     let local_address = match c.local_address.as_str() {
@@ -397,22 +390,17 @@ impl Connection {
 
 impl TcpOutput {
     /// Connects and, with `use_tls`, runs the handshake (within `CLOSE_GRACE` once
-    /// hekad is stopping, `HANDSHAKE_TIMEOUT` otherwise).
+    /// hekad is stopping).
     async fn open(&self, ctx: &OutputContext) -> Result<Link, String> {
         let stream = self
             .connect()
             .or(stop_grace(ctx))
             .await
             .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
-        let Some((connector, name)) = &self.tls else {
+        let Some(tls) = &self.tls else {
             return Ok(Link::plain(stream));
         };
-        let expired = async {
-            smol::Timer::after(HANDSHAKE_TIMEOUT).await;
-            Err(std::io::Error::other("no handshake within 10 s"))
-        };
-        Link::tls(stream, connector, name.clone())
-            .or(expired)
+        Link::tls(stream, tls)
             .or(stop_grace(ctx))
             .await
             .map_err(|e| format!("TLS handshake with {} failed: {e}", self.address))
