@@ -1,8 +1,9 @@
 //! TLS with real certificates made by `openssl` (a CA, a server, a client, and a client
 //! of another CA): hekad -> hekad with client-certificate verification; clients without
 //! a certificate, with another CA's, or speaking plain TCP are refused and counted while
-//! the others are served; `openssl s_client` delivers a message; bad TLS settings are
-//! start-up errors naming the section, the key and the file.
+//! the others are served; `openssl s_client`, heka-inject and heka-flood deliver over
+//! TLS; HTTPS in and out; bad TLS settings are start-up errors naming the section, the key
+//! and the file.
 
 mod common;
 
@@ -28,9 +29,19 @@ append_newlines = false
 
 [Out]
 type = "FileOutput"
-message_matcher = "TRUE"
+message_matcher = "Type != 'hekabench'"
 path = "{received}"
 encoder = "Lines"
+flush_interval = 0
+
+[FloodLines]
+type = "PayloadEncoder"
+
+[Flood]
+type = "FileOutput"
+message_matcher = "Type == 'hekabench'"
+path = "{received}.flood"
+encoder = "FloodLines"
 flush_interval = 0
 "#,
         globals = globals(dir, ""),
@@ -152,13 +163,49 @@ message_matcher = "Type == 'logfile'"
     assert!(out.contains("Verify return code: 0"), "{out}");
     let got = wait_for_lines(&receiver, &received, 1001);
     assert!(got.iter().any(|l| l == "via openssl s_client"), "{got:?}");
+    // heka-inject and heka-flood with the client certificate.
+    let inject = Command::new(env!("CARGO_BIN_EXE_heka-inject"))
+        .args([
+            "-heka",
+            &format!("localhost:{port}"),
+            "-payload",
+            "via heka-inject\n",
+        ])
+        .args(["-tls-cafile", &ca])
+        .args(["-tls-cert", &certs.client_cert.display().to_string()])
+        .args(["-tls-key", &certs.client_key.display().to_string()])
+        .output()
+        .expect("heka-inject");
+    assert!(inject.status.success(), "{inject:?}");
+    let flood_toml = dir.join("flood.toml");
+    std::fs::write(
+        &flood_toml,
+        format!(
+            "[default]\nip_address = \"127.0.0.1:{port}\"\nnum_messages = 50\n\
+             ascii_only = true\nvariable_size_messages = false\nstatic_message_size = 40\n\
+             use_tls = true\n[default.tls]\nroot_cafile = \"{ca}\"\ncert_file = \"{}\"\n\
+             key_file = \"{}\"\n",
+            certs.client_cert.display(),
+            certs.client_key.display()
+        ),
+    )
+    .expect("flood.toml");
+    let flood = Command::new(env!("CARGO_BIN_EXE_heka-flood"))
+        .args(["-config", &flood_toml.display().to_string()])
+        .output()
+        .expect("heka-flood");
+    assert!(flood.status.success(), "{flood:?}");
+    let flood_path = std::path::PathBuf::from(format!("{}.flood", received.display()));
+    assert_eq!(wait_for_lines(&receiver, &flood_path, 50).len(), 50);
+    let got = wait_for_lines(&receiver, &received, 1002);
+    assert!(got.iter().any(|l| l == "via heka-inject"), "{got:?}");
     let more: String = (1000..1100).map(|i| format!("line {i}\n")).collect();
     std::fs::OpenOptions::new()
         .append(true)
         .open(logs.join("app.log"))
         .and_then(|mut f| f.write_all(more.as_bytes()))
         .expect("append");
-    wait_for_lines(&receiver, &received, 1101);
+    wait_for_lines(&receiver, &received, 1102);
     assert!(!std::fs::read_to_string(&received)
         .expect("received")
         .contains("sent in clear"));

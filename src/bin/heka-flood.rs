@@ -9,12 +9,14 @@
 //! `message_interval` "0", `corrupt_percentage`, `signed_percentage`, `oversized_percentage`
 //! (0.0), `variable_size_messages` true, `static_message_size` 0 (payload bytes when not
 //! variable), `ascii_only` false, `max_message_size` 65536, `reconnect_on_error` false,
-//! `reconnect_interval` "1s", `[<test>.signer]` name/hmac_hash/hmac_key/version.
+//! `reconnect_interval` "1s", `[<test>.signer]` name/hmac_hash/hmac_key/version,
+//! `use_tls` false with `[<test>.tls]` (hekad's TlsConfig keys, §5.7) for TCP.
 
 use argh::FromArgs;
 use hekad::config::duration;
 use hekad::framing::{write_frame, SignerConfig};
 use hekad::message::{uuid, MessageWriter};
+use hekad::plugins::tls::TlsConfig;
 use serde::Deserialize;
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
@@ -50,6 +52,8 @@ struct Test {
     encoder: String,
     pprof_file: String,
     signer: Option<Signer>,
+    use_tls: bool,
+    tls: TlsConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +86,8 @@ impl Default for Test {
             encoder: "protobuf".into(),
             pprof_file: String::new(),
             signer: None,
+            use_tls: false,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -107,18 +113,47 @@ fn load(args: &Args) -> Test {
         .unwrap_or_else(|e| fail(format!("{}: [{}] {e}", args.config, args.test)))
 }
 
-/// Where messages go.
+/// Where messages go: TCP (over TLS with `Some` settings) or UDP.
 enum Sink {
-    Tcp(Option<TcpStream>),
+    Tcp(Option<Stream>, Option<TlsConfig>),
     Udp(UdpSocket),
+}
+
+/// A TCP connection, plain or TLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn write_all(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(frame),
+            Stream::Tls(s) => s.write_all(frame),
+        }
+    }
+
+    /// Sends what is buffered and closes without resetting the connection.
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => hekad::plugins::tls::blocking_close(s),
+        }
+    }
 }
 
 impl Sink {
     fn send(&mut self, address: &str, frame: &[u8]) -> std::io::Result<()> {
         match self {
-            Sink::Tcp(stream) => {
+            Sink::Tcp(stream, tls) => {
                 if stream.is_none() {
-                    *stream = Some(TcpStream::connect(address)?);
+                    *stream = Some(match tls {
+                        None => Stream::Plain(TcpStream::connect(address)?),
+                        Some(tls) => Stream::Tls(Box::new(
+                            hekad::plugins::tls::blocking_connect(tls, address)
+                                .map_err(std::io::Error::other)?,
+                        )),
+                    });
                 }
                 let result = stream.as_mut().map_or(Ok(()), |s| s.write_all(frame));
                 if result.is_err() {
@@ -167,7 +202,7 @@ fn main() {
         fail("signed_percentage needs a [<test>.signer] section".into());
     }
     let mut sink = match test.sender.as_str() {
-        "tcp" => Sink::Tcp(None),
+        "tcp" => Sink::Tcp(None, test.use_tls.then(|| test.tls.clone())),
         "udp" => Sink::Udp(
             UdpSocket::bind("0.0.0.0:0").unwrap_or_else(|e| fail(format!("udp socket: {e}"))),
         ),
@@ -234,6 +269,11 @@ fn main() {
         }
         if !interval.is_zero() {
             std::thread::sleep(interval);
+        }
+    }
+    if let Sink::Tcp(Some(stream), _) = &mut sink {
+        if let Err(e) = stream.finish() {
+            fail(format!("sending to {}: {e}", test.ip_address));
         }
     }
     let secs = started.elapsed().as_secs_f64().max(1e-9);

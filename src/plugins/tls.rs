@@ -124,6 +124,55 @@ impl ClientTls {
     }
 }
 
+/// A blocking TLS connection to `address` for the command-line tools (heka-flood,
+/// heka-inject): connects, and handshakes within `HANDSHAKE_TIMEOUT`. Errors name the
+/// `tls` key at fault.
+pub fn blocking_connect(
+    tls: &TlsConfig,
+    address: &str,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>, String> {
+    let shown = |p: Problem| format!("tls.{}: {}", p.key, p.message);
+    let config = build_client(tls).map_err(shown)?;
+    let host = match tls.server_name.is_empty() {
+        true => host_of(address),
+        false => tls.server_name.as_str(),
+    };
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("{host:?} is not a valid server name: {e}"))?;
+    let connection = rustls::ClientConnection::new(config, name)
+        .map_err(|e| format!("TLS to {address}: {e}"))?;
+    let socket = std::net::TcpStream::connect(address)
+        .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+    let _ = socket.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+    let mut stream = rustls::StreamOwned::new(connection, socket);
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| format!("TLS handshake with {address}: {e}"))?;
+    }
+    Ok(stream)
+}
+
+/// Ends a [`blocking_connect`] connection politely: close_notify, FIN, then what the
+/// server sent meanwhile (TLS 1.3 session tickets) is read until it closes, so closing
+/// does not reset the connection, which would lose the last records at the server.
+pub fn blocking_close(
+    stream: &mut rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    stream.conn.send_close_notify();
+    stream.flush()?;
+    stream.sock.shutdown(std::net::Shutdown::Write)?;
+    let mut sink = [0u8; 4096];
+    while let Ok(n) = stream.sock.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the server side of a handshake with `peer` within `HANDSHAKE_TIMEOUT`. A client
 /// refused (no or an untrusted certificate, plain TCP, too slow) is logged with the
 /// input's name and counted in its report (`TlsRefusedCount`).

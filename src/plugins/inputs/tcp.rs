@@ -290,6 +290,14 @@ async fn serve<S: AsyncRead + HalfClose + Unpin>(
             Some(Ok(n)) => n,
             Some(Err(e)) => {
                 log::debug!("connection closed: {e}");
+                // A TLS peer that reset the connection may have sent records already
+                // decrypted but not yet handed over: deliver them too.
+                loop {
+                    let n = stream.take_buffered(deliverer.spare());
+                    if n == 0 || deliverer.filled(n).await.is_err() {
+                        break;
+                    }
+                }
                 break;
             }
         };
@@ -306,6 +314,12 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Connections that can announce the end of our side (send FIN) and keep reading.
 trait HalfClose {
     async fn half_close(&mut self);
+
+    /// Bytes already received and decoded but not yet read (TLS plaintext), after the
+    /// connection failed; 0 when there are none.
+    fn take_buffered(&mut self, _buf: &mut [u8]) -> usize {
+        0
+    }
 }
 
 impl HalfClose for Async<std::net::TcpStream> {
@@ -331,6 +345,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HalfClose for futures_rustls::server::Tl
             smol::Timer::after(SHUTDOWN_GRACE).await;
         };
         closed.or(expired).await;
+    }
+
+    fn take_buffered(&mut self, buf: &mut [u8]) -> usize {
+        std::io::Read::read(&mut self.get_mut().1.reader(), buf).unwrap_or(0)
     }
 }
 

@@ -147,6 +147,30 @@ impl AsRawFd for Link {
     }
 }
 
+/// Before the socket closes, whatever the server sent and nobody read (TLS 1.3 session
+/// tickets, an alert) is taken off it: closing a socket with unread bytes resets the
+/// connection, and a reset can make the server lose records it had not read yet.
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut sink = [0u8; 4096];
+        loop {
+            // SAFETY: recv into a live buffer of the length given, on a socket we own;
+            // MSG_DONTWAIT never blocks.
+            let n = unsafe {
+                libc::recv(
+                    self.stream.as_raw_fd(),
+                    sink.as_mut_ptr().cast(),
+                    sink.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+        }
+    }
+}
+
 impl AsyncRead for Counted {
     fn poll_read(
         mut self: Pin<&mut Self>,
