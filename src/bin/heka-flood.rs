@@ -115,7 +115,7 @@ fn load(args: &Args) -> Test {
 
 /// Where messages go: TCP (over TLS with `Some` settings) or UDP.
 enum Sink {
-    Tcp(Option<Stream>, Option<TlsConfig>),
+    Tcp(Option<Stream>, Option<Box<TlsConfig>>),
     Udp(UdpSocket),
 }
 
@@ -202,7 +202,7 @@ fn main() {
         fail("signed_percentage needs a [<test>.signer] section".into());
     }
     let mut sink = match test.sender.as_str() {
-        "tcp" => Sink::Tcp(None, test.use_tls.then(|| test.tls.clone())),
+        "tcp" => Sink::Tcp(None, test.use_tls.then(|| Box::new(test.tls.clone()))),
         "udp" => Sink::Udp(
             UdpSocket::bind("0.0.0.0:0").unwrap_or_else(|e| fail(format!("udp socket: {e}"))),
         ),
