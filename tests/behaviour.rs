@@ -368,6 +368,18 @@ flush_interval = 0
 fn shipped_example_configs_start_and_stop_cleanly() {
     let configs =
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config dir");
+    // The TLS examples read their certificates from HEKAD_TLS_DIR, made by the script the
+    // README gives.
+    let certs = scratch_dir("example-certs");
+    let made = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/make-tls-certs"
+    ))
+    .arg(certs.as_os_str())
+    .output()
+    .expect("scripts/make-tls-certs");
+    assert!(made.status.success(), "{made:?}");
+    std::env::set_var("HEKAD_TLS_DIR", certs.as_os_str());
     let mut ran = 0;
     for entry in configs {
         let path = entry.expect("entry").path();
