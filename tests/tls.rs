@@ -392,3 +392,62 @@ encoder = "ProtobufEncoder"
     let (status, stderr) = receiver.terminate();
     assert!(status.success(), "{stderr}");
 }
+
+/// A shipper the receiver refuses (no client certificate; TLS 1.3 tells it only after
+/// the handshake, once its first lines are on the wire and TCP-acknowledged) keeps those
+/// lines and says why; given its certificate, it delivers every one.
+#[test]
+fn lines_sent_to_a_server_that_refused_the_client_are_kept_and_delivered_later() {
+    let dir = scratch_dir("tls-refused-shipper");
+    let certs = certs::make(&dir.join("certs"));
+    let port = free_port();
+    let received = dir.join("received.log");
+    let receive_dir = dir.join("receive");
+    std::fs::create_dir_all(&receive_dir).expect("dir");
+    let receiver = receiver(&receive_dir, &certs, port, &received);
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    let lines: String = (0..200).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(logs.join("app.log"), &lines).expect("log");
+    let ship_dir = dir.join("ship");
+    std::fs::create_dir_all(&ship_dir).expect("dir");
+    let shipper_config = |tls: &str| {
+        format!(
+            r#"{globals}
+[Logs]
+type = "LogstreamerInput"
+log_directory = "{logs}"
+file_match = 'app\.log'
+
+[Ship]
+type = "TcpOutput"
+address = "127.0.0.1:{port}"
+message_matcher = "Type == 'logfile'"
+use_tls = true
+[Ship.tls]
+root_cafile = "{ca}"
+{tls}"#,
+            globals = globals(&ship_dir, ""),
+            logs = logs.display(),
+            ca = certs.ca.display(),
+        )
+    };
+    let shipper = Hekad::start(&ship_dir, &shipper_config(""));
+    shipper.wait_for_log("received fatal alert: CertificateRequired");
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(!received.exists() || std::fs::read_to_string(&received).expect("read").is_empty());
+
+    let with_cert = format!(
+        "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+        certs.client_cert.display(),
+        certs.client_key.display()
+    );
+    let shipper = Hekad::start(&ship_dir, &shipper_config(&with_cert));
+    let got = wait_for_lines(&receiver, &received, 200);
+    assert_eq!(got.join("\n") + "\n", lines);
+    let (status, stderr) = shipper.terminate();
+    assert!(status.success(), "{stderr}");
+    let (status, stderr) = receiver.terminate();
+    assert!(status.success(), "{stderr}");
+}

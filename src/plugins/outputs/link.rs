@@ -6,6 +6,13 @@
 //! socket and, after each write, notes where the plaintext written so far ends in that
 //! count (every TLS write is flushed into the socket before it returns). The socket bytes
 //! acknowledged then map back to the plaintext bytes they carry whole.
+//!
+//! A TCP acknowledgement alone does not say the TLS server took the bytes: in TLS 1.3 the
+//! client's handshake is over before the server has checked the client's certificate,
+//! and a server that refuses it acknowledges the first bytes, then sends an alert and
+//! closes. So nothing on a TLS 1.3 connection counts as acknowledged until the server has
+//! shown it accepted the client: a record after the handshake (its session tickets), or
+//! `ACCEPT_WAIT` without an alert (for servers that send no tickets).
 
 use crate::plugins::tls::ClientTls;
 use futures_rustls::client::TlsStream;
@@ -16,6 +23,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 /// One connection's stream.
 pub enum Link {
@@ -27,7 +35,17 @@ pub enum Link {
 pub struct TlsLink {
     stream: TlsStream<Counted>,
     marks: Marks,
+    /// When the client's side of the handshake ended.
+    handshaken: Instant,
+    /// The server accepted this client (see the module's doc).
+    accepted: bool,
+    /// The alert the server ended the connection with, once read.
+    alert: Option<String>,
 }
+
+/// How long a TLS 1.3 server that sends no session ticket has to refuse the client
+/// before the connection counts as accepted.
+const ACCEPT_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the plaintext written so far ends in the socket's bytes, after each write.
 #[derive(Debug, Default)]
@@ -77,9 +95,14 @@ impl Link {
     pub async fn tls(stream: TcpStream, tls: &ClientTls) -> io::Result<Link> {
         let counted = Counted { stream, written: 0 };
         let stream = tls.connect(counted).await?;
+        let tls12 = stream.get_ref().1.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_2);
         Ok(Link::Tls(Box::new(TlsLink {
             stream,
             marks: Marks::default(),
+            handshaken: Instant::now(),
+            // In TLS 1.2 the server's Finished comes after it checked the client.
+            accepted: tls12,
+            alert: None,
         })))
     }
 
@@ -133,8 +156,55 @@ impl Link {
     pub fn plain_acked(&mut self, socket_acked: u64) -> u64 {
         match self {
             Link::Plain(_) => socket_acked,
-            Link::Tls(t) => t.marks.acked(socket_acked),
+            Link::Tls(t) => match t.is_accepted() {
+                true => t.marks.acked(socket_acked),
+                false => 0,
+            },
         }
+    }
+}
+
+impl Link {
+    /// Why the peer ended a TLS connection, when it said so with an alert (a server that
+    /// wants a client certificate says it only after the handshake): read from the socket
+    /// without blocking.
+    pub fn peer_alert(&mut self) -> Option<String> {
+        let Link::Tls(t) = self else {
+            return None;
+        };
+        t.receive();
+        t.alert.clone()
+    }
+}
+
+impl TlsLink {
+    /// Takes in what the server sent, without waiting; returns whether it sent records
+    /// after the handshake. An alert is kept in `alert`.
+    fn receive(&mut self) -> bool {
+        let (counted, connection) = self.stream.get_mut();
+        let mut received = [0u8; 4096];
+        let mut any = false;
+        while self.alert.is_none() {
+            let n = counted.recv_now(&mut received);
+            if n == 0 || connection.read_tls(&mut &received[..n]).is_err() {
+                break;
+            }
+            match connection.process_new_packets() {
+                Ok(_) => any = true,
+                Err(e) => self.alert = Some(e.to_string()),
+            }
+        }
+        any
+    }
+
+    /// Whether the server has accepted this client (see the module's doc).
+    fn is_accepted(&mut self) -> bool {
+        if !self.accepted {
+            let heard = self.receive();
+            self.accepted =
+                self.alert.is_none() && (heard || self.handshaken.elapsed() >= ACCEPT_WAIT);
+        }
+        self.accepted
     }
 }
 
@@ -153,21 +223,24 @@ impl AsRawFd for Link {
 impl Drop for Counted {
     fn drop(&mut self) {
         let mut sink = [0u8; 4096];
-        loop {
-            // SAFETY: recv into a live buffer of the length given, on a socket we own;
-            // MSG_DONTWAIT never blocks.
-            let n = unsafe {
-                libc::recv(
-                    self.stream.as_raw_fd(),
-                    sink.as_mut_ptr().cast(),
-                    sink.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n <= 0 {
-                break;
-            }
-        }
+        while self.recv_now(&mut sink) > 0 {}
+    }
+}
+
+impl Counted {
+    /// Bytes already received, without waiting; 0 when there are none (or on an error).
+    fn recv_now(&self, buf: &mut [u8]) -> usize {
+        // SAFETY: recv into a live buffer of the length given, on a socket we own;
+        // MSG_DONTWAIT never blocks.
+        let n = unsafe {
+            libc::recv(
+                self.stream.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        usize::try_from(n).unwrap_or(0)
     }
 }
 

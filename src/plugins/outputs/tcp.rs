@@ -793,8 +793,12 @@ impl TcpOutput {
                 true
             }
             Health::Broken => {
+                let why = c
+                    .stream
+                    .peer_alert()
+                    .map_or_else(String::new, |alert| format!(" ({alert})"));
                 log::warn!(
-                    "Plugin '{}': connection to {} broke with {} messages unacknowledged; resending them",
+                    "Plugin '{}': connection to {} broke{why} with {} messages unacknowledged; resending them",
                     ctx.name,
                     self.address,
                     out.messages.len()
@@ -821,11 +825,18 @@ impl TcpOutput {
             Some(Health::PeerClosed { .. })
         );
         if closing {
-            log::info!(
-                "Plugin '{}': {} is closing the connection",
-                ctx.name,
-                self.address
-            );
+            match conn.as_mut().and_then(|c| c.stream.peer_alert()) {
+                Some(alert) => log::warn!(
+                    "Plugin '{}': {} closed the connection: {alert}",
+                    ctx.name,
+                    self.address
+                ),
+                None => log::info!(
+                    "Plugin '{}': {} is closing the connection",
+                    ctx.name,
+                    self.address
+                ),
+            }
             return self.close_gracefully(ctx, conn, out).await;
         }
         true
