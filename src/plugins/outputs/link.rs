@@ -43,6 +43,10 @@ pub struct TlsLink {
     alert: Option<String>,
 }
 
+/// Most reads of what the server sent, per look (4 KiB each): a server that keeps
+/// sending cannot keep the output's task reading.
+const MAX_RECEIVE_READS: usize = 16;
+
 /// How long a TLS 1.3 server that sends no session ticket has to refuse the client
 /// before the connection counts as accepted.
 const ACCEPT_WAIT: Duration = Duration::from_secs(1);
@@ -184,7 +188,10 @@ impl TlsLink {
         let (counted, connection) = self.stream.get_mut();
         let mut received = [0u8; 4096];
         let mut any = false;
-        while self.alert.is_none() {
+        for _ in 0..MAX_RECEIVE_READS {
+            if self.alert.is_some() {
+                break;
+            }
             let n = counted.recv_now(&mut received);
             if n == 0 || connection.read_tls(&mut &received[..n]).is_err() {
                 break;
@@ -222,8 +229,13 @@ impl AsRawFd for Link {
 /// connection, and a reset can make the server lose records it had not read yet.
 impl Drop for Counted {
     fn drop(&mut self) {
+        // Bounded: a peer that keeps sending must not hold the closing task.
         let mut sink = [0u8; 4096];
-        while self.recv_now(&mut sink) > 0 {}
+        for _ in 0..MAX_RECEIVE_READS {
+            if self.recv_now(&mut sink) == 0 {
+                break;
+            }
+        }
     }
 }
 
