@@ -76,27 +76,50 @@ fn s_client(port: u16, args: &[&str], input: &[u8]) -> String {
     )
 }
 
-#[test]
-fn hekad_to_hekad_over_tls_refuses_clients_it_cannot_trust_and_serves_the_others() {
-    let dir = scratch_dir("tls-e2e");
-    let certs = certs::make(&dir.join("certs"));
-    let port = free_port();
-    let received = dir.join("received.log");
-    let receive_dir = dir.join("receive");
-    std::fs::create_dir_all(&receive_dir).expect("dir");
-    let receiver = receiver(&receive_dir, &certs, port, &received);
+/// A receiving hekad over TLS and a log for a shipper to tail.
+struct Pair {
+    dir: common::Scratch,
+    certs: Certs,
+    port: u16,
+    received: std::path::PathBuf,
+    receiver: Hekad,
+    logs: std::path::PathBuf,
+    ship_dir: std::path::PathBuf,
+}
 
-    // A shipper tailing a log over TLS with its client certificate.
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).expect("logs");
-    let lines: String = (0..1000).map(|i| format!("line {i}\n")).collect();
-    std::fs::write(logs.join("app.log"), &lines).expect("log");
-    let ship_dir = dir.join("ship");
-    std::fs::create_dir_all(&ship_dir).expect("dir");
-    let shipper = Hekad::start(
-        &ship_dir,
-        &format!(
-            r#"{globals}
+impl Pair {
+    /// Certificates, the receiver, and `lines` in `logs/app.log`.
+    fn start(name: &str, lines: &str) -> Pair {
+        let dir = scratch_dir(name);
+        let certs = certs::make(&dir.join("certs"));
+        let port = free_port();
+        let received = dir.join("received.log");
+        let receive_dir = dir.join("receive");
+        std::fs::create_dir_all(&receive_dir).expect("dir");
+        let receiver = receiver(&receive_dir, &certs, port, &received);
+        let logs = dir.join("logs");
+        std::fs::create_dir_all(&logs).expect("logs");
+        std::fs::write(logs.join("app.log"), lines).expect("log");
+        let ship_dir = dir.join("ship");
+        std::fs::create_dir_all(&ship_dir).expect("dir");
+        Pair {
+            dir,
+            certs,
+            port,
+            received,
+            receiver,
+            logs,
+            ship_dir,
+        }
+    }
+
+    /// A shipper tailing the log to the receiver over TLS set by `tls` (the lines of
+    /// `use_tls` and `[Ship.tls]`).
+    fn shipper(&self, tls: &str) -> Hekad {
+        Hekad::start(
+            &self.ship_dir,
+            &format!(
+                r#"{globals}
 [Logs]
 type = "LogstreamerInput"
 log_directory = "{logs}"
@@ -107,12 +130,29 @@ type = "TcpOutput"
 address = "127.0.0.1:{port}"
 message_matcher = "Type == 'logfile'"
 {tls}"#,
-            globals = globals(&ship_dir, ""),
-            logs = logs.display(),
-            tls = certs.client_toml("Ship"),
-        ),
+                globals = globals(&self.ship_dir, ""),
+                logs = self.logs.display(),
+                port = self.port,
+            ),
+        )
+    }
+}
+
+#[test]
+fn hekad_to_hekad_over_tls_refuses_clients_it_cannot_trust_and_serves_the_others() {
+    // A shipper tailing a log over TLS with its client certificate.
+    let lines: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+    let pair = Pair::start("tls-e2e", &lines);
+    let (dir, certs, port, received, receiver, logs) = (
+        &pair.dir,
+        &pair.certs,
+        pair.port,
+        &pair.received,
+        &pair.receiver,
+        &pair.logs,
     );
-    let got = wait_for_lines(&receiver, &received, 1000);
+    let shipper = pair.shipper(&certs.client_toml("Ship"));
+    let got = wait_for_lines(receiver, received, 1000);
     assert_eq!(got.join("\n") + "\n", lines);
 
     // Refused: no certificate, another CA's certificate, plain TCP.
@@ -161,7 +201,7 @@ message_matcher = "Type == 'logfile'"
         &message,
     );
     assert!(out.contains("Verify return code: 0"), "{out}");
-    let got = wait_for_lines(&receiver, &received, 1001);
+    let got = wait_for_lines(receiver, received, 1001);
     assert!(got.iter().any(|l| l == "via openssl s_client"), "{got:?}");
     // heka-inject and heka-flood with the client certificate.
     let inject = Command::new(env!("CARGO_BIN_EXE_heka-inject"))
@@ -196,8 +236,8 @@ message_matcher = "Type == 'logfile'"
         .expect("heka-flood");
     assert!(flood.status.success(), "{flood:?}");
     let flood_path = std::path::PathBuf::from(format!("{}.flood", received.display()));
-    assert_eq!(wait_for_lines(&receiver, &flood_path, 50).len(), 50);
-    let got = wait_for_lines(&receiver, &received, 1002);
+    assert_eq!(wait_for_lines(receiver, &flood_path, 50).len(), 50);
+    let got = wait_for_lines(receiver, received, 1002);
     assert!(got.iter().any(|l| l == "via heka-inject"), "{got:?}");
     let more: String = (1000..1100).map(|i| format!("line {i}\n")).collect();
     std::fs::OpenOptions::new()
@@ -205,14 +245,14 @@ message_matcher = "Type == 'logfile'"
         .open(logs.join("app.log"))
         .and_then(|mut f| f.write_all(more.as_bytes()))
         .expect("append");
-    wait_for_lines(&receiver, &received, 1102);
-    assert!(!std::fs::read_to_string(&received)
+    wait_for_lines(receiver, received, 1102);
+    assert!(!std::fs::read_to_string(received)
         .expect("received")
         .contains("sent in clear"));
 
     let (status, stderr) = shipper.terminate();
     assert!(status.success(), "{stderr}");
-    let (status, stderr) = receiver.terminate();
+    let (status, stderr) = pair.receiver.terminate();
     assert!(status.success(), "{stderr}");
 }
 
@@ -398,56 +438,31 @@ encoder = "ProtobufEncoder"
 /// lines and says why; given its certificate, it delivers every one.
 #[test]
 fn lines_sent_to_a_server_that_refused_the_client_are_kept_and_delivered_later() {
-    let dir = scratch_dir("tls-refused-shipper");
-    let certs = certs::make(&dir.join("certs"));
-    let port = free_port();
-    let received = dir.join("received.log");
-    let receive_dir = dir.join("receive");
-    std::fs::create_dir_all(&receive_dir).expect("dir");
-    let receiver = receiver(&receive_dir, &certs, port, &received);
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).expect("logs");
     let lines: String = (0..200).map(|i| format!("line {i}\n")).collect();
-    std::fs::write(logs.join("app.log"), &lines).expect("log");
-    let ship_dir = dir.join("ship");
-    std::fs::create_dir_all(&ship_dir).expect("dir");
-    let shipper_config = |tls: &str| {
+    let pair = Pair::start("tls-refused-shipper", &lines);
+    let (certs, received, receiver) = (&pair.certs, &pair.received, &pair.receiver);
+    let shipper_config = |client: &str| {
         format!(
-            r#"{globals}
-[Logs]
-type = "LogstreamerInput"
-log_directory = "{logs}"
-file_match = 'app\.log'
-
-[Ship]
-type = "TcpOutput"
-address = "127.0.0.1:{port}"
-message_matcher = "Type == 'logfile'"
-use_tls = true
-[Ship.tls]
-root_cafile = "{ca}"
-{tls}"#,
-            globals = globals(&ship_dir, ""),
-            logs = logs.display(),
-            ca = certs.ca.display(),
+            "use_tls = true\n[Ship.tls]\nroot_cafile = \"{}\"\n{client}",
+            certs.ca.display()
         )
     };
-    let shipper = Hekad::start(&ship_dir, &shipper_config(""));
+    let shipper = pair.shipper(&shipper_config(""));
     shipper.wait_for_log("received fatal alert: CertificateRequired");
     let (status, stderr) = shipper.terminate();
     assert!(status.success(), "{stderr}");
-    assert!(!received.exists() || std::fs::read_to_string(&received).expect("read").is_empty());
+    assert!(!received.exists() || std::fs::read_to_string(received).expect("read").is_empty());
 
     let with_cert = format!(
         "cert_file = \"{}\"\nkey_file = \"{}\"\n",
         certs.client_cert.display(),
         certs.client_key.display()
     );
-    let shipper = Hekad::start(&ship_dir, &shipper_config(&with_cert));
-    let got = wait_for_lines(&receiver, &received, 200);
+    let shipper = pair.shipper(&shipper_config(&with_cert));
+    let got = wait_for_lines(receiver, received, 200);
     assert_eq!(got.join("\n") + "\n", lines);
     let (status, stderr) = shipper.terminate();
     assert!(status.success(), "{stderr}");
-    let (status, stderr) = receiver.terminate();
+    let (status, stderr) = pair.receiver.terminate();
     assert!(status.success(), "{stderr}");
 }
