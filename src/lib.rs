@@ -12,5 +12,6 @@ pub mod message;
 pub mod pidfile;
 pub mod pipeline;
 pub mod plugins;
+pub mod preflight;
 pub mod sandbox;
 pub mod timefmt;

@@ -73,13 +73,19 @@ fn fail(errors: &[impl std::fmt::Display]) -> i32 {
 }
 
 fn run(config_path: &Path) -> i32 {
-    let config = match loader::load(config_path) {
-        Ok(c) => c,
-        Err(errors) => return fail(&errors),
-    };
-    if let Err(e) = std::fs::create_dir_all(&config.globals.base_dir) {
-        log::error!("base_dir {}: {e}", config.globals.base_dir.display());
-        return 1;
+    let (config, errors) = loader::load_partial(config_path);
+    if !errors.is_empty() {
+        // The sections that loaded are still checked, without binding or writing
+        // anything, so that every error of the config is reported in one pass.
+        let mut errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        if !config.sections.is_empty() {
+            let mut config = config;
+            config.globals.dry_run = true;
+            if let Err(more) = Pipeline::build(config) {
+                errors.extend(more.iter().map(ToString::to_string));
+            }
+        }
+        return fail(&errors);
     }
     let pid_file = config.globals.pid_file.clone();
     if let Some(path) = &pid_file {

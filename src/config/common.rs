@@ -20,11 +20,8 @@ pub fn decode_common<T: DeserializeOwned>(
     toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| {
-            vec![ConfigError::in_section(
-                section,
-                None,
-                e.message().to_owned(),
-            )]
+            let (key, message) = super::serde_error(&e);
+            vec![ConfigError::in_section(section, key.as_deref(), message)]
         })
 }
 

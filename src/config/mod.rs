@@ -112,3 +112,75 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Splits a TOML decoding error into the key it is about (when serde named one) and a
+/// message saying what was expected and what was given: `invalid type: string "5s",
+/// expected u64` reads `expected a whole number, got string "5s"`; `missing field `x``
+/// reads `is required` under key `x`.
+pub fn serde_error(e: &toml::de::Error) -> (Option<String>, String) {
+    let message = e.message().trim();
+    // toml's Display ends with "in `a.b`" when it knows the key path.
+    let shown = e.to_string();
+    let mut key = shown
+        .lines()
+        .filter_map(|l| l.strip_prefix("in `").and_then(|r| r.strip_suffix('`')))
+        .next_back()
+        .map(str::to_owned);
+    let quoted = |text: &str, prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|r| r.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = quoted(message, "missing field `") {
+        let key = Some(join_key(key, &field));
+        return (key, "is required".to_owned());
+    }
+    if let Some(field) = quoted(message, "unknown field `") {
+        let rest = message
+            .split_once(", expected ")
+            .map(|(_, r)| format!(" (known: {r})"))
+            .unwrap_or_default();
+        let key = Some(join_key(key.take(), &field));
+        return (key, format!("unknown config setting{rest}"));
+    }
+    if let Some(body) = message.strip_prefix("invalid type: ") {
+        if let Some((given, expected)) = body.rsplit_once(", expected ") {
+            return (
+                key,
+                format!("expected {}, got {given}", plain_type(expected)),
+            );
+        }
+    }
+    if let Some(body) = message.strip_prefix("invalid value: ") {
+        if let Some((given, expected)) = body.rsplit_once(", expected ") {
+            return (
+                key,
+                format!("expected {}, got {given}", plain_type(expected)),
+            );
+        }
+    }
+    if let Some(body) = message.strip_prefix("unknown variant ") {
+        if let Some((given, expected)) = body.split_once(", expected ") {
+            return (key, format!("expected {expected}, got {given}"));
+        }
+    }
+    (key, message.to_owned())
+}
+
+fn join_key(parent: Option<String>, field: &str) -> String {
+    match parent {
+        Some(p) => format!("{p}.{field}"),
+        None => field.to_owned(),
+    }
+}
+
+/// Rust type names in serde's messages, said in the config's terms.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "an integer".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" | "bool" => "a boolean (true or false)".to_owned(),
+        other => other.to_owned(),
+    }
+}

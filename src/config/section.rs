@@ -24,7 +24,11 @@ pub fn decode<T: DeserializeOwned>(
     let mut errors: Vec<ConfigError> = unknown
         .into_iter()
         .map(|key| {
-            let message = format!("unknown config setting for '{}': {key}", section.name);
+            let message = if key == "tls" || key.starts_with("tls.") {
+                format!("{} does not support TLS (no tls table)", section.type_name)
+            } else {
+                format!("unknown config setting for '{}': {key}", section.name)
+            };
             ConfigError::in_section(section, Some(&key), message)
         })
         .collect();
@@ -32,7 +36,8 @@ pub fn decode<T: DeserializeOwned>(
         Ok(config) if errors.is_empty() => Ok(config),
         Ok(_) => Err(errors),
         Err(e) => {
-            errors.push(ConfigError::in_section(section, None, e.to_string()));
+            let (key, message) = super::serde_error(&e);
+            errors.push(ConfigError::in_section(section, key.as_deref(), message));
             Err(errors)
         }
     }

@@ -168,6 +168,11 @@ fn encoder_factory(
     Ok((factory, writes_messages))
 }
 
+/// The value of `result`, or `None` with its errors added to `errors`.
+fn ok<T>(result: Result<T, Vec<ConfigError>>, errors: &mut Vec<ConfigError>) -> Option<T> {
+    result.map_err(|e| errors.extend(e)).ok()
+}
+
 fn compile_matcher(section: &PluginSection, expr: &str) -> Result<Matcher, ConfigError> {
     Matcher::compile(expr).map_err(|e| {
         ConfigError::in_section(section, Some("message_matcher"), format!("{expr:?}: {e}"))
@@ -259,6 +264,9 @@ struct Wiring {
     to_router_from_filters: channel::Sender<crate::pipeline::pool::PooledPack>,
     routes: Vec<Route>,
     reserved: Reserved,
+    /// Whether base_dir exists or can be made: disk queues under it are only checked
+    /// when it is, so a bad base_dir is one error.
+    base_dir_ok: bool,
 }
 
 impl Wiring {
@@ -336,6 +344,20 @@ impl Wiring {
             self.globals.fsync_interval,
             self.globals.max_message_size,
         );
+        if !self.base_dir_ok {
+            return Ok((tx, PluginQueue::Memory(rx)));
+        }
+        if self.globals.dry_run {
+            // Checked, not opened: nothing is written.
+            crate::preflight::dir_creatable(&dir).map_err(|e| {
+                vec![ConfigError::in_section(
+                    s,
+                    Some("use_buffering"),
+                    format!("disk queue: {e}"),
+                )]
+            })?;
+            return Ok((tx, PluginQueue::Memory(rx)));
+        }
         let err = |e: std::io::Error| {
             vec![ConfigError::in_section(
                 s,
@@ -400,16 +422,21 @@ impl Wiring {
         else {
             return Err(unregistered(s));
         };
-        let common = CommonFilterOutput::from_section(s)?;
-        let output = build(&self.context(s, CommonFilterOutput::KEYS))?;
-        let matcher = Self::matcher(s, &common, None)?;
+        // Every check runs, so all of this section's errors are reported in one pass.
+        let mut errors = Vec::new();
+        let common = ok(CommonFilterOutput::from_section(s), &mut errors);
+        let output = ok(
+            build(&self.context(s, CommonFilterOutput::KEYS)),
+            &mut errors,
+        );
+        // Without its common keys there is no matcher to check (no second error).
+        let matcher = common
+            .as_ref()
+            .and_then(|common| ok(Self::matcher(s, common, None), &mut errors));
+        let common = common.unwrap_or_default();
         if common.ticker_interval > 0 && !ticks {
             let msg = format!("'{}' can't support a ticker_interval setting", s.name);
-            return Err(vec![ConfigError::in_section(
-                s,
-                Some("ticker_interval"),
-                msg,
-            )]);
+            errors.push(ConfigError::in_section(s, Some("ticker_interval"), msg));
         }
         let ticker =
             (common.ticker_interval > 0).then(|| Duration::from_secs(common.ticker_interval));
@@ -418,33 +445,40 @@ impl Wiring {
             .clone()
             .filter(|e| !e.is_empty())
             .or(default_encoder.map(str::to_owned));
-        let (encoders, use_framing) = match (encoder_name, uses_encoder) {
+        let mut encoders = None;
+        let mut use_framing = common.use_framing.unwrap_or(false);
+        match (encoder_name, uses_encoder) {
             (Some(name), _) => {
                 let section = self
                     .sections
                     .template(s, "encoder", &name, Category::Encoder)
-                    .map_err(|e| vec![e])?;
-                let stats = self.stats.register(&section.name, Category::Encoder);
-                let (factory, writes_messages) = encoder_factory(
-                    &self.sections,
-                    &self.globals,
-                    section,
-                    &self.reserved,
-                    Some(stats),
-                )?;
-                let framing = common
-                    .use_framing
-                    .unwrap_or(frames_protobuf && writes_messages);
-                (Some(factory), framing)
+                    .map_err(|e| vec![e]);
+                if let Some(section) = ok(section, &mut errors) {
+                    let stats = self.stats.register(&section.name, Category::Encoder);
+                    let factory = encoder_factory(
+                        &self.sections,
+                        &self.globals,
+                        section,
+                        &self.reserved,
+                        Some(stats),
+                    );
+                    if let Some((factory, writes_messages)) = ok(factory, &mut errors) {
+                        use_framing = common
+                            .use_framing
+                            .unwrap_or(frames_protobuf && writes_messages);
+                        encoders = Some(factory);
+                    }
+                }
             }
-            (None, true) => {
-                return Err(vec![ConfigError::in_section(
-                    s,
-                    Some("encoder"),
-                    "Encoder required.",
-                )])
-            }
-            (None, false) => (None, common.use_framing.unwrap_or(false)),
+            (None, true) => errors.push(ConfigError::in_section(
+                s,
+                Some("encoder"),
+                "Encoder required.",
+            )),
+            (None, false) => {}
+        }
+        let (Some(output), Some(matcher), true) = (output, matcher, errors.is_empty()) else {
+            return Err(errors);
         };
         let stats = self.stats.register(&s.name, Category::Output);
         let (tx, plugin_queue) =
@@ -505,18 +539,28 @@ impl Wiring {
         else {
             return Err(unregistered(s));
         };
-        let common = CommonFilterOutput::from_section(s)?;
-        let filter = build(&self.context(s, CommonFilterOutput::KEYS))?;
-        let matcher = Self::matcher(s, &common, default_matcher)?;
+        let mut errors = Vec::new();
+        let common = ok(CommonFilterOutput::from_section(s), &mut errors);
+        let filter = ok(
+            build(&self.context(s, CommonFilterOutput::KEYS)),
+            &mut errors,
+        );
+        let matcher = common
+            .as_ref()
+            .and_then(|common| ok(Self::matcher(s, common, default_matcher), &mut errors));
+        let common = common.unwrap_or_default();
         for key in ["encoder", "use_framing"] {
             if s.table.contains_key(key) {
-                return Err(vec![ConfigError::in_section(
+                errors.push(ConfigError::in_section(
                     s,
                     Some(key),
                     format!("unknown config setting for '{}': {key}", s.name),
-                )]);
+                ));
             }
         }
+        let (Some(filter), Some(matcher), true) = (filter, matcher, errors.is_empty()) else {
+            return Err(errors);
+        };
         let ticker_secs = if common.ticker_interval > 0 {
             common.ticker_interval
         } else {
@@ -584,30 +628,36 @@ impl Wiring {
         else {
             return Err(unregistered(s));
         };
-        let common = CommonInput::from_section(s)?;
+        let mut errors = Vec::new();
+        let common = ok(CommonInput::from_section(s), &mut errors).unwrap_or_default();
         let splitter_name = common
             .splitter
             .clone()
             .filter(|x| !x.is_empty())
             .unwrap_or_else(|| default_splitter.to_owned());
+        let max_message_size = self.globals.max_message_size;
         let splitter_section = self
             .sections
             .template(s, "splitter", &splitter_name, Category::Splitter)
-            .map_err(|e| vec![e])?;
-        let max_message_size = self.globals.max_message_size;
-        let splitter = splitter_factory(splitter_section, max_message_size)?;
-        let splitter_common = CommonSplitterConfig::from_section(splitter_section)?;
+            .map_err(|e| vec![e]);
+        let splitter_section = ok(splitter_section, &mut errors);
+        let splitter = splitter_section.and_then(|section| {
+            let factory = ok(splitter_factory(section, max_message_size), &mut errors)?;
+            let common = ok(CommonSplitterConfig::from_section(section), &mut errors)?;
+            Some((section, factory, common))
+        });
         let decoder_name = common
             .decoder
             .clone()
             .filter(|x| !x.is_empty())
             .or(default_decoder.map(str::to_owned));
-        let (decoder, decoder_stats) = match &decoder_name {
-            Some(name) => {
-                let section = self
-                    .sections
-                    .template(s, "decoder", name, Category::Decoder)
-                    .map_err(|e| vec![e])?;
+        let (mut decoder, mut decoder_stats) = (None, None);
+        if let Some(name) = &decoder_name {
+            let section = self
+                .sections
+                .template(s, "decoder", name, Category::Decoder)
+                .map_err(|e| vec![e]);
+            if let Some(section) = ok(section, &mut errors) {
                 let instance = format!("{}-{name}", s.name);
                 let stats = self.stats.register(&instance, Category::Decoder);
                 let factory = decoder_factory(
@@ -617,12 +667,17 @@ impl Wiring {
                     &instance,
                     &self.reserved,
                     stats.clone(),
-                )?;
-                (Some(factory), Some(stats))
+                );
+                decoder = ok(factory, &mut errors);
+                decoder_stats = Some(stats);
             }
-            None => (None, None),
+        }
+        let input = ok(build(&self.context(s, CommonInput::KEYS)), &mut errors);
+        let (Some(input), Some((splitter_section, splitter, splitter_common)), true) =
+            (input, splitter, errors.is_empty())
+        else {
+            return Err(errors);
         };
-        let input = build(&self.context(s, CommonInput::KEYS))?;
         let stats = self.stats.register(&s.name, Category::Input);
         let shared = InputShared {
             input_name: s.name.clone(),
@@ -694,6 +749,28 @@ impl Pipeline {
     pub fn build(config: Config) -> Result<Pipeline, Vec<ConfigError>> {
         let sections = Arc::new(Sections::new(config.sections));
         let mut errors = Vec::new();
+        // base_dir holds the disk queues, journals and preserved sandbox data.
+        let base_dir = &config.globals.base_dir;
+        let base_dir_ok = if config.globals.dry_run {
+            crate::preflight::dir_creatable(base_dir)
+        } else {
+            std::fs::create_dir_all(base_dir).map_err(|e| {
+                crate::preflight::dir_creatable(base_dir)
+                    .err()
+                    .unwrap_or_else(|| {
+                        format!("cannot create directory {}: {e}", base_dir.display())
+                    })
+            })
+        }
+        .map_err(|message| {
+            errors.push(ConfigError {
+                file: config.globals_file.clone(),
+                section: Some("hekad".into()),
+                key: Some("base_dir".into()),
+                message,
+            })
+        })
+        .is_ok();
         let globals = Arc::new(config.globals);
         let max_message_size = globals.max_message_size;
         // Template sections are validated even when nothing uses them; what they reserve
@@ -736,6 +813,7 @@ impl Pipeline {
             globals,
             sections: sections.clone(),
             reserved: Reserved::default(),
+            base_dir_ok,
         };
         let mut jobs: Vec<Job> = Vec::new();
         for s in sections.of(Category::Output) {
@@ -779,6 +857,16 @@ impl Pipeline {
             }
         }
         if !errors.is_empty() {
+            // A template section is checked on its own and again by each plugin that
+            // uses it: each error is reported once.
+            let mut seen = Vec::with_capacity(errors.len());
+            errors.retain(|e| {
+                let new = !seen.contains(e);
+                if new {
+                    seen.push(e.clone());
+                }
+                new
+            });
             return Err(errors);
         }
         let Wiring {

@@ -59,10 +59,11 @@ pub struct TcpInput {
     tls: Option<TlsAcceptor>,
 }
 
-/// Builds a TcpInput and binds its socket.
+/// Builds a TcpInput and binds its socket (checks the address only, with `dry_run`).
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    dry_run: bool,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let config: TcpInputConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
@@ -73,6 +74,10 @@ pub fn build(
         true => Some(tls::acceptor(section, &config.tls)?),
         false => None,
     };
+    if dry_run {
+        super::check_listen_address(&config.net, &config.address).map_err(|e| err("address", e))?;
+        return Ok(Box::new(super::CheckedOnly));
+    }
     let listener = match config.net.as_str() {
         "tcp" | "tcp4" | "tcp6" => TcpListener::bind(&config.address).map(Listener::Tcp),
         "unix" => {

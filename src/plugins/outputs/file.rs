@@ -83,7 +83,7 @@ pub fn build(
             "must be one of 0, 1, 4, 12, 24 (hours)".into(),
         ));
     }
-    Ok(Box::new(FileOutput {
+    let output = FileOutput {
         perm: octal("perm", &c.perm)?,
         folder_perm: octal("folder_perm", &c.folder_perm)?,
         path: c.path,
@@ -91,7 +91,10 @@ pub fn build(
         flush_count: c.flush_count.max(1),
         flush_and,
         rotation_hours: c.rotation_interval,
-    }))
+    };
+    // Refused now rather than failing and restarting forever once running.
+    crate::preflight::file_writable(&output.current_path()).map_err(|e| err("path", e))?;
+    Ok(Box::new(output))
 }
 
 impl FileOutput {

@@ -126,6 +126,16 @@ impl OutputContext {
 }
 
 /// A configured output: `run` consumes its queue until the queue is closed and drained.
+/// What an output's constructor returns instead of binding a socket when the pipeline
+/// is only checked (`hekad -test`): it is never run.
+pub struct CheckedOnly;
+
+impl Output for CheckedOnly {
+    fn run(self: Box<Self>, _ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async { Err("built to be checked only".to_owned()) })
+    }
+}
+
 pub trait Output: Send {
     fn run(self: Box<Self>, ctx: OutputContext) -> BoxedLocal<Result<(), String>>;
 }

@@ -88,6 +88,20 @@ pub fn build(
     } else {
         c.differentiator
     };
+    let dir = std::path::Path::new(&c.log_directory);
+    if dir.exists() {
+        if !dir.is_dir() {
+            let msg = format!("{} is not a directory", dir.display());
+            return Err(err("log_directory", msg));
+        }
+        crate::preflight::readable(dir).map_err(|e| err("log_directory", e))?;
+    } else {
+        log::warn!(
+            "[{}] log_directory {} does not exist (yet): nothing to read until it does",
+            section.name,
+            dir.display()
+        );
+    }
     let discovery = Discovery::new(DiscoverySettings {
         log_directory: PathBuf::from(&c.log_directory),
         file_match: c.file_match,
