@@ -249,3 +249,89 @@ path = 5
         "{stderr}"
     );
 }
+
+/// An address another process holds is refused at start, naming section and key.
+#[test]
+fn an_address_in_use_is_refused_at_start() {
+    let dir = scratch_dir("config-errors-in-use");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let file = dir.join("in-use.toml");
+    let config = format!(
+        "[hekad]\nbase_dir = \"{}\"\n\n[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\n",
+        dir.join("cache").display()
+    );
+    std::fs::write(&file, config).expect("write config");
+    let (code, stderr) = run(&file, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let lines = error_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(&format!(
+            "[In] address: cannot listen on 127.0.0.1:{port}: Address already in use"
+        )),
+        "{stderr}"
+    );
+}
+
+/// `hekad -test` checks a config without binding or writing: it succeeds while another
+/// process holds the input's port, creates neither base_dir nor the output's file, prints
+/// the start-up summary and exits 0; a bad config exits 1 with its errors.
+#[test]
+fn test_flag_checks_without_binding_or_writing() {
+    let dir = scratch_dir("config-test-flag");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let cache = dir.join("cache");
+    let out = dir.join("logs").join("out.log");
+    let file = dir.join("good.toml");
+    let config = format!(
+        r#"[hekad]
+base_dir = "{cache}"
+poolsize = 10
+
+[In]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[Out]
+type = "FileOutput"
+message_matcher = "Type == 'x'"
+path = "{out}"
+encoder = "PayloadEncoder"
+use_buffering = true
+
+[PayloadEncoder]
+"#,
+        cache = cache.display(),
+        out = out.display(),
+    );
+    std::fs::write(&file, config).expect("write config");
+    for flag in ["-test", "--test"] {
+        let (code, stderr) = run(&file, &[flag]);
+        assert_eq!(code, 0, "{flag}: {stderr}");
+        for needle in [
+            format!("Input 'In' (TcpInput): listens on 127.0.0.1:{port}; splitter HekaFramingSplitter; decoder ProtobufDecoder"),
+            format!(
+                "Output 'Out' (FileOutput): writes {}; matches \"Type == 'x'\"; disk queue {} (unbounded); encoder PayloadEncoder",
+                out.display(),
+                cache.join("output_queue").join("Out").display()
+            ),
+            "memory bound: 20 packs (poolsize 10 x 2)".to_owned(),
+            format!("Configuration {} is OK", file.display()),
+        ] {
+            assert!(stderr.contains(&needle), "{flag}: missing {needle:?} in\n{stderr}");
+        }
+        assert!(!cache.exists(), "{flag}: base_dir created");
+        assert!(
+            !out.exists() && !dir.join("logs").exists(),
+            "{flag}: output written"
+        );
+    }
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1\"\n").expect("bad");
+    let (code, stderr) = run(&bad, &["-test"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("[In] address: "), "{stderr}");
+    assert!(!stderr.contains("is OK"), "{stderr}");
+}

@@ -20,6 +20,11 @@ struct Args {
     /// print the version and exit
     #[argh(switch)]
     version: bool,
+    /// check the config as start-up would (every section, paths, addresses, Lua
+    /// scripts), print the start-up summary, and exit 0 if it would start or 1; binds
+    /// no socket and writes no file
+    #[argh(switch)]
+    test: bool,
     /// list the Lua scripts and modules built into hekad (Heka's stock decoders, encoders
     /// and modules; a file of the same path under share_dir wins) and exit
     #[argh(switch)]
@@ -31,7 +36,7 @@ struct Args {
 }
 
 fn main() {
-    let args: Args = hekad::cli::parse(&["config", "version", "lua-library", "lua-show"]);
+    let args: Args = hekad::cli::parse(&["config", "version", "test", "lua-library", "lua-show"]);
     if args.version {
         println!("{}", env!("CARGO_PKG_VERSION"));
         return;
@@ -61,6 +66,9 @@ fn main() {
         return;
     }
     hekad::cli::init_logging();
+    if args.test {
+        std::process::exit(check(&args.config));
+    }
     std::process::exit(run(&args.config));
 }
 
@@ -70,6 +78,27 @@ fn fail(errors: &[impl std::fmt::Display]) -> i32 {
     }
     log::error!("{} errors loading plugins", errors.len());
     1
+}
+
+/// `hekad -test`: everything start-up checks, without binding or writing anything.
+fn check(config_path: &Path) -> i32 {
+    let (mut config, errors) = loader::load_partial(config_path);
+    let mut errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    config.globals.dry_run = true;
+    if !config.sections.is_empty() {
+        match Pipeline::build(config) {
+            Ok(pipeline) if errors.is_empty() => {
+                for line in pipeline.summary() {
+                    log::info!("{line}");
+                }
+                log::info!("Configuration {} is OK", config_path.display());
+                return 0;
+            }
+            Ok(_) => {}
+            Err(more) => errors.extend(more.iter().map(ToString::to_string)),
+        }
+    }
+    fail(&errors)
 }
 
 fn run(config_path: &Path) -> i32 {
@@ -139,6 +168,9 @@ fn start(config: loader::Config) -> i32 {
     ) {
         log::error!("cannot install signal handlers: {e}");
         return 1;
+    }
+    for line in pipeline.summary() {
+        log::info!("{line}");
     }
     log::info!(
         "Starting hekad {}; {}",

@@ -44,6 +44,8 @@ pub struct Pipeline {
     reserved: Reserved,
     /// Start-up jobs in Heka's start order.
     jobs: Vec<Job>,
+    /// One line per plugin: type, what it reads and writes, matcher, disk queue.
+    summary: Vec<String>,
 }
 
 type Job = Box<dyn FnOnce(&Executors) + Send>;
@@ -267,6 +269,8 @@ struct Wiring {
     /// Whether base_dir exists or can be made: disk queues under it are only checked
     /// when it is, so a bad base_dir is one error.
     base_dir_ok: bool,
+    /// One line per plugin for the start-up summary.
+    summary: Vec<String>,
 }
 
 impl Wiring {
@@ -305,6 +309,105 @@ impl Wiring {
         }
     }
 
+    /// The directory and settings of plugin `s`'s disk queue, if it is buffered.
+    fn disk_queue(
+        &self,
+        s: &PluginSection,
+        common: &CommonFilterOutput,
+        default_buffering: Option<fn() -> BufferingConfig>,
+    ) -> Option<(std::path::PathBuf, BufferingConfig)> {
+        if !common.use_buffering.unwrap_or(default_buffering.is_some()) {
+            return None;
+        }
+        let b = match (&common.buffering, default_buffering) {
+            (Some(b), _) => b.clone(),
+            (None, Some(defaults)) => defaults(),
+            (None, None) => BufferingConfig::default(),
+        };
+        let dir = self
+            .globals
+            .base_dir
+            .join("output_queue")
+            .join(sanitize_name(&s.name));
+        Some((dir, b))
+    }
+
+    /// Plugin `s`'s line of the start-up summary: its type, what it reads from or writes
+    /// to (from its section), its matcher, and `extra` (splitter, decoder, encoder,
+    /// disk queue).
+    fn summary_line(s: &PluginSection, extra: Vec<String>) -> String {
+        let text = |key: &str| s.table.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let mut parts = Vec::new();
+        if let Some(address) = text("address") {
+            let net = text("net").map(|n| format!("{n} ")).unwrap_or_default();
+            parts.push(match s.category {
+                Category::Input => format!("listens on {net}{address}"),
+                _ => format!("sends to {net}{address}"),
+            });
+        }
+        if s.type_name == "LogstreamerInput" {
+            let dir = text("log_directory").unwrap_or_else(|| "/var/log".to_owned());
+            let pattern = text("file_match").unwrap_or_default();
+            parts.push(format!("reads {dir}/ files matching {pattern:?}"));
+        }
+        for (key, verb) in [
+            ("file_path", "reads"),
+            ("url", "polls"),
+            ("server", "sends to"),
+            ("path", "writes"),
+            ("process_dir", "runs the commands of"),
+            ("filename", "script"),
+        ] {
+            if let Some(value) = text(key) {
+                parts.push(format!("{verb} {value}"));
+            }
+        }
+        if let Some(urls) = s.table.get("urls").and_then(|v| v.as_array()) {
+            let urls: Vec<&str> = urls.iter().filter_map(|u| u.as_str()).collect();
+            parts.push(format!("polls {}", urls.join(", ")));
+        }
+        if s.type_name == "LogOutput" {
+            parts.push("writes stdout".to_owned());
+        }
+        parts.extend(extra);
+        let category = format!("{:?}", s.category);
+        format!(
+            "{category} '{}' ({}): {}",
+            s.name,
+            s.type_name,
+            if parts.is_empty() {
+                "-".to_owned()
+            } else {
+                parts.join("; ")
+            }
+        )
+    }
+
+    /// The summary's words for a filter's or output's matcher and disk queue.
+    fn routing_summary(
+        &self,
+        s: &PluginSection,
+        common: &CommonFilterOutput,
+        default_matcher: Option<&str>,
+        default_buffering: Option<fn() -> BufferingConfig>,
+    ) -> Vec<String> {
+        let matcher = common
+            .message_matcher
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .or(default_matcher)
+            .unwrap_or("");
+        let mut parts = vec![format!("matches {matcher:?}")];
+        if let Some((dir, b)) = self.disk_queue(s, common, default_buffering) {
+            let bound = match b.max_buffer_size {
+                0 => "unbounded".to_owned(),
+                n => format!("at most {n} bytes"),
+            };
+            parts.push(format!("disk queue {} ({bound})", dir.display()));
+        }
+        parts
+    }
+
     /// The router's queue to plugin `s`, and the disk queue behind it when buffered
     /// (§4.6; `default_buffering` for types that buffer unless told not to). A plugin
     /// that `confirms_delivery` may also take messages straight from the queue's writer.
@@ -317,20 +420,10 @@ impl Wiring {
         default_buffering: Option<fn() -> BufferingConfig>,
     ) -> Result<(channel::Sender<SharedPack>, PluginQueue), Vec<ConfigError>> {
         let (tx, rx) = channel::bounded(self.chansize());
-        if !common.use_buffering.unwrap_or(default_buffering.is_some()) {
+        let Some((dir, b)) = self.disk_queue(s, common, default_buffering) else {
             return Ok((tx, PluginQueue::Memory(rx)));
-        }
-        let b = match (&common.buffering, default_buffering) {
-            (Some(b), _) => b.clone(),
-            (None, Some(defaults)) => defaults(),
-            (None, None) => BufferingConfig::default(),
         };
         let defaults = BufferingConfig::default();
-        let dir = self
-            .globals
-            .base_dir
-            .join("output_queue")
-            .join(sanitize_name(&s.name));
         let settings = QueueSettings::new(
             dir.clone(),
             if b.max_file_size == 0 {
@@ -480,6 +573,16 @@ impl Wiring {
         let (Some(output), Some(matcher), true) = (output, matcher, errors.is_empty()) else {
             return Err(errors);
         };
+        let mut extra = self.routing_summary(s, &common, None, default_buffering);
+        if let Some(name) = common
+            .encoder
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .or(default_encoder)
+        {
+            extra.push(format!("encoder {name}"));
+        }
+        self.summary.push(Self::summary_line(s, extra));
         let stats = self.stats.register(&s.name, Category::Output);
         let (tx, plugin_queue) =
             self.plugin_queue(s, &common, &stats, confirms_delivery, default_buffering)?;
@@ -567,6 +670,8 @@ impl Wiring {
             default_ticker
         };
         let ticker = (ticker_secs > 0).then(|| Duration::from_secs(ticker_secs));
+        let extra = self.routing_summary(s, &common, default_matcher, None);
+        self.summary.push(Self::summary_line(s, extra));
         let stats = self.stats.register(&s.name, Category::Filter);
         let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats, false, None)?;
         let in_flight = self.chansize();
@@ -678,6 +783,11 @@ impl Wiring {
         else {
             return Err(errors);
         };
+        let mut extra = vec![format!("splitter {splitter_name}")];
+        if let Some(name) = &decoder_name {
+            extra.push(format!("decoder {name}"));
+        }
+        self.summary.push(Self::summary_line(s, extra));
         let stats = self.stats.register(&s.name, Category::Input);
         let shared = InputShared {
             input_name: s.name.clone(),
@@ -814,6 +924,7 @@ impl Pipeline {
             sections: sections.clone(),
             reserved: Reserved::default(),
             base_dir_ok,
+            summary: Vec::new(),
         };
         let mut jobs: Vec<Job> = Vec::new();
         for s in sections.of(Category::Output) {
@@ -876,9 +987,11 @@ impl Pipeline {
             input_pool,
             inject_pool,
             reserved,
+            summary,
             ..
         } = wiring;
         Ok(Pipeline {
+            summary,
             globals: Arc::unwrap_or_clone(globals),
             control,
             stats,
@@ -889,10 +1002,20 @@ impl Pipeline {
         })
     }
 
+    /// The start-up summary: one line per plugin (type; addresses, paths and matchers;
+    /// splitter, decoder, encoder; disk queue), then the memory bound.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = self.summary.clone();
+        lines.push(format!("memory bound: {}", self.memory_bound()));
+        lines
+    }
+
+    /// The stop signal of the pipeline (signals, tests).
     pub fn control(&self) -> Control {
         self.control.clone()
     }
 
+    /// The report's counters of every plugin.
     pub fn stats(&self) -> StatsRegistry {
         self.stats.clone()
     }
