@@ -112,6 +112,7 @@ fn main() {
             .map_err(|_| "splitter".to_owned())
             .map(|s| s as Box<dyn Splitter>)
         }),
+        splitter_stats: stats.register("In-HekaFramingSplitter", Category::Splitter),
         min_buffer_size: 8192,
         max_record_size: hekad::framing::max_record_size(DEFAULT_MAX_MESSAGE_SIZE),
         deliver_incomplete_final: false,

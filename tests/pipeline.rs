@@ -356,3 +356,95 @@ encoder = "PayloadEncoder"
     let (status, _) = hekad.terminate();
     assert!(status.success());
 }
+
+/// The SIGUSR1 report lists the splitter and encoders in use under Heka's names
+/// (`<input>-<splitter>`, `<output>-<encoder>`) with their counts, gives a TcpInput of
+/// text lines no ProtobufDecoder entry, and shows an idle filter's queue as empty.
+#[test]
+fn report_lists_splitters_and_encoders_and_idle_queues_read_empty() {
+    let dir = scratch_dir("report-entries");
+    let port = free_port();
+    let out = dir.join("received.log");
+    let config = format!(
+        r#"{globals}
+[Lines]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+splitter = "TokenSplitter"
+
+[CounterFilter]
+ticker_interval = 60
+
+[PayloadEncoder]
+
+[Counts]
+type = "LogOutput"
+message_matcher = "Type == 'heka.counter-output'"
+encoder = "PayloadEncoder"
+
+[Received]
+type = "FileOutput"
+message_matcher = "Type != 'heka.counter-output'"
+path = "{out}"
+encoder = "ProtobufEncoder"
+flush_interval = 0
+"#,
+        globals = globals(&dir, ""),
+        out = out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client.write_all(b"one\ntwo\nthree\n").expect("send");
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read_messages(&out).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            hekad.stderr_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The latest report's entry `name`, up to the next entry.
+    let entry = |report: &str, name: &str| -> Option<String> {
+        let start = report.find(&format!("\n{name}:\n"))? + name.len() + 3;
+        let lines = report[start..].lines();
+        let values: Vec<&str> = lines.take_while(|l| l.starts_with("    ")).collect();
+        Some(values.join("\n"))
+    };
+    let wanted = [
+        ("Lines-TokenSplitter", "ProcessMessageCount: 3"),
+        ("Received-ProtobufEncoder", "ProcessMessageCount: 3"),
+        ("Counts-PayloadEncoder", "ProcessMessageCount: 0"),
+        ("CounterFilter", "InChanLength: 0"),
+        ("Received", "InChanLength: 0"),
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let report = loop {
+        hekad.signal(libc::SIGUSR1);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let text = hekad.stderr_text();
+        let latest = text
+            .rsplit("========[heka.all-report]========")
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let complete = latest.contains("====Encoders====");
+        if complete
+            && wanted
+                .iter()
+                .all(|(name, line)| entry(&latest, name).is_some_and(|e| e.contains(line)))
+        {
+            break latest;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "report never showed {wanted:?}; latest:\n{latest}"
+        );
+    };
+    assert!(!report.contains("Lines-ProtobufDecoder"), "{report}");
+    assert!(!report.contains("====Splitters====\nNONE"), "{report}");
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+}

@@ -547,19 +547,21 @@ impl Wiring {
                     .template(s, "encoder", &name, Category::Encoder)
                     .map_err(|e| vec![e]);
                 if let Some(section) = ok(section, &mut errors) {
-                    let stats = self.stats.register(&section.name, Category::Encoder);
+                    // Heka reports each output's encoder as `<output>-<encoder>`.
+                    let instance = format!("{}-{name}", s.name);
+                    let stats = self.stats.register(&instance, Category::Encoder);
                     let factory = encoder_factory(
                         &self.sections,
                         &self.globals,
                         section,
                         &self.reserved,
-                        Some(stats),
+                        Some(stats.clone()),
                     );
                     if let Some((factory, writes_messages)) = ok(factory, &mut errors) {
                         use_framing = common
                             .use_framing
                             .unwrap_or(frames_protobuf && writes_messages);
-                        encoders = Some(factory);
+                        encoders = Some((factory, stats));
                     }
                 }
             }
@@ -612,7 +614,7 @@ impl Wiring {
                         None => recipe.build(build)?,
                     };
                     let encoder = match &encoders {
-                        Some(make) => Some(make()?),
+                        Some((make, _)) => Some(make()?),
                         None => None,
                     };
                     let mut ctx = OutputContext::new(
@@ -625,6 +627,7 @@ impl Wiring {
                         stats.clone(),
                     );
                     ctx.ticker = ticker;
+                    ctx.encoder_stats = encoders.as_ref().map(|(_, stats)| stats.clone());
                     Ok(output.run(ctx))
                 });
                 supervise(policy, supervisor, attempt)
@@ -751,11 +754,19 @@ impl Wiring {
             let common = ok(CommonSplitterConfig::from_section(section), &mut errors)?;
             Some((section, factory, common))
         });
+        // The type's default decoder (TcpInput's ProtobufDecoder) reads whole messages:
+        // it applies only when the splitter hands over message bytes, not text records.
+        let splits_messages = splitter
+            .as_ref()
+            .and_then(|(_, factory, _)| factory().ok())
+            .is_none_or(|s| s.use_message_bytes());
         let decoder_name = common
             .decoder
             .clone()
             .filter(|x| !x.is_empty())
-            .or(default_decoder.map(str::to_owned));
+            .or(default_decoder
+                .filter(|_| splits_messages)
+                .map(str::to_owned));
         let (mut decoder, mut decoder_stats) = (None, None);
         if let Some(name) = &decoder_name {
             let section = self
@@ -789,6 +800,11 @@ impl Wiring {
         }
         self.summary.push(Self::summary_line(s, extra));
         let stats = self.stats.register(&s.name, Category::Input);
+        // Heka names a splitter runner `<input>-<splitter>`; one entry per input here,
+        // over all its streams.
+        let splitter_stats = self
+            .stats
+            .register(&format!("{}-{splitter_name}", s.name), Category::Splitter);
         let shared = InputShared {
             input_name: s.name.clone(),
             pool: self.input_pool.clone(),
@@ -797,6 +813,7 @@ impl Wiring {
             common: common.clone(),
             splitter_name,
             splitter,
+            splitter_stats,
             min_buffer_size: splitter_common.min_buffer_size(splitter_section),
             max_record_size: framing::max_record_size(max_message_size),
             deliver_incomplete_final: splitter_common.deliver_incomplete_final,

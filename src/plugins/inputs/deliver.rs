@@ -34,6 +34,9 @@ pub struct InputShared {
     pub common: CommonInput,
     pub splitter_name: String,
     pub splitter: SplitterFactory,
+    /// The splitter's report entry (`<input>-<splitter>`, Heka's name): records split
+    /// and garbage skipped, over all of the input's streams.
+    pub splitter_stats: Arc<PluginStats>,
     pub min_buffer_size: usize,
     pub max_record_size: usize,
     pub deliver_incomplete_final: bool,
@@ -96,6 +99,9 @@ pub struct Deliverer {
     /// once per read (each time the buffer runs out of records), at the end, and every
     /// `PendingCount::EVERY`.
     processed: PendingCount,
+    /// Records split and not yet added to the splitter's ProcessMessageCount (flushed
+    /// with `processed`).
+    records: PendingCount,
 }
 
 impl Drop for Deliverer {
@@ -144,6 +150,7 @@ impl Deliverer {
             oversized: None,
             read_at: now_ns(),
             processed: PendingCount::default(),
+            records: PendingCount::default(),
         })
     }
 
@@ -207,8 +214,12 @@ impl Deliverer {
             let skipped_before = self.buffer.garbage_bytes();
             let next = self.buffer.next_record(&mut *self.splitter);
             let skipped = self.buffer.garbage_bytes() - skipped_before;
+            if !matches!(next, Next::NeedData) {
+                self.records.one(&self.shared.splitter_stats.process_count);
+            }
             if skipped > 0 {
                 PluginStats::add(&self.shared.stats.garbage_bytes, skipped);
+                PluginStats::add(&self.shared.splitter_stats.garbage_bytes, skipped);
                 log::warn!(
                     "Splitter '{}-{}' skipped {skipped} bytes of garbage before stream offset {}",
                     self.stream,
@@ -325,6 +336,8 @@ impl Deliverer {
 
     fn count_processed(&mut self) {
         self.processed.flush(&self.shared.stats.process_count);
+        self.records
+            .flush(&self.shared.splitter_stats.process_count);
     }
 
     /// Tells a replayable source that the stream is consumed up to here with no message
