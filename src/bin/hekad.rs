@@ -13,6 +13,19 @@ static ALLOCATOR: hekad::alloc_count::Counting = hekad::alloc_count::Counting;
 
 /// Heka stream processor for logs and metrics.
 #[derive(FromArgs)]
+#[argh(
+    note = "Flags also take Heka's form: -config=PATH, -config PATH, -test, -version.\n\n\
+Signals:\n  \
+SIGINT, SIGTERM  stop gracefully: inputs stop, queues drain, outputs flush\n  \
+SIGUSR1          print the report of every plugin's counters to stderr\n  \
+SIGHUP           reopen FileOutput files (after logrotate)\n\n\
+Environment:\n  \
+HEKAD_LOG        log level on stderr: error, warn, info (default), debug\n                   \
+(plugin starts, stops, restarts and connections) or trace\n\n\
+Exit status: 0 after a clean stop or a passing -test; 1 for config errors or a\n\
+plugin that failed and may not exit.\n\n\
+Documentation: man hekad; README.md and docs/ in the source tree."
+)]
 struct Args {
     /// config file or directory of *.toml files (default /etc/hekad.toml)
     #[argh(option, default = "PathBuf::from(\"/etc/hekad.toml\")")]

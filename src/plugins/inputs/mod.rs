@@ -88,8 +88,14 @@ where
         match accepted.or(stopped).await {
             None => break,
             Some(Ok((stream, peer))) => {
+                log::debug!("Input '{input}': accepted a connection from {peer}");
                 connections.retain(|t| !t.is_finished());
-                connections.push(crate::pipeline::executors::spawn_local(serve(stream, peer)));
+                let served = serve(stream, peer);
+                let input = input.to_owned();
+                connections.push(crate::pipeline::executors::spawn_local(async move {
+                    served.await;
+                    log::debug!("Input '{input}': closed the connection from {peer}");
+                }));
             }
             Some(Err(e)) => log::error!("Input '{input}' error: accept: {e}"),
         }

@@ -221,6 +221,11 @@ fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
         fields: Vec::new(),
     };
     let token = peer.map(|p| p.ip().to_string());
+    let name = match peer {
+        Some(p) => format!("{} connection from {p}", ctx.shared.input_name),
+        None => format!("{} connection", ctx.shared.input_name),
+    };
+    log::debug!("Input '{name}': accepted");
     connections.retain(|t| !t.is_finished());
     let deliverer = match Deliverer::new(&ctx.shared, token.as_deref(), decorator) {
         Ok(d) => d,
@@ -231,7 +236,7 @@ fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
     };
     let closed = listener_closed.clone();
     let task = match tls {
-        None => spawn_local(serve(stream, deliverer, closed)),
+        None => spawn_local(serve(stream, deliverer, closed, name)),
         Some(tls) => {
             let tls = tls.clone();
             let (input, stats) = (ctx.shared.input_name.clone(), ctx.shared.stats.clone());
@@ -243,7 +248,7 @@ fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
                     None
                 };
                 if let Some(stream) = handshake.or(stopping).await {
-                    serve(stream, deliverer, closed).await;
+                    serve(stream, deliverer, closed, name).await;
                 }
             })
         }
@@ -257,6 +262,7 @@ async fn serve<S: AsyncRead + HalfClose + Unpin>(
     mut stream: S,
     mut deliverer: Deliverer,
     listener_closed: Arc<Signal>,
+    name: String,
 ) {
     loop {
         let read = async { Some(stream.read(deliverer.spare()).await) };
@@ -294,7 +300,7 @@ async fn serve<S: AsyncRead + HalfClose + Unpin>(
             Some(Ok(0)) => break,
             Some(Ok(n)) => n,
             Some(Err(e)) => {
-                log::debug!("connection closed: {e}");
+                log::debug!("Input '{name}': read error: {e}");
                 // A TLS peer that reset the connection may have sent records already
                 // decrypted but not yet handed over: deliver them too.
                 loop {
@@ -307,10 +313,12 @@ async fn serve<S: AsyncRead + HalfClose + Unpin>(
             }
         };
         if deliverer.filled(n).await.is_err() {
+            log::debug!("Input '{name}': closed (hekad is stopping)");
             return;
         }
     }
     let _ = deliverer.finish().await;
+    log::debug!("Input '{name}': closed");
 }
 
 /// How long a peer gets to finish sending after we announced shutdown.
