@@ -448,3 +448,66 @@ flush_interval = 0
     let (status, stderr) = hekad.terminate();
     assert!(status.success(), "{stderr}");
 }
+
+/// A truncated frame whose declared length swallows the frames after it loses only
+/// itself: hekad finds the next frame start inside the damaged record and reads again
+/// from there.
+#[test]
+fn a_truncated_frame_loses_only_itself() {
+    let dir = scratch_dir("resync");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let config = format!(
+        r#"{globals}
+[TcpIn]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[Out]
+type = "FileOutput"
+message_matcher = "TRUE"
+path = "{out}"
+encoder = "ProtobufEncoder"
+flush_interval = 0
+"#,
+        globals = globals(&dir, ""),
+        out = out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let good = |seq| frame(&test_message("good", "ok", seq).encode_to_vec());
+    // Frame 0 carries 10 bytes of its message but declares more: its declared length
+    // covers the whole of frame 1 and the first half of frame 2.
+    let damaged = test_message("lost", "cut short", 99).encode_to_vec();
+    let (one, two, three) = (good(1), good(2), good(3));
+    let declared = 10 + one.len() + two.len() / 2;
+    let mut header = Vec::new();
+    prost::encoding::encode_varint(8, &mut header); // field 1 (message_length), varint
+    prost::encoding::encode_varint(declared as u64, &mut header);
+    let mut stream = vec![0x1e, header.len() as u8];
+    stream.extend_from_slice(&header);
+    stream.push(0x1f);
+    stream.extend_from_slice(&damaged[..10]);
+    stream.extend_from_slice(&one);
+    stream.extend_from_slice(&two);
+    stream.extend_from_slice(&three);
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client.write_all(&stream).expect("send");
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read_messages(&out).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "frames after the damaged one were lost; got {}; stderr:\n{}",
+            read_messages(&out).len(),
+            hekad.stderr_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+    let got = read_messages(&out);
+    let seqs: Vec<i64> = got.iter().map(|m| m.fields[0].value_integer[0]).collect();
+    assert_eq!(seqs, vec![1, 2, 3], "{stderr}");
+    assert!(stderr.contains("reading again from there"), "{stderr}");
+}

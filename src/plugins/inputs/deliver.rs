@@ -289,7 +289,9 @@ impl Deliverer {
             read_at,
             ..
         } = self;
+        let record_start = range.start;
         let bytes = &buffer.data()[range];
+        let mut resync = None;
         let pack = prepare(
             shared,
             &mut **splitter,
@@ -299,8 +301,17 @@ impl Deliverer {
             stream,
             bytes,
             *read_at,
+            &mut resync,
         )
         .await?;
+        if let Some(at) = resync {
+            log::warn!(
+                "Input '{stream}': a frame start {at} bytes into the damaged record; reading \
+                 again from there (stream offset {})",
+                buffer.offset() - buffer.offset_in_data() as u64 + (record_start + at) as u64
+            );
+            buffer.rewind_to(record_start + at);
+        }
         let Some(pack) = pack else {
             self.consumed_without_message();
             return Ok(());
@@ -421,7 +432,8 @@ fn now_ns() -> i64 {
 
 /// Turns one record into a pack ready for the router, or `None` when the record yields
 /// no message (rejected frame, decoder drop or failure; counted and logged). A message
-/// made from a text record gets `timestamp`, when the record was read.
+/// made from a text record gets `timestamp`, when the record was read. A framed record
+/// that is not a valid message sets `resync` to where a frame starts inside it, if any.
 #[allow(clippy::too_many_arguments)]
 async fn prepare(
     shared: &InputShared,
@@ -432,6 +444,7 @@ async fn prepare(
     stream: &str,
     record: &[u8],
     timestamp: i64,
+    resync: &mut Option<usize>,
 ) -> Result<Option<PooledPack>, RouterClosed> {
     let (bytes, signer) = match splitter.unframe(record) {
         Unframed::Message { bytes, signer } => (bytes, signer),
@@ -454,7 +467,11 @@ async fn prepare(
         }
         // Every received message is validated and indexed before any decoder sees it; an
         // invalid encoding counts as a failure of the (protobuf) decoder.
-        pack.reindex()
+        let indexed = pack.reindex();
+        if indexed.is_err() {
+            *resync = splitter.resync(record);
+        }
+        indexed
     } else {
         template.write(
             &mut pack.msg,

@@ -160,6 +160,14 @@ impl SplitterBuffer {
         }
     }
 
+    /// Makes `index` (inside the record [`SplitterBuffer::next_record`] returned last,
+    /// before any read) the next unconsumed byte: the stream is split again from there.
+    pub fn rewind_to(&mut self, index: usize) {
+        if index < self.start {
+            self.start = index;
+        }
+    }
+
     /// Absolute stream offset of the next unconsumed byte.
     pub fn offset(&self) -> u64 {
         self.base + self.start as u64

@@ -27,6 +27,14 @@ pub trait Splitter: Send {
         }
     }
 
+    /// Where a record whose message did not decode may hold the start of the next one:
+    /// the offset of a frame start inside `record` after its own header, if any. A
+    /// truncated frame's declared length swallows the frames after it; the stream is read
+    /// again from there, so only the damaged frame is lost. Only framing splitters know.
+    fn resync(&self, _record: &[u8]) -> Option<usize> {
+        None
+    }
+
     /// True when records are encoded messages (ProtobufDecoder input) rather than text
     /// that becomes a new message's payload.
     fn use_message_bytes(&self) -> bool {
