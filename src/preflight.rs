@@ -72,6 +72,25 @@ pub fn readable(path: &Path) -> Result<(), String> {
     }
 }
 
+/// Whether `bin` names a program that can be run: a path to an executable file, or a
+/// name found in `PATH`.
+pub fn executable(bin: &str) -> Result<(), String> {
+    let runnable = |path: &Path| path.is_file() && access(path, libc::X_OK);
+    if bin.contains('/') {
+        return match runnable(Path::new(bin)) {
+            true => Ok(()),
+            false if Path::new(bin).exists() => Err(format!("{bin} is not executable")),
+            false => Err(format!("{bin} does not exist")),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|dir| runnable(&dir.join(bin))) {
+        Ok(())
+    } else {
+        Err(format!("{bin} is not found in PATH"))
+    }
+}
+
 /// Whether `address` is a `host:port` that resolves (a check that binds nothing).
 pub fn socket_address(address: &str) -> Result<(), String> {
     use std::net::ToSocketAddrs;
@@ -89,12 +108,17 @@ fn absent(e: &std::io::Error) -> bool {
 }
 
 fn writable(path: &Path) -> bool {
+    access(path, libc::W_OK)
+}
+
+/// access(2): whether this process may use `path` in `mode`.
+fn access(path: &Path, mode: libc::c_int) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return false;
     };
     // SAFETY: access(2) reads the NUL-terminated path and nothing else.
-    unsafe { libc::access(c_path.as_ptr(), libc::W_OK) == 0 }
+    unsafe { libc::access(c_path.as_ptr(), mode) == 0 }
 }
 
 #[cfg(test)]
@@ -115,6 +139,10 @@ mod tests {
         assert!(readable(&dir.join("absent")).is_err());
         assert!(socket_address("127.0.0.1:5565").is_ok());
         assert!(socket_address("127.0.0.1").is_err());
+        assert!(executable("sh").is_ok());
+        assert!(executable("/bin/sh").is_ok());
+        assert!(executable("no-such-program-hekad").is_err());
+        assert!(executable(&file.display().to_string()).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -131,6 +131,11 @@ const CASES: &[Case] = &[
         errors: &["[Lua] filename: "],
     },
     Case {
+        name: "command that cannot be run",
+        config: "[Run]\ntype = \"ProcessInput\"\n[Run.command.0]\nbin = \"{dir}/plain\"\n",
+        errors: &["[Run] command.0.bin: {dir}/plain is not executable"],
+    },
+    Case {
         name: "address that does not parse",
         config: "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1\"\n",
         errors: &["[In] address: "],
