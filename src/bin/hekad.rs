@@ -1,8 +1,8 @@
 //! `hekad`: runs a Heka pipeline from a TOML config file or directory.
 
 use argh::FromArgs;
+use hekad::assembly::Pipeline;
 use hekad::config::loader;
-use hekad::pipeline::assemble::Pipeline;
 use hekad::pipeline::signals;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 //! message whose payload is the record), decode, and send to the router.
 
 use crate::config::common::CommonInput;
+use crate::diagnostics::escaped_prefix;
 use crate::message::record::RecordTemplate;
 use crate::message::view::HeaderIndex;
 use crate::message::writer::Values;
@@ -542,16 +543,6 @@ fn tag_decode_failure(pack: &mut Pack, error: &str) -> Result<(), ()> {
         .field(b"decode_failure", b"", Values::Bool(&[true]))
         .field(b"decode_error", b"", Values::String(&[error]));
     pack.commit_scratch(None).map_err(|_| ())
-}
-
-/// Up to 32 bytes of `data`, escaped, for error messages about bad input.
-pub fn escaped_prefix(data: &[u8]) -> String {
-    let shown = &data[..data.len().min(32)];
-    let mut text: String = shown.escape_ascii().to_string();
-    if data.len() > shown.len() {
-        text.push_str("...");
-    }
-    format!("\"{text}\"")
 }
 
 impl Deliverer {

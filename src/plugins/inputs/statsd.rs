@@ -434,7 +434,7 @@ impl Reporter {
         log::error!(
             "Input '{}' error: can't parse message from {from}: {why}: {}{also}",
             self.name,
-            super::deliver::escaped_prefix(line)
+            crate::diagnostics::escaped_prefix(line)
         );
     }
 

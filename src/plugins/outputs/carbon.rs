@@ -143,7 +143,7 @@ impl Encoder for CarbonLines {
                     log::error!(
                         "Plugin '{}' error: {why}: '{}'",
                         self.output,
-                        crate::plugins::inputs::deliver::escaped_prefix(line)
+                        crate::diagnostics::escaped_prefix(line)
                     )
                 }
             }

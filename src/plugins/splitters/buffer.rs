@@ -4,7 +4,7 @@
 //! dropped, or delivered truncated with `keep_truncated`.
 
 use super::Splitter;
-use crate::plugins::inputs::deliver::escaped_prefix;
+use crate::diagnostics::escaped_prefix;
 use std::ops::Range;
 
 /// A stream buffer and its position in the stream.

@@ -2,19 +2,6 @@
 //! configuration errors), wires queues and the router, starts the per-core executors in
 //! Heka's order (outputs, filters, router, inputs) and waits for the graceful shutdown.
 
-use super::executors::Executors;
-use super::inbox::Inbox;
-use super::inject::{Injector, Origin};
-use super::pool::{PackPool, SharedPack};
-use super::queue::reader::QueueReader;
-use super::queue::writer::QueueWriter;
-use super::queue::{Queue, QueueSettings};
-use super::ring as channel;
-use super::router::{Route, Router, RouterSettings};
-use super::shutdown::Control;
-use super::stats::PluginStats;
-use super::stats::StatsRegistry;
-use super::supervise::{supervise, Attempt, Policy};
 use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
@@ -22,6 +9,19 @@ use crate::config::loader::Config;
 use crate::config::{Category, ConfigError, PluginSection};
 use crate::framing;
 use crate::matcher::Matcher;
+use crate::pipeline::executors::Executors;
+use crate::pipeline::inbox::Inbox;
+use crate::pipeline::inject::{Injector, Origin};
+use crate::pipeline::pool::{PackPool, SharedPack};
+use crate::pipeline::queue::reader::QueueReader;
+use crate::pipeline::queue::writer::QueueWriter;
+use crate::pipeline::queue::{Queue, QueueSettings};
+use crate::pipeline::ring as channel;
+use crate::pipeline::router::{Route, Router, RouterSettings};
+use crate::pipeline::shutdown::Control;
+use crate::pipeline::stats::PluginStats;
+use crate::pipeline::stats::StatsRegistry;
+use crate::pipeline::supervise::{supervise, Attempt, Policy};
 use crate::plugins::build::{build_decoder, unregistered, BuildContext, Reserved, Sections};
 use crate::plugins::encoders::Encoder;
 use crate::plugins::filters::FilterContext;
