@@ -20,7 +20,7 @@ use hekad::plugins::decoders::Decoder;
 use hekad::plugins::encoders::Encoder;
 use hekad::plugins::inputs::deliver::{Decorator, Deliverer, InputShared};
 use hekad::plugins::outputs::OutputContext;
-use hekad::plugins::splitters::Splitter;
+use hekad::splitters::Splitter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,7 +105,7 @@ fn main() {
         common: CommonInput::default(),
         splitter_name: "HekaFramingSplitter".into(),
         splitter: Arc::new(|| {
-            hekad::plugins::splitters::heka_framing::from_section(
+            hekad::splitters::heka_framing::from_section(
                 &section("HekaFramingSplitter"),
                 DEFAULT_MAX_MESSAGE_SIZE,
             )

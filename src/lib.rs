@@ -16,4 +16,5 @@ pub mod pipeline;
 pub mod plugins;
 pub mod preflight;
 pub mod sandbox;
+pub mod splitters;
 pub mod timefmt;

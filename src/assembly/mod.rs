@@ -29,7 +29,7 @@ use crate::plugins::inputs::deliver::{DecoderFactory, InputShared, SplitterFacto
 use crate::plugins::inputs::InputContext;
 use crate::plugins::outputs::OutputContext;
 use crate::plugins::registry::{self, Builder};
-use crate::plugins::splitters::CommonSplitterConfig;
+use crate::splitters::CommonSplitterConfig;
 use std::sync::Arc;
 use std::time::Duration;
 

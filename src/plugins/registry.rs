@@ -7,9 +7,9 @@ use super::encoders::{self, Encoder};
 use super::filters::{self, Filter};
 use super::inputs::{self, Input};
 use super::outputs::{self, Output};
-use super::splitters::{self, Splitter};
 use crate::config::common::BufferingConfig;
 use crate::config::{ConfigError, PluginSection};
+use crate::splitters::{self, Splitter};
 
 type Built<T> = Result<Box<T>, Vec<ConfigError>>;
 

@@ -15,8 +15,8 @@ use crate::pipeline::ring::Sender;
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::{PendingCount, PluginStats};
 use crate::plugins::decoders::{Decoded, Decoder, MorePacks};
-use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
-use crate::plugins::splitters::{Splitter, Unframed};
+use crate::splitters::buffer::{Next, SplitterBuffer};
+use crate::splitters::{Splitter, Unframed};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 

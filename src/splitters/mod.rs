@@ -1,4 +1,5 @@
-//! Splitters (spec §2.3, §2.5, §2.6): find record boundaries in a stream of bytes.
+//! Splitters (spec §2.3, §2.5, §2.6): find record boundaries in a stream of bytes. Below
+//! the runtime (the disk queue reader splits its files with them) and the plugins.
 
 pub mod buffer;
 pub mod heka_framing;
