@@ -322,6 +322,7 @@ use_buffering = true
                 out.display(),
                 cache.join("output_queue").join("Out").display()
             ),
+            format!("disk queues: 1 under {}", cache.join("output_queue").display()),
             "memory bound: 20 packs (poolsize 10 x 2)".to_owned(),
             format!("Configuration {} is OK", file.display()),
         ] {
@@ -339,4 +340,28 @@ use_buffering = true
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("[In] address: "), "{stderr}");
     assert!(!stderr.contains("is OK"), "{stderr}");
+}
+
+/// Every config shipped in `config/` passes `hekad -test`.
+#[test]
+fn shipped_configs_pass_the_test_flag() {
+    let configs =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config dir");
+    let mut checked = 0;
+    for entry in configs {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let (code, stderr) = run(&path, &["-test"]);
+        assert_eq!(code, 0, "{}: {stderr}", path.display());
+        assert!(stderr.contains("is OK"), "{}: {stderr}", path.display());
+        assert!(
+            stderr.contains("memory bound: "),
+            "{}: {stderr}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3);
 }

@@ -46,6 +46,8 @@ pub struct Pipeline {
     jobs: Vec<Job>,
     /// One line per plugin: type, what it reads and writes, matcher, disk queue.
     summary: Vec<String>,
+    /// How many plugins have a disk queue.
+    disk_queues: usize,
 }
 
 type Job = Box<dyn FnOnce(&Executors) + Send>;
@@ -271,6 +273,8 @@ struct Wiring {
     base_dir_ok: bool,
     /// One line per plugin for the start-up summary.
     summary: Vec<String>,
+    /// Plugins with a disk queue, for the summary.
+    disk_queues: usize,
 }
 
 impl Wiring {
@@ -385,7 +389,7 @@ impl Wiring {
 
     /// The summary's words for a filter's or output's matcher and disk queue.
     fn routing_summary(
-        &self,
+        &mut self,
         s: &PluginSection,
         common: &CommonFilterOutput,
         default_matcher: Option<&str>,
@@ -399,6 +403,7 @@ impl Wiring {
             .unwrap_or("");
         let mut parts = vec![format!("matches {matcher:?}")];
         if let Some((dir, b)) = self.disk_queue(s, common, default_buffering) {
+            self.disk_queues += 1;
             let bound = match b.max_buffer_size {
                 0 => "unbounded".to_owned(),
                 n => format!("at most {n} bytes"),
@@ -942,6 +947,7 @@ impl Pipeline {
             reserved: Reserved::default(),
             base_dir_ok,
             summary: Vec::new(),
+            disk_queues: 0,
         };
         let mut jobs: Vec<Job> = Vec::new();
         for s in sections.of(Category::Output) {
@@ -1005,10 +1011,12 @@ impl Pipeline {
             inject_pool,
             reserved,
             summary,
+            disk_queues,
             ..
         } = wiring;
         Ok(Pipeline {
             summary,
+            disk_queues,
             globals: Arc::unwrap_or_clone(globals),
             control,
             stats,
@@ -1023,6 +1031,11 @@ impl Pipeline {
     /// splitter, decoder, encoder; disk queue), then the memory bound.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = self.summary.clone();
+        let queues = self.globals.base_dir.join("output_queue");
+        lines.push(match self.disk_queues {
+            0 => "disk queues: none".to_owned(),
+            n => format!("disk queues: {n} under {}", queues.display()),
+        });
         lines.push(format!("memory bound: {}", self.memory_bound()));
         lines
     }
