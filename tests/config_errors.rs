@@ -56,6 +56,24 @@ const CASES: &[Case] = &[
         errors: &["[Out] path: expected a string, got integer `5`"],
     },
     Case {
+        name: "every bad key of a section",
+        config: "[Out]\ntype = \"FileOutput\"\nmessage_matcher = \"TRUE\"\npath = 5\nflush_interval = \"1s\"\nticker_interval = \"5s\"\nuse_buffering = \"yes\"\nencoder = \"PayloadEncoder\"\n\n[PayloadEncoder]\n",
+        errors: &[
+            "[Out] path: expected a string, got integer `5`",
+            "[Out] flush_interval: expected a whole number (0 or more), got string \"1s\"",
+            "[Out] ticker_interval: expected a whole number (0 or more), got string \"5s\"",
+            "[Out] use_buffering: expected a boolean (true or false), got string \"yes\"",
+        ],
+    },
+    Case {
+        name: "every bad global",
+        config: "[hekad]\npoolsize = \"100\"\nmaxprocs = true\n\n[CounterFilter]\n",
+        errors: &[
+            "[hekad] poolsize: expected an integer, got string \"100\"",
+            "[hekad] maxprocs: expected an integer, got boolean `true`",
+        ],
+    },
+    Case {
         name: "global of the wrong type",
         config: "[hekad]\npoolsize = \"100\"\n\n[CounterFilter]\n",
         errors: &["[hekad] poolsize: expected an integer, got string \"100\""],

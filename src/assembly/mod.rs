@@ -531,6 +531,7 @@ impl Wiring {
         let matcher = common
             .as_ref()
             .and_then(|common| ok(Self::matcher(s, common, None), &mut errors));
+        let common_ok = common.is_some();
         let common = common.unwrap_or_default();
         if common.ticker_interval > 0 && !ticks {
             let msg = format!("'{}' can't support a ticker_interval setting", s.name);
@@ -570,12 +571,13 @@ impl Wiring {
                     }
                 }
             }
-            (None, true) => errors.push(ConfigError::in_section(
+            // Without its common keys the section's encoder is unknown: no second error.
+            (None, true) if common_ok => errors.push(ConfigError::in_section(
                 s,
                 Some("encoder"),
                 "Encoder required.",
             )),
-            (None, false) => {}
+            (None, _) => {}
         }
         let (Some(output), Some(matcher), true) = (output, matcher, errors.is_empty()) else {
             return Err(errors);

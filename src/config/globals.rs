@@ -100,9 +100,7 @@ pub fn os_hostname() -> String {
 impl Globals {
     /// Decodes a `[hekad]` table; errors are `(key, message)` pairs.
     pub fn from_table(table: &toml::Table) -> Result<Globals, Vec<(Option<String>, String)>> {
-        let raw: RawGlobals = toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| vec![super::serde_error(&e)])?;
+        let raw: RawGlobals = super::decode_each_key(table)?;
         let mut g = Globals::default();
         let mut errors = Vec::new();
         let mut positive = |key: &str, value: Option<i64>, min: i64, slot: &mut dyn FnMut(i64)| {

@@ -167,6 +167,40 @@ pub fn serde_error(e: &toml::de::Error) -> (Option<String>, String) {
     (key, message.to_owned())
 }
 
+/// Decodes `table` into `T`; on failure, every key is tried on its own so that each bad
+/// key is reported (serde stops at the first), as [`serde_error`] pairs, without repeats.
+pub fn decode_each_key<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+) -> Result<T, Vec<(Option<String>, String)>> {
+    let first = match toml::Value::Table(table.clone()).try_into::<T>() {
+        Ok(value) => return Ok(value),
+        Err(e) => serde_error(&e),
+    };
+    Err(each_key_errors::<T>(table, first))
+}
+
+/// The errors of each key of `table` decoded into `T` on its own; `first` (the error of
+/// the whole table) when no single key fails.
+pub fn each_key_errors<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+    first: (Option<String>, String),
+) -> Vec<(Option<String>, String)> {
+    let mut errors: Vec<(Option<String>, String)> = Vec::new();
+    for (key, value) in table {
+        let single: toml::Table = std::iter::once((key.clone(), value.clone())).collect();
+        if let Err(e) = toml::Value::Table(single).try_into::<T>() {
+            let error = serde_error(&e);
+            if !errors.contains(&error) {
+                errors.push(error);
+            }
+        }
+    }
+    if errors.is_empty() {
+        errors.push(first);
+    }
+    errors
+}
+
 fn join_key(parent: Option<String>, field: &str) -> String {
     match parent {
         Some(p) => format!("{p}.{field}"),
