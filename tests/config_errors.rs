@@ -325,11 +325,55 @@ encoder = "PayloadEncoder"
 use_buffering = true
 
 [PayloadEncoder]
+
+[Stats]
+type = "StatsdInput"
+address = "127.0.0.1:{port}"
+
+[StatAccumInput]
+
+[tail]
+type = "LogstreamerInput"
+log_directory = "{dir}"
+file_match = '.*\.log'
+
+[Lua]
+type = "SandboxFilter"
+filename = "{dir}/filter.lua"
+message_matcher = "TRUE"
+preserve_data = true
+ticker_interval = 5
+
+[Ship]
+type = "TcpOutput"
+address = "127.0.0.1:{port}"
+message_matcher = "TRUE"
+
+[Datagrams]
+type = "UdpOutput"
+address = "127.0.0.1:{port}"
+message_matcher = "TRUE"
+encoder = "PayloadEncoder"
 "#,
         cache = cache.display(),
         out = out.display(),
+        dir = dir.display(),
     );
     std::fs::write(&file, config).expect("write config");
+    std::fs::write(
+        dir.join("filter.lua"),
+        "function process_message() return 0 end\nfunction timer_event(ns) end\n",
+    )
+    .expect("write script");
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&*dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
     for flag in ["-test", "--test"] {
         let (code, stderr) = run(&file, &[flag]);
         assert_eq!(code, 0, "{flag}: {stderr}");
@@ -340,13 +384,14 @@ use_buffering = true
                 out.display(),
                 cache.join("output_queue").join("Out").display()
             ),
-            format!("disk queues: 1 under {}", cache.join("output_queue").display()),
+            format!("disk queues: 2 under {}", cache.join("output_queue").display()),
             "memory bound: 20 packs (poolsize 10 x 2)".to_owned(),
             format!("Configuration {} is OK", file.display()),
         ] {
             assert!(stderr.contains(&needle), "{flag}: missing {needle:?} in\n{stderr}");
         }
         assert!(!cache.exists(), "{flag}: base_dir created");
+        assert_eq!(listing(), before, "{flag}: files written");
         assert!(
             !out.exists() && !dir.join("logs").exists(),
             "{flag}: output written"

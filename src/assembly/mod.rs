@@ -370,6 +370,25 @@ impl Wiring {
             let urls: Vec<&str> = urls.iter().filter_map(|u| u.as_str()).collect();
             parts.push(format!("polls {}", urls.join(", ")));
         }
+        if let Some(commands) = s.table.get("command").and_then(|v| v.as_table()) {
+            let mut steps: Vec<(usize, String)> = commands
+                .iter()
+                .filter_map(|(i, step)| {
+                    let step = step.as_table()?;
+                    let mut words = vec![step.get("bin")?.as_str()?.to_owned()];
+                    let args = step.get("args").and_then(|a| a.as_array());
+                    words.extend(
+                        args.into_iter()
+                            .flatten()
+                            .filter_map(|a| a.as_str().map(str::to_owned)),
+                    );
+                    Some((i.parse().ok()?, words.join(" ")))
+                })
+                .collect();
+            steps.sort();
+            let pipeline: Vec<String> = steps.into_iter().map(|(_, s)| s).collect();
+            parts.push(format!("runs {}", pipeline.join(" | ")));
+        }
         if s.type_name == "LogOutput" {
             parts.push("writes stdout".to_owned());
         }
