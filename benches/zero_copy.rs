@@ -95,7 +95,7 @@ fn main() {
             max_pack_idle: Duration::from_secs(120),
             sample_denominator: 1000,
         },
-        stats.register("Router", Category::Input),
+        stats.register_global("Router"),
     );
     let shared = InputShared {
         input_name: "In".into(),

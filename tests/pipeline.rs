@@ -444,6 +444,13 @@ flush_interval = 0
         );
     };
     assert!(!report.contains("Lines-ProtobufDecoder"), "{report}");
+    // Heka lists the Router under Globals, not among the inputs.
+    let globals = report
+        .split("====Globals====")
+        .nth(1)
+        .and_then(|r| r.split("====Inputs====").next())
+        .unwrap_or("");
+    assert!(globals.contains("\nRouter:\n"), "{report}");
     assert!(!report.contains("====Splitters====\nNONE"), "{report}");
     let (status, stderr) = hekad.terminate();
     assert!(status.success(), "{stderr}");

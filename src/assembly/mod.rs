@@ -987,7 +987,7 @@ impl Pipeline {
         let (filters, outputs): (Vec<Route>, Vec<Route>) =
             wiring.routes.drain(..).partition(|r| r.is_filter);
         let routes: Vec<Route> = filters.into_iter().chain(outputs).collect();
-        let router_stats = wiring.stats.register("Router", Category::Input);
+        let router_stats = wiring.stats.register_global("Router");
         let settings = RouterSettings {
             max_pack_idle: wiring.globals.max_pack_idle,
             sample_denominator: wiring.globals.sample_denominator.max(1) as u64,

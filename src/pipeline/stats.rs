@@ -159,6 +159,22 @@ impl StatsRegistry {
         stats
     }
 
+    /// Registers the counters of a runtime part that Heka reports under Globals (the
+    /// Router), or returns the existing ones.
+    pub fn register_global(&self, name: &str) -> Arc<PluginStats> {
+        let mut plugins = self.plugins.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = plugins.iter().find(|p| p.name == name) {
+            return found.clone();
+        }
+        let stats = Arc::new(PluginStats {
+            name: name.to_owned(),
+            category: None,
+            ..Default::default()
+        });
+        plugins.push(stats.clone());
+        stats
+    }
+
     /// A snapshot of every plugin's counters.
     pub fn all(&self) -> Vec<Arc<PluginStats>> {
         self.plugins
@@ -192,10 +208,8 @@ impl StatsRegistry {
                     }
                 }
             }
-            for p in plugins
-                .iter()
-                .filter(|p| category.is_some() && p.category == category)
-            {
+            // Heka lists the Router under Globals, after the recycle channels.
+            for p in plugins.iter().filter(|p| p.category == category) {
                 any = true;
                 let _ = writeln!(out, "{}:", p.name);
                 for (key, value) in p.report_values() {
@@ -216,6 +230,12 @@ impl PluginStats {
     pub fn report_values(&self) -> Vec<(&'static str, u64)> {
         let mut values = Vec::new();
         match self.category {
+            None => {
+                values.push(("InChanCapacity", Self::get(&self.in_chan_capacity)));
+                values.push(("InChanLength", self.in_chan_length.get()));
+                values.push(("ProcessMessageCount", Self::get(&self.process_count)));
+                return values;
+            }
             Some(Category::Encoder) => {
                 values.push(("ProcessMessageCount", Self::get(&self.process_count)));
                 self.push_sandbox_values(&mut values);
