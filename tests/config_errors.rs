@@ -410,13 +410,33 @@ encoder = "PayloadEncoder"
 fn shipped_configs_pass_the_test_flag() {
     let configs =
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config dir");
+    // The TLS examples read their certificates from HEKAD_TLS_DIR, made by the script the
+    // README gives.
+    let certs = scratch_dir("test-flag-certs");
+    let made = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/make-tls-certs"
+    ))
+    .arg(certs.as_os_str())
+    .output()
+    .expect("scripts/make-tls-certs");
+    assert!(made.status.success(), "{made:?}");
     let mut checked = 0;
     for entry in configs {
         let path = entry.expect("entry").path();
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
-        let (code, stderr) = run(&path, &["-test"]);
+        let out = Command::new(env!("CARGO_BIN_EXE_hekad"))
+            .arg(format!("-config={}", path.display()))
+            .arg("-test")
+            .env("HEKAD_TLS_DIR", certs.as_os_str())
+            .output()
+            .expect("run hekad");
+        let (code, stderr) = (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
         assert_eq!(code, 0, "{}: {stderr}", path.display());
         assert!(stderr.contains("is OK"), "{}: {stderr}", path.display());
         assert!(
