@@ -124,6 +124,11 @@ const CASES: &[Case] = &[
         errors: &["[In] tls: UdpInput does not support TLS (no tls table)"],
     },
     Case {
+        name: "unknown key in a tls table",
+        config: "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:0\"\nuse_tls = true\n[In.tls]\ncert_file = \"x.pem\"\nbogus_key = 1\n",
+        errors: &["[In] tls.bogus_key: unknown config setting for 'In': tls.bogus_key"],
+    },
+    Case {
         name: "a decoder used by an input is reported once",
         config: "[Dec]\ntype = \"PayloadRegexDecoder\"\n\n[In]\ntype = \"UdpInput\"\naddress = \"127.0.0.1:0\"\ndecoder = \"Dec\"\n",
         errors: &["[Dec] match_regex: match_regex is required"],

@@ -24,7 +24,8 @@ pub fn decode<T: DeserializeOwned>(
     let mut errors: Vec<ConfigError> = unknown
         .into_iter()
         .map(|key| {
-            let message = if key == "tls" || key.starts_with("tls.") {
+            // The whole table unknown: the plugin has no TLS settings at all.
+            let message = if key == "tls" {
                 format!("{} does not support TLS (no tls table)", section.type_name)
             } else {
                 format!("unknown config setting for '{}': {key}", section.name)
