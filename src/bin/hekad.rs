@@ -129,6 +129,9 @@ fn run(config_path: &Path) -> i32 {
         }
         return fail(&errors);
     }
+    // base_dir first, as before the pid file (which may live in it); a failure is
+    // reported by Pipeline::build, naming [hekad] base_dir.
+    let _ = std::fs::create_dir_all(&config.globals.base_dir);
     let pid_file = config.globals.pid_file.clone();
     if let Some(path) = &pid_file {
         if let Err(e) = hekad::pidfile::claim(path) {
