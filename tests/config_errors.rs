@@ -66,6 +66,15 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "every failed check of a plugin",
+        config: "[Out]\ntype = \"FileOutput\"\nmessage_matcher = \"TRUE\"\npath = \"{dir}/out.log\"\nperm = \"rw\"\nflush_operator = \"XOR\"\nrotation_interval = 5\nencoder = \"PayloadEncoder\"\n\n[PayloadEncoder]\n",
+        errors: &[
+            "[Out] perm: expected an octal permission such as \"644\", got \"rw\"",
+            "[Out] flush_operator: expected AND or OR, got \"XOR\"",
+            "[Out] rotation_interval: expected one of 0, 1, 4, 12, 24 (hours), got 5",
+        ],
+    },
+    Case {
         name: "every bad global",
         config: "[hekad]\npoolsize = \"100\"\nmaxprocs = true\n\n[CounterFilter]\n",
         errors: &[

@@ -113,6 +113,43 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The errors of one section's checks, collected so that every check runs and all of
+/// them are reported together (a plugin's constructor after decoding its keys).
+pub struct SectionErrors<'a> {
+    section: &'a PluginSection,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> SectionErrors<'a> {
+    /// No errors yet, for `section`.
+    pub fn new(section: &'a PluginSection) -> Self {
+        SectionErrors {
+            section,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records an error about `key`.
+    pub fn add(&mut self, key: &str, message: impl Into<String>) {
+        self.errors
+            .push(ConfigError::in_section(self.section, Some(key), message));
+    }
+
+    /// The value of `result`, or `None` with its error recorded against `key`.
+    pub fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|e| self.add(key, e)).ok()
+    }
+
+    /// `value` if nothing was recorded, else every recorded error.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<ConfigError>> {
+        if self.errors.is_empty() {
+            Ok(value())
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
 /// Splits a TOML decoding error into the key it is about (when serde named one) and a
 /// message saying what was expected and what was given: `invalid type: string "5s",
 /// expected u64` reads `expected a whole number, got string "5s"`; `missing field `x``
