@@ -75,6 +75,15 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "every failed check of LogstreamerInput",
+        config: "[tail]\ntype = \"LogstreamerInput\"\nlog_directory = \"{dir}/plain\"\nrescan_interval = \"soon\"\n",
+        errors: &[
+            "[tail] file_match: `file_match` setting is required.",
+            "[tail] rescan_interval: ",
+            "[tail] log_directory: {dir}/plain is not a directory",
+        ],
+    },
+    Case {
         name: "every bad global",
         config: "[hekad]\npoolsize = \"100\"\nmaxprocs = true\n\n[CounterFilter]\n",
         errors: &[

@@ -140,6 +140,15 @@ impl<'a> SectionErrors<'a> {
         result.map_err(|e| self.add(key, e)).ok()
     }
 
+    /// The recorded errors, for a constructor that cannot go on; `key: message` when
+    /// none was recorded.
+    pub fn fail(mut self, key: &str, message: &str) -> Vec<ConfigError> {
+        if self.errors.is_empty() {
+            self.add(key, message);
+        }
+        self.errors
+    }
+
     /// `value` if nothing was recorded, else every recorded error.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<ConfigError>> {
         if self.errors.is_empty() {
