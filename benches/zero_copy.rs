@@ -20,7 +20,7 @@ use hekad::plugins::decoders::Decoder;
 use hekad::plugins::encoders::Encoder;
 use hekad::plugins::inputs::deliver::{Decorator, Deliverer, InputShared};
 use hekad::plugins::outputs::OutputContext;
-use hekad::plugins::splitters::Splitter;
+use hekad::splitters::Splitter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,7 +95,7 @@ fn main() {
             max_pack_idle: Duration::from_secs(120),
             sample_denominator: 1000,
         },
-        stats.register("Router", Category::Input),
+        stats.register_global("Router"),
     );
     let shared = InputShared {
         input_name: "In".into(),
@@ -105,13 +105,14 @@ fn main() {
         common: CommonInput::default(),
         splitter_name: "HekaFramingSplitter".into(),
         splitter: Arc::new(|| {
-            hekad::plugins::splitters::heka_framing::from_section(
+            hekad::splitters::heka_framing::from_section(
                 &section("HekaFramingSplitter"),
                 DEFAULT_MAX_MESSAGE_SIZE,
             )
             .map_err(|_| "splitter".to_owned())
             .map(|s| s as Box<dyn Splitter>)
         }),
+        splitter_stats: stats.register("In-HekaFramingSplitter", Category::Splitter),
         min_buffer_size: 8192,
         max_record_size: hekad::framing::max_record_size(DEFAULT_MAX_MESSAGE_SIZE),
         deliver_incomplete_final: false,

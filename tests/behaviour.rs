@@ -400,12 +400,18 @@ fn shipped_example_configs_start_and_stop_cleanly() {
 fn a_failing_output_is_retried_then_shuts_hekad_down_unless_it_can_exit() {
     let dir = scratch_dir("retries");
     let port = free_port();
-    let blocker = dir.join("not-a-dir");
-    std::fs::write(&blocker, "a file where a directory should be").expect("write");
+    // An output that fails once running (a FileOutput that cannot create its file is now
+    // refused at start): a sandbox whose timer_event raises an error.
+    let script = dir.join("broken.lua");
+    std::fs::write(
+        &script,
+        "function process_message() return 0 end\nfunction timer_event(ns) error(\"broken\") end\n",
+    )
+    .expect("write script");
     let output = |can_exit: bool| {
         format!(
-            "[Broken]\ntype = \"FileOutput\"\nmessage_matcher = \"TRUE\"\npath = \"{}\"\nencoder = \"ProtobufEncoder\"\ncan_exit = {can_exit}\n[Broken.retries]\nmax_retries = 2\ndelay = \"10ms\"\nmax_jitter = \"1ms\"\n",
-            blocker.join("out.log").display()
+            "[Broken]\ntype = \"SandboxOutput\"\nmessage_matcher = \"TRUE\"\nfilename = \"{}\"\nticker_interval = 1\ncan_exit = {can_exit}\n[Broken.retries]\nmax_retries = 2\ndelay = \"10ms\"\nmax_jitter = \"1ms\"\n",
+            script.display()
         )
     };
     let input = format!("[TcpInput]\naddress = \"127.0.0.1:{port}\"\n");

@@ -233,3 +233,71 @@ fn short_help_and_log_levels() {
         assert!(!stderr.contains("not a log level"), "{level}: {stderr}");
     }
 }
+
+/// `--help` names the signals, the environment variable and the docs, and the man page
+/// documents every flag `--help` lists.
+#[test]
+fn help_names_signals_environment_and_docs_and_the_man_page_every_flag() {
+    let (code, stdout, stderr) = hekad(&["--help"]);
+    assert_eq!(code, 0, "{stderr}");
+    for needle in [
+        "SIGINT, SIGTERM",
+        "SIGUSR1",
+        "SIGHUP",
+        "HEKAD_LOG",
+        "man hekad",
+        "--test",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/hekad.1"))
+        .expect("man/hekad.1");
+    let flags: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|l| l.split([' ', ',']).next())
+        .collect();
+    assert!(flags.contains(&"config"), "{stdout}");
+    for flag in flags {
+        let roff = flag.replace('-', "\\-");
+        assert!(
+            man.contains(&format!("\\-{roff}")),
+            "man page lacks -{flag}"
+        );
+    }
+    for needle in ["SIGUSR1", "SIGHUP", "HEKAD_LOG", "SIGTERM"] {
+        assert!(man.contains(needle), "man page lacks {needle}");
+    }
+}
+
+/// HEKAD_LOG=debug shows each plugin's start and stop and each connection accepted and
+/// closed.
+#[test]
+fn debug_log_shows_lifecycle_and_connections() {
+    let dir = scratch_dir("cli-debug");
+    let port = common::free_port();
+    let config = dir.join("hekad.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hekad]\nbase_dir = \"{}\"\n\n[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:{port}\"\n\n\
+             [Out]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nencoder = \"RstEncoder\"\n\n[RstEncoder]\n",
+            dir.join("cache").display()
+        ),
+    )
+    .expect("write config");
+    let hekad = Hekad::start_with_env(
+        &[format!("-config={}", config.display())],
+        &[("HEKAD_LOG", "debug")],
+    );
+    hekad.wait_for_log("Input 'In': starting");
+    hekad.wait_for_log("Plugin 'Out': starting");
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let local = client.local_addr().expect("local address");
+    hekad.wait_for_log(&format!("Input 'In connection from {local}': accepted"));
+    drop(client);
+    hekad.wait_for_log(&format!("Input 'In connection from {local}': closed"));
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("Plugin 'Out': stopped"), "{stderr}");
+}

@@ -5,11 +5,11 @@ mod common;
 use hekad::framing::{
     write_checksummed_frame, write_frame, SignerConfig, DEFAULT_MAX_MESSAGE_SIZE,
 };
-use hekad::plugins::splitters::buffer::{Next, SplitterBuffer};
-use hekad::plugins::splitters::heka_framing::HekaFramingSplitter;
-use hekad::plugins::splitters::regex::RegexSplitter;
-use hekad::plugins::splitters::token::TokenSplitter;
-use hekad::plugins::splitters::{Splitter, Unframed};
+use hekad::splitters::buffer::{Next, SplitterBuffer};
+use hekad::splitters::heka_framing::HekaFramingSplitter;
+use hekad::splitters::regex::RegexSplitter;
+use hekad::splitters::token::TokenSplitter;
+use hekad::splitters::{Splitter, Unframed};
 
 fn signer(hash: &str) -> SignerConfig {
     SignerConfig {

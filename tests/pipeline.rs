@@ -356,3 +356,165 @@ encoder = "PayloadEncoder"
     let (status, _) = hekad.terminate();
     assert!(status.success());
 }
+
+/// The SIGUSR1 report lists the splitter and encoders in use under Heka's names
+/// (`<input>-<splitter>`, `<output>-<encoder>`) with their counts, gives a TcpInput of
+/// text lines no ProtobufDecoder entry, and shows an idle filter's queue as empty.
+#[test]
+fn report_lists_splitters_and_encoders_and_idle_queues_read_empty() {
+    let dir = scratch_dir("report-entries");
+    let port = free_port();
+    let out = dir.join("received.log");
+    let config = format!(
+        r#"{globals}
+[Lines]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+splitter = "TokenSplitter"
+
+[CounterFilter]
+ticker_interval = 60
+
+[PayloadEncoder]
+
+[Counts]
+type = "LogOutput"
+message_matcher = "Type == 'heka.counter-output'"
+encoder = "PayloadEncoder"
+
+[Received]
+type = "FileOutput"
+message_matcher = "Type != 'heka.counter-output'"
+path = "{out}"
+encoder = "ProtobufEncoder"
+flush_interval = 0
+"#,
+        globals = globals(&dir, ""),
+        out = out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client.write_all(b"one\ntwo\nthree\n").expect("send");
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read_messages(&out).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            hekad.stderr_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The latest report's entry `name`, up to the next entry.
+    let entry = |report: &str, name: &str| -> Option<String> {
+        let start = report.find(&format!("\n{name}:\n"))? + name.len() + 3;
+        let lines = report[start..].lines();
+        let values: Vec<&str> = lines.take_while(|l| l.starts_with("    ")).collect();
+        Some(values.join("\n"))
+    };
+    let wanted = [
+        ("Lines-TokenSplitter", "ProcessMessageCount: 3"),
+        ("Received-ProtobufEncoder", "ProcessMessageCount: 3"),
+        ("Counts-PayloadEncoder", "ProcessMessageCount: 0"),
+        ("CounterFilter", "InChanLength: 0"),
+        ("Received", "InChanLength: 0"),
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let report = loop {
+        hekad.signal(libc::SIGUSR1);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let text = hekad.stderr_text();
+        let latest = text
+            .rsplit("========[heka.all-report]========")
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let complete = latest.contains("====Encoders====");
+        if complete
+            && wanted
+                .iter()
+                .all(|(name, line)| entry(&latest, name).is_some_and(|e| e.contains(line)))
+        {
+            break latest;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "report never showed {wanted:?}; latest:\n{latest}"
+        );
+    };
+    assert!(!report.contains("Lines-ProtobufDecoder"), "{report}");
+    // Heka lists the Router under Globals, not among the inputs.
+    let globals = report
+        .split("====Globals====")
+        .nth(1)
+        .and_then(|r| r.split("====Inputs====").next())
+        .unwrap_or("");
+    assert!(globals.contains("\nRouter:\n"), "{report}");
+    assert!(!report.contains("====Splitters====\nNONE"), "{report}");
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+}
+
+/// A truncated frame whose declared length swallows the frames after it loses only
+/// itself: hekad finds the next frame start inside the damaged record and reads again
+/// from there.
+#[test]
+fn a_truncated_frame_loses_only_itself() {
+    let dir = scratch_dir("resync");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let config = format!(
+        r#"{globals}
+[TcpIn]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[Out]
+type = "FileOutput"
+message_matcher = "TRUE"
+path = "{out}"
+encoder = "ProtobufEncoder"
+flush_interval = 0
+"#,
+        globals = globals(&dir, ""),
+        out = out.display()
+    );
+    let hekad = Hekad::start(&dir, &config);
+    hekad.wait_for_log("Starting hekad");
+    let good = |seq| frame(&test_message("good", "ok", seq).encode_to_vec());
+    // Frame 0 carries 10 bytes of its message but declares more: its declared length
+    // covers the whole of frame 1 and the first half of frame 2.
+    let damaged = test_message("lost", "cut short", 99).encode_to_vec();
+    let (one, two, three) = (good(1), good(2), good(3));
+    let declared = 10 + one.len() + two.len() / 2;
+    let mut header = Vec::new();
+    prost::encoding::encode_varint(8, &mut header); // field 1 (message_length), varint
+    prost::encoding::encode_varint(declared as u64, &mut header);
+    let mut stream = vec![0x1e, header.len() as u8];
+    stream.extend_from_slice(&header);
+    stream.push(0x1f);
+    stream.extend_from_slice(&damaged[..10]);
+    stream.extend_from_slice(&one);
+    stream.extend_from_slice(&two);
+    stream.extend_from_slice(&three);
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client.write_all(&stream).expect("send");
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read_messages(&out).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "frames after the damaged one were lost; got {}; stderr:\n{}",
+            read_messages(&out).len(),
+            hekad.stderr_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, stderr) = hekad.terminate();
+    assert!(status.success(), "{stderr}");
+    let got = read_messages(&out);
+    let seqs: Vec<i64> = got.iter().map(|m| m.fields[0].value_integer[0]).collect();
+    assert_eq!(seqs, vec![1, 2, 3], "{stderr}");
+    assert!(stderr.contains("reading again from there"), "{stderr}");
+}

@@ -4,9 +4,9 @@
 use argh::FromArgs;
 use hekad::matcher::Matcher;
 use hekad::message::{uuid, MessageView, ScannedMessage, Value};
-use hekad::plugins::splitters::buffer::{Next, SplitterBuffer};
-use hekad::plugins::splitters::heka_framing::HekaFramingSplitter;
-use hekad::plugins::splitters::{Splitter, Unframed};
+use hekad::splitters::buffer::{Next, SplitterBuffer};
+use hekad::splitters::heka_framing::HekaFramingSplitter;
+use hekad::splitters::{Splitter, Unframed};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;

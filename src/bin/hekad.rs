@@ -1,8 +1,8 @@
 //! `hekad`: runs a Heka pipeline from a TOML config file or directory.
 
 use argh::FromArgs;
+use hekad::assembly::Pipeline;
 use hekad::config::loader;
-use hekad::pipeline::assemble::Pipeline;
 use hekad::pipeline::signals;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,19 @@ static ALLOCATOR: hekad::alloc_count::Counting = hekad::alloc_count::Counting;
 
 /// Heka stream processor for logs and metrics.
 #[derive(FromArgs)]
+#[argh(
+    note = "Flags also take Heka's form: -config=PATH, -config PATH, -test, -version.\n\n\
+Signals:\n  \
+SIGINT, SIGTERM  stop gracefully: inputs stop, queues drain, outputs flush\n  \
+SIGUSR1          print the report of every plugin's counters to stderr\n  \
+SIGHUP           reopen FileOutput files (after logrotate)\n\n\
+Environment:\n  \
+HEKAD_LOG        log level on stderr: error, warn, info (default), debug\n                   \
+(plugin starts, stops, restarts and connections) or trace\n\n\
+Exit status: 0 after a clean stop or a passing -test; 1 for config errors or a\n\
+plugin that failed and may not exit.\n\n\
+Documentation: man hekad; README.md and docs/ in the source tree."
+)]
 struct Args {
     /// config file or directory of *.toml files (default /etc/hekad.toml)
     #[argh(option, default = "PathBuf::from(\"/etc/hekad.toml\")")]
@@ -20,6 +33,11 @@ struct Args {
     /// print the version and exit
     #[argh(switch)]
     version: bool,
+    /// check the config as start-up would (every section, paths, addresses, Lua
+    /// scripts), print the start-up summary, and exit 0 if it would start or 1; binds
+    /// no socket and writes no file
+    #[argh(switch)]
+    test: bool,
     /// list the Lua scripts and modules built into hekad (Heka's stock decoders, encoders
     /// and modules; a file of the same path under share_dir wins) and exit
     #[argh(switch)]
@@ -31,7 +49,7 @@ struct Args {
 }
 
 fn main() {
-    let args: Args = hekad::cli::parse(&["config", "version", "lua-library", "lua-show"]);
+    let args: Args = hekad::cli::parse(&["config", "version", "test", "lua-library", "lua-show"]);
     if args.version {
         println!("{}", env!("CARGO_PKG_VERSION"));
         return;
@@ -61,6 +79,9 @@ fn main() {
         return;
     }
     hekad::cli::init_logging();
+    if args.test {
+        std::process::exit(check(&args.config));
+    }
     std::process::exit(run(&args.config));
 }
 
@@ -72,15 +93,45 @@ fn fail(errors: &[impl std::fmt::Display]) -> i32 {
     1
 }
 
-fn run(config_path: &Path) -> i32 {
-    let config = match loader::load(config_path) {
-        Ok(c) => c,
-        Err(errors) => return fail(&errors),
-    };
-    if let Err(e) = std::fs::create_dir_all(&config.globals.base_dir) {
-        log::error!("base_dir {}: {e}", config.globals.base_dir.display());
-        return 1;
+/// `hekad -test`: everything start-up checks, without binding or writing anything.
+fn check(config_path: &Path) -> i32 {
+    let (mut config, errors) = loader::load_partial(config_path);
+    let mut errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    config.globals.dry_run = true;
+    if !config.sections.is_empty() {
+        match Pipeline::build(config) {
+            Ok(pipeline) if errors.is_empty() => {
+                for line in pipeline.summary() {
+                    log::info!("{line}");
+                }
+                log::info!("Configuration {} is OK", config_path.display());
+                return 0;
+            }
+            Ok(_) => {}
+            Err(more) => errors.extend(more.iter().map(ToString::to_string)),
+        }
     }
+    fail(&errors)
+}
+
+fn run(config_path: &Path) -> i32 {
+    let (config, errors) = loader::load_partial(config_path);
+    if !errors.is_empty() {
+        // The sections that loaded are still checked, without binding or writing
+        // anything, so that every error of the config is reported in one pass.
+        let mut errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        if !config.sections.is_empty() {
+            let mut config = config;
+            config.globals.dry_run = true;
+            if let Err(more) = Pipeline::build(config) {
+                errors.extend(more.iter().map(ToString::to_string));
+            }
+        }
+        return fail(&errors);
+    }
+    // base_dir first, as before the pid file (which may live in it); a failure is
+    // reported by Pipeline::build, naming [hekad] base_dir.
+    let _ = std::fs::create_dir_all(&config.globals.base_dir);
     let pid_file = config.globals.pid_file.clone();
     if let Some(path) = &pid_file {
         if let Err(e) = hekad::pidfile::claim(path) {
@@ -133,6 +184,9 @@ fn start(config: loader::Config) -> i32 {
     ) {
         log::error!("cannot install signal handlers: {e}");
         return 1;
+    }
+    for line in pipeline.summary() {
+        log::info!("{line}");
     }
     log::info!(
         "Starting hekad {}; {}",

@@ -17,15 +17,12 @@ pub fn decode_common<T: DeserializeOwned>(
         .filter(|(k, _)| keys.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| {
-            vec![ConfigError::in_section(
-                section,
-                None,
-                e.message().to_owned(),
-            )]
-        })
+    super::decode_each_key(&table).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(key, message)| ConfigError::in_section(section, key.as_deref(), message))
+            .collect()
+    })
 }
 
 /// Restart policy, `[name.retries]` (§4.7).

@@ -29,6 +29,10 @@ pub struct Globals {
     /// are fsync'd; zero never fsyncs (survives kill -9 but not power loss). See
     /// docs/DELIVERY.md.
     pub fsync_interval: Duration,
+    /// Not a config key: set by `hekad -test` (and when the config already has errors) so
+    /// that building the pipeline checks everything without binding a socket or writing
+    /// a file.
+    pub dry_run: bool,
 }
 
 /// Raw `[hekad]` keys as written; every key optional.
@@ -79,6 +83,7 @@ impl Default for Globals {
             log_flags: 3,
             full_buffer_max_retries: 10,
             fsync_interval: Duration::from_secs(1),
+            dry_run: false,
         }
     }
 }
@@ -95,17 +100,7 @@ pub fn os_hostname() -> String {
 impl Globals {
     /// Decodes a `[hekad]` table; errors are `(key, message)` pairs.
     pub fn from_table(table: &toml::Table) -> Result<Globals, Vec<(Option<String>, String)>> {
-        let raw: RawGlobals =
-            toml::Value::Table(table.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    let message = e.message().to_owned();
-                    let key = message
-                        .strip_prefix("unknown field `")
-                        .and_then(|rest| rest.split('`').next())
-                        .map(str::to_owned);
-                    vec![(key, message)]
-                })?;
+        let raw: RawGlobals = super::decode_each_key(table)?;
         let mut g = Globals::default();
         let mut errors = Vec::new();
         let mut positive = |key: &str, value: Option<i64>, min: i64, slot: &mut dyn FnMut(i64)| {

@@ -12,12 +12,32 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     pub globals: Globals,
     pub sections: Vec<PluginSection>,
+    /// The file `[hekad]` came from, if any (for errors about globals).
+    pub globals_file: Option<PathBuf>,
 }
 
 /// Loads `path`: a file, or a directory whose `*.toml` files load in name order.
 pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
-    let files = config_files(path).map_err(|e| vec![e])?;
+    let (config, errors) = load_partial(path);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Loads `path` as far as it can: the sections that loaded (with Heka's defaults for
+/// `[hekad]` if it has errors) and every error found, so that the sections can still be
+/// checked and all errors of a config reported in one pass.
+pub fn load_partial(path: &Path) -> (Config, Vec<ConfigError>) {
     let mut errors = Vec::new();
+    let files = match config_files(path) {
+        Ok(files) => files,
+        Err(e) => {
+            errors.push(e);
+            Vec::new()
+        }
+    };
     let mut globals_table: Option<(PathBuf, toml::Table)> = None;
     let mut sections: Vec<PluginSection> = Vec::new();
     for file in files {
@@ -105,11 +125,15 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
         errors.push(ConfigError::general("Empty configuration, exiting."));
     }
     let sections = load_order(sections, &mut errors);
-    if errors.is_empty() {
-        Ok(Config { globals, sections })
-    } else {
-        Err(errors)
-    }
+    let globals_file = globals_table.map(|(file, _)| file);
+    (
+        Config {
+            globals,
+            sections,
+            globals_file,
+        },
+        errors,
+    )
 }
 
 fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {

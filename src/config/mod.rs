@@ -112,3 +112,155 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The errors of one section's checks, collected so that every check runs and all of
+/// them are reported together (a plugin's constructor after decoding its keys).
+pub struct SectionErrors<'a> {
+    section: &'a PluginSection,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> SectionErrors<'a> {
+    /// No errors yet, for `section`.
+    pub fn new(section: &'a PluginSection) -> Self {
+        SectionErrors {
+            section,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records an error about `key`.
+    pub fn add(&mut self, key: &str, message: impl Into<String>) {
+        self.errors
+            .push(ConfigError::in_section(self.section, Some(key), message));
+    }
+
+    /// The value of `result`, or `None` with its error recorded against `key`.
+    pub fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|e| self.add(key, e)).ok()
+    }
+
+    /// The recorded errors, for a constructor that cannot go on; `key: message` when
+    /// none was recorded.
+    pub fn fail(mut self, key: &str, message: &str) -> Vec<ConfigError> {
+        if self.errors.is_empty() {
+            self.add(key, message);
+        }
+        self.errors
+    }
+
+    /// `value` if nothing was recorded, else every recorded error.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<ConfigError>> {
+        if self.errors.is_empty() {
+            Ok(value())
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+/// Splits a TOML decoding error into the key it is about (when serde named one) and a
+/// message saying what was expected and what was given: `invalid type: string "5s",
+/// expected u64` reads `expected a whole number, got string "5s"`; `missing field `x``
+/// reads `is required` under key `x`.
+pub fn serde_error(e: &toml::de::Error) -> (Option<String>, String) {
+    let message = e.message().trim();
+    // toml's Display ends with "in `a.b`" when it knows the key path.
+    let shown = e.to_string();
+    let mut key = shown
+        .lines()
+        .filter_map(|l| l.strip_prefix("in `").and_then(|r| r.strip_suffix('`')))
+        .next_back()
+        .map(str::to_owned);
+    let quoted = |text: &str, prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|r| r.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = quoted(message, "missing field `") {
+        let key = Some(join_key(key, &field));
+        return (key, "is required".to_owned());
+    }
+    if let Some(field) = quoted(message, "unknown field `") {
+        let rest = message
+            .split_once(", expected ")
+            .map(|(_, r)| format!(" (known: {r})"))
+            .unwrap_or_default();
+        let key = Some(join_key(key.take(), &field));
+        return (key, format!("unknown config setting{rest}"));
+    }
+    if let Some(body) = message.strip_prefix("invalid type: ") {
+        if let Some((given, expected)) = body.rsplit_once(", expected ") {
+            return (
+                key,
+                format!("expected {}, got {given}", plain_type(expected)),
+            );
+        }
+    }
+    if let Some(body) = message.strip_prefix("invalid value: ") {
+        if let Some((given, expected)) = body.rsplit_once(", expected ") {
+            return (
+                key,
+                format!("expected {}, got {given}", plain_type(expected)),
+            );
+        }
+    }
+    if let Some(body) = message.strip_prefix("unknown variant ") {
+        if let Some((given, expected)) = body.split_once(", expected ") {
+            return (key, format!("expected {expected}, got {given}"));
+        }
+    }
+    (key, message.to_owned())
+}
+
+/// Decodes `table` into `T`; on failure, every key is tried on its own so that each bad
+/// key is reported (serde stops at the first), as [`serde_error`] pairs, without repeats.
+pub fn decode_each_key<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+) -> Result<T, Vec<(Option<String>, String)>> {
+    let first = match toml::Value::Table(table.clone()).try_into::<T>() {
+        Ok(value) => return Ok(value),
+        Err(e) => serde_error(&e),
+    };
+    Err(each_key_errors::<T>(table, first))
+}
+
+/// The errors of each key of `table` decoded into `T` on its own; `first` (the error of
+/// the whole table) when no single key fails.
+pub fn each_key_errors<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+    first: (Option<String>, String),
+) -> Vec<(Option<String>, String)> {
+    let mut errors: Vec<(Option<String>, String)> = Vec::new();
+    for (key, value) in table {
+        let single: toml::Table = std::iter::once((key.clone(), value.clone())).collect();
+        if let Err(e) = toml::Value::Table(single).try_into::<T>() {
+            let error = serde_error(&e);
+            if !errors.contains(&error) {
+                errors.push(error);
+            }
+        }
+    }
+    if errors.is_empty() {
+        errors.push(first);
+    }
+    errors
+}
+
+fn join_key(parent: Option<String>, field: &str) -> String {
+    match parent {
+        Some(p) => format!("{p}.{field}"),
+        None => field.to_owned(),
+    }
+}
+
+/// Rust type names in serde's messages, said in the config's terms.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "an integer".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" | "bool" => "a boolean (true or false)".to_owned(),
+        other => other.to_owned(),
+    }
+}

@@ -18,13 +18,18 @@ pub fn decode<T: DeserializeOwned>(
         table.remove(*key);
     }
     let mut unknown = Vec::new();
-    let value = toml::Value::Table(table);
+    let value = toml::Value::Table(table.clone());
     let result: Result<T, _> =
         serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
     let mut errors: Vec<ConfigError> = unknown
         .into_iter()
         .map(|key| {
-            let message = format!("unknown config setting for '{}': {key}", section.name);
+            // The whole table unknown: the plugin has no TLS settings at all.
+            let message = if key == "tls" {
+                format!("{} does not support TLS (no tls table)", section.type_name)
+            } else {
+                format!("unknown config setting for '{}': {key}", section.name)
+            };
             ConfigError::in_section(section, Some(&key), message)
         })
         .collect();
@@ -32,7 +37,14 @@ pub fn decode<T: DeserializeOwned>(
         Ok(config) if errors.is_empty() => Ok(config),
         Ok(_) => Err(errors),
         Err(e) => {
-            errors.push(ConfigError::in_section(section, None, e.to_string()));
+            // Every bad key, not only the first serde met; unknown keys are reported above.
+            let known: toml::Table = table
+                .into_iter()
+                .filter(|(k, _)| !errors.iter().any(|e| e.key.as_deref() == Some(k)))
+                .collect();
+            for (key, message) in super::each_key_errors::<T>(&known, super::serde_error(&e)) {
+                errors.push(ConfigError::in_section(section, key.as_deref(), message));
+            }
             Err(errors)
         }
     }

@@ -2,7 +2,6 @@
 //! counters and shutdown. See `docs/ARCHITECTURE.md`.
 
 pub mod ack;
-pub mod assemble;
 pub mod deadline;
 pub mod executors;
 pub mod inbox;

@@ -307,6 +307,29 @@ impl<T> Receiver<T> {
     }
 }
 
+/// How many items a ring holds now, read at report time without keeping the ring open
+/// (a weak reference: 0 once the ring is gone).
+pub type LengthProbe = Box<dyn Fn() -> usize + Send + Sync>;
+
+fn length_probe<T: Send + 'static>(ring: &Arc<Ring<T>>) -> LengthProbe {
+    let weak = Arc::downgrade(ring);
+    Box::new(move || weak.upgrade().map_or(0, |r| r.queue.len()))
+}
+
+impl<T: Send + 'static> Sender<T> {
+    /// A [`LengthProbe`] of this ring.
+    pub fn length_probe(&self) -> LengthProbe {
+        length_probe(&self.0)
+    }
+}
+
+impl<T: Send + 'static> Receiver<T> {
+    /// A [`LengthProbe`] of this ring.
+    pub fn length_probe(&self) -> LengthProbe {
+        length_probe(&self.0)
+    }
+}
+
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         self.0.senders.fetch_add(1, Ordering::SeqCst);

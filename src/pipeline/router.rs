@@ -55,6 +55,7 @@ impl Route {
         stats
             .in_chan_capacity
             .store(queue.capacity().unwrap_or(0) as u64, Ordering::Relaxed);
+        stats.in_chan_length.watch(queue.length_probe());
         Route {
             name,
             matcher,
@@ -104,6 +105,7 @@ impl Router {
             from_inputs.capacity().unwrap_or(0) as u64,
             Ordering::Relaxed,
         );
+        stats.in_chan_length.watch(from_inputs.length_probe());
         Router {
             routes,
             from_inputs,
@@ -162,9 +164,6 @@ impl Router {
 
     async fn route(&mut self, pack: PooledPack) {
         self.routed.one(&self.stats.process_count);
-        self.stats
-            .in_chan_length
-            .store(self.from_inputs.len() as u64, Ordering::Relaxed);
         let pack = pack.into_shared();
         let max_idle = self.settings.max_pack_idle;
         let denominator = self.settings.sample_denominator.max(1);
@@ -211,7 +210,7 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
                 route.wedged = false;
                 log::warn!("Plugin '{}' is accepting messages again", route.name);
             }
-            return record_length(route);
+            return;
         }
         Err(TrySendError::Closed(_)) => return PluginStats::add(&route.stats.drop_count, 1),
         Err(TrySendError::Full(pack)) => pack,
@@ -221,7 +220,7 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
     }
     if route.waits_forever {
         return match route.queue.send(pack).await {
-            Ok(()) => record_length(route),
+            Ok(()) => {}
             Err(_) => PluginStats::add(&route.stats.drop_count, 1),
         };
     }
@@ -231,7 +230,7 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
         false
     };
     if sent.or(timed_out).await {
-        return record_length(route);
+        return;
     }
     if route.queue.is_closed() {
         return PluginStats::add(&route.stats.drop_count, 1);
@@ -245,11 +244,4 @@ async fn deliver(route: &mut Route, pack: SharedPack, max_idle: Duration) {
         max_idle,
         route.queue.len()
     );
-}
-
-fn record_length(route: &Route) {
-    route
-        .stats
-        .in_chan_length
-        .store(route.queue.len() as u64, Ordering::Relaxed);
 }

@@ -14,7 +14,8 @@ pub struct PluginStats {
     pub category: Option<Category>,
     /// Capacity of the plugin's input queue (0 when it has none).
     pub in_chan_capacity: AtomicU64,
-    pub in_chan_length: AtomicU64,
+    /// The length of the plugin's input queue, read when a report is made.
+    pub in_chan_length: InChanLength,
     /// Messages handled successfully.
     pub process_count: AtomicU64,
     /// Messages that failed (decode errors, encode errors, rejected frames...).
@@ -67,6 +68,29 @@ pub struct SandboxStats {
     /// Timed `timer_event` calls and their total nanoseconds.
     pub timer_samples: AtomicU64,
     pub timer_total_ns: AtomicU64,
+}
+
+/// Reads a plugin's queue length at report time (an idle plugin's queue reads 0, not
+/// what it held after the last delivery).
+#[derive(Default)]
+pub struct InChanLength(std::sync::OnceLock<super::ring::LengthProbe>);
+
+impl InChanLength {
+    /// Sets the queue to read (once; later calls are ignored).
+    pub fn watch(&self, probe: super::ring::LengthProbe) {
+        let _ = self.0.set(probe);
+    }
+
+    /// Items queued now (0 when nothing is watched).
+    pub fn get(&self) -> u64 {
+        self.0.get().map_or(0, |probe| probe() as u64)
+    }
+}
+
+impl std::fmt::Debug for InChanLength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InChanLength({})", self.get())
+    }
 }
 
 impl SandboxStats {
@@ -135,6 +159,22 @@ impl StatsRegistry {
         stats
     }
 
+    /// Registers the counters of a runtime part that Heka reports under Globals (the
+    /// Router), or returns the existing ones.
+    pub fn register_global(&self, name: &str) -> Arc<PluginStats> {
+        let mut plugins = self.plugins.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = plugins.iter().find(|p| p.name == name) {
+            return found.clone();
+        }
+        let stats = Arc::new(PluginStats {
+            name: name.to_owned(),
+            category: None,
+            ..Default::default()
+        });
+        plugins.push(stats.clone());
+        stats
+    }
+
     /// A snapshot of every plugin's counters.
     pub fn all(&self) -> Vec<Arc<PluginStats>> {
         self.plugins
@@ -168,10 +208,8 @@ impl StatsRegistry {
                     }
                 }
             }
-            for p in plugins
-                .iter()
-                .filter(|p| category.is_some() && p.category == category)
-            {
+            // Heka lists the Router under Globals, after the recycle channels.
+            for p in plugins.iter().filter(|p| p.category == category) {
                 any = true;
                 let _ = writeln!(out, "{}:", p.name);
                 for (key, value) in p.report_values() {
@@ -191,15 +229,30 @@ impl PluginStats {
     /// The report keys of this plugin, in Heka's fixed order, then ours.
     pub fn report_values(&self) -> Vec<(&'static str, u64)> {
         let mut values = Vec::new();
-        if self.category == Some(Category::Encoder) {
-            // Encoders count nothing themselves (their output does); a sandbox reports.
-            self.push_sandbox_values(&mut values);
-            return values;
+        match self.category {
+            None => {
+                values.push(("InChanCapacity", Self::get(&self.in_chan_capacity)));
+                values.push(("InChanLength", self.in_chan_length.get()));
+                values.push(("ProcessMessageCount", Self::get(&self.process_count)));
+                return values;
+            }
+            Some(Category::Encoder) => {
+                values.push(("ProcessMessageCount", Self::get(&self.process_count)));
+                self.push_sandbox_values(&mut values);
+                values.push(("ProcessMessageFailures", Self::get(&self.process_failures)));
+                return values;
+            }
+            Some(Category::Splitter) => {
+                values.push(("ProcessMessageCount", Self::get(&self.process_count)));
+                values.push(("GarbageBytes", Self::get(&self.garbage_bytes)));
+                return values;
+            }
+            _ => {}
         }
         let capacity = Self::get(&self.in_chan_capacity);
         if capacity > 0 {
             values.push(("InChanCapacity", capacity));
-            values.push(("InChanLength", Self::get(&self.in_chan_length)));
+            values.push(("InChanLength", self.in_chan_length.get()));
         }
         let samples = Self::get(&self.match_samples);
         if matches!(self.category, Some(Category::Filter | Category::Output)) {

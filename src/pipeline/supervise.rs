@@ -26,12 +26,16 @@ pub async fn supervise(policy: Policy, control: Control, mut attempt: Attempt) {
     let mut failures: u32 = 0;
     let mut delay = policy.retries.delay;
     loop {
+        log::debug!("{} '{}': starting", policy.kind, policy.name);
         let result = match attempt(failures) {
             Ok(run) => run.await,
             Err(e) => Err(e),
         };
         let error = match result {
-            Ok(()) if policy.stops_with_queue || control.is_stopping() => return,
+            Ok(()) if policy.stops_with_queue || control.is_stopping() => {
+                log::debug!("{} '{}': stopped", policy.kind, policy.name);
+                return;
+            }
             Ok(()) => "Run exited.".to_string(),
             Err(e) => e,
         };

@@ -9,5 +9,4 @@ pub mod http;
 pub mod inputs;
 pub mod outputs;
 pub mod registry;
-pub mod splitters;
 pub mod tls;

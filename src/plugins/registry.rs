@@ -7,9 +7,9 @@ use super::encoders::{self, Encoder};
 use super::filters::{self, Filter};
 use super::inputs::{self, Input};
 use super::outputs::{self, Output};
-use super::splitters::{self, Splitter};
 use crate::config::common::BufferingConfig;
 use crate::config::{ConfigError, PluginSection};
+use crate::splitters::{self, Splitter};
 
 type Built<T> = Result<Box<T>, Vec<ConfigError>>;
 
@@ -59,7 +59,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "TcpInput",
         Builder::Input {
-            build: |c| inputs::tcp::build(c.section, c.common_keys),
+            build: |c| inputs::tcp::build(c.section, c.common_keys, c.globals.dry_run),
             default_splitter: "HekaFramingSplitter",
             default_decoder: Some("ProtobufDecoder"),
         },
@@ -75,7 +75,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "UdpInput",
         Builder::Input {
-            build: |c| inputs::udp::build(c.section, c.common_keys),
+            build: |c| inputs::udp::build(c.section, c.common_keys, c.globals.dry_run),
             default_splitter: "NullSplitter",
             default_decoder: None,
         },
@@ -99,7 +99,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "HttpListenInput",
         Builder::Input {
-            build: |c| inputs::http_listen::build(c.section, c.common_keys),
+            build: |c| inputs::http_listen::build(c.section, c.common_keys, c.globals.dry_run),
             default_splitter: "NullSplitter",
             default_decoder: None,
         },
@@ -126,7 +126,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         "StatsdInput",
         Builder::Input {
             build: |c| {
-                inputs::statsd::build(c.section, c.common_keys, |name| {
+                inputs::statsd::build(c.section, c.common_keys, c.globals.dry_run, |name| {
                     c.stat_sink("stat_accum_name", name)
                 })
             },
@@ -308,7 +308,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "CarbonOutput",
         Builder::Output {
-            build: |c| outputs::carbon::build(c.section, c.common_keys),
+            build: |c| outputs::carbon::build(c.section, c.common_keys, c.globals.dry_run),
             default_encoder: None,
             uses_encoder: false,
             frames_protobuf: false,
@@ -344,7 +344,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "UdpOutput",
         Builder::Output {
-            build: |c| outputs::udp::build(c.section, c.common_keys),
+            build: |c| outputs::udp::build(c.section, c.common_keys, c.globals.dry_run),
             default_encoder: None,
             uses_encoder: true,
             frames_protobuf: false,

@@ -91,8 +91,14 @@ impl Hekad {
     }
 
     pub fn start_with_args(args: &[String]) -> Hekad {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts hekad with `args` and the environment variables `env` added.
+    pub fn start_with_env(args: &[String], env: &[(&str, &str)]) -> Hekad {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hekad"))
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -12,15 +12,15 @@
 
 use super::handoff::WrittenBatch;
 use super::{segments, Queue, QUEUE_SIGNER};
+use crate::diagnostics::escaped_prefix;
 use crate::pipeline::ack::{AckToken, AckTracker, Position};
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::{PackPool, PooledPack, SharedPack};
 use crate::pipeline::ring::Receiver;
 use crate::pipeline::stats::PluginStats;
-use crate::plugins::inputs::deliver::escaped_prefix;
-use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
-use crate::plugins::splitters::heka_framing::HekaFramingSplitter;
-use crate::plugins::splitters::{Splitter, Unframed};
+use crate::splitters::buffer::{Next, SplitterBuffer};
+use crate::splitters::heka_framing::HekaFramingSplitter;
+use crate::splitters::{Splitter, Unframed};
 use smol::future::FutureExt;
 use std::cell::RefCell;
 use std::fs::File;

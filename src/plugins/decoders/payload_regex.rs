@@ -6,9 +6,9 @@
 use super::template::MessageFields;
 use super::{DecodeError, Decoded, Decoder, MorePacks};
 use crate::config::{section, ConfigError, PluginSection};
+use crate::diagnostics::escaped_prefix;
 use crate::message::rewrite::{rewrite, Overrides};
 use crate::pipeline::pack::Pack;
-use crate::plugins::inputs::deliver::escaped_prefix;
 use crate::timefmt::{self, Layout, TimestampParser};
 use regex::bytes::{CaptureLocations, Regex};
 use serde::Deserialize;

@@ -10,9 +10,9 @@
 
 use super::{DecodeError, Decoded, Decoder, MorePacks, FATAL_PREFIX};
 use crate::config::ConfigError;
+use crate::diagnostics::escaped_prefix;
 use crate::pipeline::pack::Pack;
 use crate::plugins::build::BuildContext;
-use crate::plugins::inputs::deliver::escaped_prefix;
 use crate::sandbox::{Kind, Outcome, Sandbox};
 
 /// A running SandboxDecoder.

@@ -3,6 +3,7 @@
 //! message whose payload is the record), decode, and send to the router.
 
 use crate::config::common::CommonInput;
+use crate::diagnostics::escaped_prefix;
 use crate::message::record::RecordTemplate;
 use crate::message::view::HeaderIndex;
 use crate::message::writer::Values;
@@ -14,8 +15,8 @@ use crate::pipeline::ring::Sender;
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::{PendingCount, PluginStats};
 use crate::plugins::decoders::{Decoded, Decoder, MorePacks};
-use crate::plugins::splitters::buffer::{Next, SplitterBuffer};
-use crate::plugins::splitters::{Splitter, Unframed};
+use crate::splitters::buffer::{Next, SplitterBuffer};
+use crate::splitters::{Splitter, Unframed};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,6 +35,9 @@ pub struct InputShared {
     pub common: CommonInput,
     pub splitter_name: String,
     pub splitter: SplitterFactory,
+    /// The splitter's report entry (`<input>-<splitter>`, Heka's name): records split
+    /// and garbage skipped, over all of the input's streams.
+    pub splitter_stats: Arc<PluginStats>,
     pub min_buffer_size: usize,
     pub max_record_size: usize,
     pub deliver_incomplete_final: bool,
@@ -96,6 +100,9 @@ pub struct Deliverer {
     /// once per read (each time the buffer runs out of records), at the end, and every
     /// `PendingCount::EVERY`.
     processed: PendingCount,
+    /// Records split and not yet added to the splitter's ProcessMessageCount (flushed
+    /// with `processed`).
+    records: PendingCount,
 }
 
 impl Drop for Deliverer {
@@ -144,6 +151,7 @@ impl Deliverer {
             oversized: None,
             read_at: now_ns(),
             processed: PendingCount::default(),
+            records: PendingCount::default(),
         })
     }
 
@@ -207,8 +215,12 @@ impl Deliverer {
             let skipped_before = self.buffer.garbage_bytes();
             let next = self.buffer.next_record(&mut *self.splitter);
             let skipped = self.buffer.garbage_bytes() - skipped_before;
+            if !matches!(next, Next::NeedData) {
+                self.records.one(&self.shared.splitter_stats.process_count);
+            }
             if skipped > 0 {
                 PluginStats::add(&self.shared.stats.garbage_bytes, skipped);
+                PluginStats::add(&self.shared.splitter_stats.garbage_bytes, skipped);
                 log::warn!(
                     "Splitter '{}-{}' skipped {skipped} bytes of garbage before stream offset {}",
                     self.stream,
@@ -278,7 +290,9 @@ impl Deliverer {
             read_at,
             ..
         } = self;
+        let record_start = range.start;
         let bytes = &buffer.data()[range];
+        let mut resync = None;
         let pack = prepare(
             shared,
             &mut **splitter,
@@ -288,8 +302,17 @@ impl Deliverer {
             stream,
             bytes,
             *read_at,
+            &mut resync,
         )
         .await?;
+        if let Some(at) = resync {
+            log::warn!(
+                "Input '{stream}': a frame start {at} bytes into the damaged record; reading \
+                 again from there (stream offset {})",
+                buffer.offset() - buffer.offset_in_data() as u64 + (record_start + at) as u64
+            );
+            buffer.rewind_to(record_start + at);
+        }
         let Some(pack) = pack else {
             self.consumed_without_message();
             return Ok(());
@@ -325,6 +348,8 @@ impl Deliverer {
 
     fn count_processed(&mut self) {
         self.processed.flush(&self.shared.stats.process_count);
+        self.records
+            .flush(&self.shared.splitter_stats.process_count);
     }
 
     /// Tells a replayable source that the stream is consumed up to here with no message
@@ -408,7 +433,8 @@ fn now_ns() -> i64 {
 
 /// Turns one record into a pack ready for the router, or `None` when the record yields
 /// no message (rejected frame, decoder drop or failure; counted and logged). A message
-/// made from a text record gets `timestamp`, when the record was read.
+/// made from a text record gets `timestamp`, when the record was read. A framed record
+/// that is not a valid message sets `resync` to where a frame starts inside it, if any.
 #[allow(clippy::too_many_arguments)]
 async fn prepare(
     shared: &InputShared,
@@ -419,6 +445,7 @@ async fn prepare(
     stream: &str,
     record: &[u8],
     timestamp: i64,
+    resync: &mut Option<usize>,
 ) -> Result<Option<PooledPack>, RouterClosed> {
     let (bytes, signer) = match splitter.unframe(record) {
         Unframed::Message { bytes, signer } => (bytes, signer),
@@ -441,7 +468,11 @@ async fn prepare(
         }
         // Every received message is validated and indexed before any decoder sees it; an
         // invalid encoding counts as a failure of the (protobuf) decoder.
-        pack.reindex()
+        let indexed = pack.reindex();
+        if indexed.is_err() {
+            *resync = splitter.resync(record);
+        }
+        indexed
     } else {
         template.write(
             &mut pack.msg,
@@ -512,16 +543,6 @@ fn tag_decode_failure(pack: &mut Pack, error: &str) -> Result<(), ()> {
         .field(b"decode_failure", b"", Values::Bool(&[true]))
         .field(b"decode_error", b"", Values::String(&[error]));
     pack.commit_scratch(None).map_err(|_| ())
-}
-
-/// Up to 32 bytes of `data`, escaped, for error messages about bad input.
-pub fn escaped_prefix(data: &[u8]) -> String {
-    let shown = &data[..data.len().min(32)];
-    let mut text: String = shown.escape_ascii().to_string();
-    if data.len() > shown.len() {
-        text.push_str("...");
-    }
-    format!("\"{text}\"")
 }
 
 impl Deliverer {

@@ -41,6 +41,17 @@ pub fn build(
             "file_path is required",
         )]);
     }
+    let path = std::path::Path::new(&c.file_path);
+    if path.exists() {
+        crate::preflight::readable(path)
+            .map_err(|e| vec![ConfigError::in_section(section, Some("file_path"), e)])?;
+    } else {
+        log::warn!(
+            "[{}] file_path {} does not exist (yet): each poll fails until it does",
+            section.name,
+            c.file_path
+        );
+    }
     Ok(Box::new(FilePollingInput { path: c.file_path }))
 }
 

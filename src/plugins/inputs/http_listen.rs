@@ -94,6 +94,7 @@ pub struct HttpListenInput {
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    dry_run: bool,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: HttpListenConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
@@ -116,6 +117,10 @@ pub fn build(
         }
     };
     let response_headers = crate::plugins::http::header_list(section, "headers", &c.headers)?;
+    if dry_run {
+        super::check_listen_address("tcp", &c.address).map_err(|e| err("address", e))?;
+        return Ok(Box::new(super::CheckedOnly));
+    }
     let listener = TcpListener::bind(&c.address)
         .map_err(|e| err("address", format!("cannot bind {}: {e}", c.address)))?;
     Ok(Box::new(HttpListenInput {

@@ -33,6 +33,30 @@ pub struct InputContext {
     pub ticker: Option<std::time::Duration>,
 }
 
+/// What an input's constructor returns instead of binding its socket when the pipeline
+/// is only checked (`hekad -test`): it is never run.
+pub struct CheckedOnly;
+
+impl Input for CheckedOnly {
+    fn run(self: Box<Self>, _ctx: InputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async { Err("built to be checked only".to_owned()) })
+    }
+}
+
+/// Checks a listening address without binding it (`hekad -test`): `host:port` for the
+/// IP networks, the directory of a socket path for unix ones.
+pub fn check_listen_address(net: &str, address: &str) -> Result<(), String> {
+    match net {
+        "unix" | "unixgram" if address.starts_with('@') => Ok(()),
+        "unix" | "unixgram" => match std::path::Path::new(address).parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => crate::preflight::dir_creatable(dir),
+            _ => Ok(()),
+        },
+        _ if address.starts_with("fd:") => Ok(()),
+        _ => crate::preflight::socket_address(address),
+    }
+}
+
 /// A configured input. Sockets are bound when the input is built (so a bad address is a
 /// start-up error); `run` serves until shutdown and returns an error only for failures
 /// worth a restart (§4.7).
@@ -64,8 +88,14 @@ where
         match accepted.or(stopped).await {
             None => break,
             Some(Ok((stream, peer))) => {
+                log::debug!("Input '{input}': accepted a connection from {peer}");
                 connections.retain(|t| !t.is_finished());
-                connections.push(crate::pipeline::executors::spawn_local(serve(stream, peer)));
+                let served = serve(stream, peer);
+                let input = input.to_owned();
+                connections.push(crate::pipeline::executors::spawn_local(async move {
+                    served.await;
+                    log::debug!("Input '{input}': closed the connection from {peer}");
+                }));
             }
             Some(Err(e)) => log::error!("Input '{input}' error: accept: {e}"),
         }

@@ -114,6 +114,8 @@ pub fn build_input(
         if step.bin.is_empty() {
             return Err(err(&format!("command.{idx}.bin"), "bin is required".into()));
         }
+        crate::preflight::executable(&step.bin)
+            .map_err(|e| err(&format!("command.{idx}.bin"), e))?;
         steps.push(step);
     }
     let every = match section

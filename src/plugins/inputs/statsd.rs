@@ -65,6 +65,7 @@ pub struct StatsdInput {
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    dry_run: bool,
     sink: impl FnOnce(&str) -> Result<Arc<StatSink>, Vec<ConfigError>>,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: StatsdConfig = section::decode(section, common_keys)?;
@@ -72,6 +73,10 @@ pub fn build(
     let sink = sink(&c.stat_accum_name)?;
     if c.max_msg_size == 0 {
         return Err(err("max_msg_size", "max_msg_size must be above 0".into()));
+    }
+    if dry_run {
+        super::check_listen_address(&c.net, &c.address).map_err(|e| err("address", e))?;
+        return Ok(Box::new(super::CheckedOnly));
     }
     let bind_err = |e: std::io::Error| err("address", format!("cannot bind {}: {e}", c.address));
     let listener = match c.net.as_str() {
@@ -429,7 +434,7 @@ impl Reporter {
         log::error!(
             "Input '{}' error: can't parse message from {from}: {why}: {}{also}",
             self.name,
-            super::deliver::escaped_prefix(line)
+            crate::diagnostics::escaped_prefix(line)
         );
     }
 

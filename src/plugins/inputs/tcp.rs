@@ -59,10 +59,11 @@ pub struct TcpInput {
     tls: Option<TlsAcceptor>,
 }
 
-/// Builds a TcpInput and binds its socket.
+/// Builds a TcpInput and binds its socket (checks the address only, with `dry_run`).
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    dry_run: bool,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let config: TcpInputConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
@@ -73,6 +74,10 @@ pub fn build(
         true => Some(tls::acceptor(section, &config.tls)?),
         false => None,
     };
+    if dry_run {
+        super::check_listen_address(&config.net, &config.address).map_err(|e| err("address", e))?;
+        return Ok(Box::new(super::CheckedOnly));
+    }
     let listener = match config.net.as_str() {
         "tcp" | "tcp4" | "tcp6" => TcpListener::bind(&config.address).map(Listener::Tcp),
         "unix" => {
@@ -216,6 +221,11 @@ fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
         fields: Vec::new(),
     };
     let token = peer.map(|p| p.ip().to_string());
+    let name = match peer {
+        Some(p) => format!("{} connection from {p}", ctx.shared.input_name),
+        None => format!("{} connection", ctx.shared.input_name),
+    };
+    log::debug!("Input '{name}': accepted");
     connections.retain(|t| !t.is_finished());
     let deliverer = match Deliverer::new(&ctx.shared, token.as_deref(), decorator) {
         Ok(d) => d,
@@ -226,7 +236,7 @@ fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
     };
     let closed = listener_closed.clone();
     let task = match tls {
-        None => spawn_local(serve(stream, deliverer, closed)),
+        None => spawn_local(serve(stream, deliverer, closed, name)),
         Some(tls) => {
             let tls = tls.clone();
             let (input, stats) = (ctx.shared.input_name.clone(), ctx.shared.stats.clone());
@@ -238,7 +248,7 @@ fn start_serving<S: AsyncRead + AsyncWrite + HalfClose + Unpin + 'static>(
                     None
                 };
                 if let Some(stream) = handshake.or(stopping).await {
-                    serve(stream, deliverer, closed).await;
+                    serve(stream, deliverer, closed, name).await;
                 }
             })
         }
@@ -252,6 +262,7 @@ async fn serve<S: AsyncRead + HalfClose + Unpin>(
     mut stream: S,
     mut deliverer: Deliverer,
     listener_closed: Arc<Signal>,
+    name: String,
 ) {
     loop {
         let read = async { Some(stream.read(deliverer.spare()).await) };
@@ -289,7 +300,7 @@ async fn serve<S: AsyncRead + HalfClose + Unpin>(
             Some(Ok(0)) => break,
             Some(Ok(n)) => n,
             Some(Err(e)) => {
-                log::debug!("connection closed: {e}");
+                log::debug!("Input '{name}': read error: {e}");
                 // A TLS peer that reset the connection may have sent records already
                 // decrypted but not yet handed over: deliver them too.
                 loop {
@@ -302,10 +313,12 @@ async fn serve<S: AsyncRead + HalfClose + Unpin>(
             }
         };
         if deliverer.filled(n).await.is_err() {
+            log::debug!("Input '{name}': closed (hekad is stopping)");
             return;
         }
     }
     let _ = deliverer.finish().await;
+    log::debug!("Input '{name}': closed");
 }
 
 /// How long a peer gets to finish sending after we announced shutdown.

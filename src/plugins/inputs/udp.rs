@@ -47,11 +47,16 @@ const MAX_DATAGRAM: usize = 65536;
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    dry_run: bool,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let config: UdpInputConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
     if config.address.is_empty() {
         return Err(err("address", "address is required".into()));
+    }
+    if dry_run {
+        super::check_listen_address(&config.net, &config.address).map_err(|e| err("address", e))?;
+        return Ok(Box::new(super::CheckedOnly));
     }
     let socket = bind(&config)
         .map_err(|e| err("address", format!("cannot bind {}: {e}", config.address)))?;

@@ -52,11 +52,16 @@ pub enum CarbonOutput {
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    dry_run: bool,
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: CarbonConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
     let output = match c.protocol.as_str() {
         "" | "tcp" => CarbonOutput::Tcp(TcpOutput::new(c.address, c.tcp_keep_alive.then_some(0))),
+        "udp" if dry_run => {
+            crate::preflight::socket_address(&c.address).map_err(|e| err("address", e))?;
+            return Ok(Box::new(super::CheckedOnly));
+        }
         "udp" => CarbonOutput::Udp(
             UdpSocket::bind("0.0.0.0:0")
                 .and_then(|s| s.connect(&c.address).map(|()| s))
@@ -138,7 +143,7 @@ impl Encoder for CarbonLines {
                     log::error!(
                         "Plugin '{}' error: {why}: '{}'",
                         self.output,
-                        crate::plugins::inputs::deliver::escaped_prefix(line)
+                        crate::diagnostics::escaped_prefix(line)
                     )
                 }
             }

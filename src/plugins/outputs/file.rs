@@ -3,7 +3,7 @@
 //! (`rotation_interval`, strftime in `path`) and reopen on SIGHUP.
 
 use super::{Output, OutputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
@@ -59,39 +59,56 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: FileOutputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
     if c.path.is_empty() {
-        return Err(err("path", "path is required".into()));
+        errors.add("path", "path is required");
     }
-    let octal = |key: &str, text: &str| {
+    let octal = |text: &str| {
         u32::from_str_radix(text, 8)
-            .map_err(|_| err(key, format!("{text:?} is not an octal permission")))
+            .map_err(|_| format!("expected an octal permission such as \"644\", got {text:?}"))
     };
+    let perm = errors.check("perm", octal(&c.perm)).unwrap_or(0o644);
+    let folder_perm = errors
+        .check("folder_perm", octal(&c.folder_perm))
+        .unwrap_or(0o700);
     let flush_and = match c.flush_operator.to_ascii_uppercase().as_str() {
         "AND" => true,
         "OR" => false,
         other => {
-            return Err(err(
+            errors.add(
                 "flush_operator",
-                format!("must be AND or OR, not {other:?}"),
-            ))
+                format!("expected AND or OR, got {other:?}"),
+            );
+            true
         }
     };
     if ![0, 1, 4, 12, 24].contains(&c.rotation_interval) {
-        return Err(err(
+        errors.add(
             "rotation_interval",
-            "must be one of 0, 1, 4, 12, 24 (hours)".into(),
-        ));
+            format!(
+                "expected one of 0, 1, 4, 12, 24 (hours), got {}",
+                c.rotation_interval
+            ),
+        );
     }
-    Ok(Box::new(FileOutput {
-        perm: octal("perm", &c.perm)?,
-        folder_perm: octal("folder_perm", &c.folder_perm)?,
+    let output = FileOutput {
+        perm,
+        folder_perm,
         path: c.path,
         flush_interval: (c.flush_interval > 0).then(|| Duration::from_millis(c.flush_interval)),
         flush_count: c.flush_count.max(1),
         flush_and,
         rotation_hours: c.rotation_interval,
-    }))
+    };
+    // Refused now rather than failing and restarting forever once running.
+    if !output.path.is_empty() {
+        errors.check(
+            "path",
+            crate::preflight::file_writable(&output.current_path()),
+        );
+    }
+    errors.finish(|| Box::new(output) as Box<dyn Output>)
 }
 
 impl FileOutput {

@@ -105,7 +105,7 @@ pub fn judge(result: Result<Response, String>) -> Attempt {
             let text = format!(
                 "HTTP Error code returned: {} - {}",
                 r.status_text(),
-                crate::plugins::inputs::deliver::escaped_prefix(&r.body)
+                crate::diagnostics::escaped_prefix(&r.body)
             );
             if r.status.is_server_error() || code == 408 || code == 429 {
                 Attempt::Failed(text)

@@ -36,6 +36,9 @@ pub struct OutputContext {
     pub stats: Arc<PluginStats>,
     /// `ticker_interval`, for outputs that take one (SandboxOutput); `None` when 0.
     pub ticker: Option<Duration>,
+    /// The encoder's report entry (`<output>-<encoder>`, Heka's name): messages encoded
+    /// and encoding failures.
+    pub encoder_stats: Option<Arc<PluginStats>>,
     scratch: Vec<u8>,
 }
 
@@ -58,6 +61,7 @@ impl OutputContext {
             control,
             stats,
             ticker: None,
+            encoder_stats: None,
             scratch: Vec::new(),
         }
     }
@@ -65,6 +69,16 @@ impl OutputContext {
     /// Appends the encoding of `pack` (framed if configured) to `out`. Returns false when
     /// the encoder skipped the message or failed (failures are logged and counted).
     pub fn encode_into(&mut self, pack: &Pack, out: &mut Vec<u8>) -> bool {
+        let encoded = self.encode_unreported(pack, out);
+        if encoded {
+            if let Some(stats) = &self.encoder_stats {
+                PluginStats::add(&stats.process_count, 1);
+            }
+        }
+        encoded
+    }
+
+    fn encode_unreported(&mut self, pack: &Pack, out: &mut Vec<u8>) -> bool {
         let view = pack.view();
         let Some(encoder) = self.encoder.as_mut() else {
             return false;
@@ -119,9 +133,22 @@ impl OutputContext {
         out.truncate(mark);
         if let Some(e) = error {
             PluginStats::add(&self.stats.process_failures, 1);
+            if let Some(stats) = &self.encoder_stats {
+                PluginStats::add(&stats.process_failures, 1);
+            }
             ::log::error!("Plugin '{}' error: encoding: {e}", self.name);
         }
         false
+    }
+}
+
+/// What an output's constructor returns instead of binding a socket when the pipeline
+/// is only checked (`hekad -test`): it is never run.
+pub struct CheckedOnly;
+
+impl Output for CheckedOnly {
+    fn run(self: Box<Self>, _ctx: OutputContext) -> BoxedLocal<Result<(), String>> {
+        Box::pin(async { Err("built to be checked only".to_owned()) })
     }
 }
 

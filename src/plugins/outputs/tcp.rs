@@ -438,6 +438,13 @@ impl TcpOutput {
             crate::plugins::inputs::tcp::set_keep_alive(&stream, period);
         }
         let _ = stream.set_nodelay(true);
+        log::debug!(
+            "TcpOutput: connected to {} from {}",
+            self.address,
+            stream
+                .local_addr()
+                .map_or_else(|_| "?".to_owned(), |a| a.to_string())
+        );
         Ok(stream)
     }
 

@@ -44,11 +44,18 @@ pub struct UdpOutput {
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    dry_run: bool,
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: UdpOutputConfig = section::decode(section, common_keys)?;
     let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
     if c.address.is_empty() {
         return Err(err("address", "address is required".into()));
+    }
+    if dry_run {
+        if c.net != "unixgram" {
+            crate::preflight::socket_address(&c.address).map_err(|e| err("address", e))?;
+        }
+        return Ok(Box::new(super::CheckedOnly));
     }
     let socket = match c.net.as_str() {
         "udp" | "udp4" | "udp6" => {

@@ -12,7 +12,7 @@ pub mod follow;
 pub mod journal;
 
 use super::{Input, InputContext};
-use crate::config::{duration, section, ConfigError, PluginSection};
+use crate::config::{duration, section, ConfigError, PluginSection, SectionErrors};
 use discovery::{Discovery, DiscoverySettings};
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
@@ -72,39 +72,66 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: LogstreamerConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
     if c.file_match.is_empty() {
-        return Err(err(
-            "file_match",
-            "`file_match` setting is required.".into(),
-        ));
+        errors.add("file_match", "`file_match` setting is required.");
     }
-    let parse = |key: &str, text: &str| duration::parse(text).map_err(|e| err(key, e));
-    let oldest = parse("oldest_duration", &c.oldest_duration)?;
-    let rescan_interval = parse("rescan_interval", &c.rescan_interval)?;
-    let check_data_interval = parse("check_data_interval", &c.check_data_interval)?;
+    let mut parse = |key: &str, text: &str| {
+        errors
+            .check(key, duration::parse(text))
+            .unwrap_or(Duration::ZERO)
+    };
+    let oldest = parse("oldest_duration", &c.oldest_duration);
+    let rescan_interval = parse("rescan_interval", &c.rescan_interval);
+    let check_data_interval = parse("check_data_interval", &c.check_data_interval);
     let differentiator = if c.differentiator.is_empty() {
         vec![section.name.clone()]
     } else {
         c.differentiator
     };
-    let discovery = Discovery::new(DiscoverySettings {
-        log_directory: PathBuf::from(&c.log_directory),
-        file_match: c.file_match,
-        priority: c.priority,
-        differentiator,
-        translation: c.translation,
-        oldest_duration: Some(oldest),
+    let dir = std::path::Path::new(&c.log_directory);
+    if !dir.exists() {
+        log::warn!(
+            "[{}] log_directory {} does not exist (yet): nothing to read until it does",
+            section.name,
+            dir.display()
+        );
+    } else if !dir.is_dir() {
+        errors.add(
+            "log_directory",
+            format!("{} is not a directory", dir.display()),
+        );
+    } else {
+        errors.check("log_directory", crate::preflight::readable(dir));
+    }
+    let discovery = if c.file_match.is_empty() {
+        None
+    } else {
+        let made = Discovery::new(DiscoverySettings {
+            log_directory: PathBuf::from(&c.log_directory),
+            file_match: c.file_match,
+            priority: c.priority,
+            differentiator,
+            translation: c.translation,
+            oldest_duration: Some(oldest),
+        });
+        errors.check("file_match", made)
+    };
+    let Some(discovery) = discovery else {
+        return Err(errors.fail("file_match", "no file_match to scan with"));
+    };
+    errors.finish(|| {
+        Box::new(LogstreamerInput {
+            discovery: Arc::new(discovery),
+            rescan_interval: rescan_interval.max(Duration::from_millis(10)),
+            check_data_interval: check_data_interval.max(Duration::from_millis(1)),
+            journal_directory: (!c.journal_directory.is_empty())
+                .then(|| c.journal_directory.into()),
+            hostname: (!c.hostname.is_empty()).then_some(c.hostname),
+            initial_tail: c.initial_tail,
+        }) as Box<dyn Input>
     })
-    .map_err(|e| err("file_match", e))?;
-    Ok(Box::new(LogstreamerInput {
-        discovery: Arc::new(discovery),
-        rescan_interval: rescan_interval.max(Duration::from_millis(10)),
-        check_data_interval: check_data_interval.max(Duration::from_millis(1)),
-        journal_directory: (!c.journal_directory.is_empty()).then(|| c.journal_directory.into()),
-        hostname: (!c.hostname.is_empty()).then_some(c.hostname),
-        initial_tail: c.initial_tail,
-    }))
 }
 
 /// A stream's current file list, refreshed by every rescan.

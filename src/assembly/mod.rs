@@ -2,19 +2,6 @@
 //! configuration errors), wires queues and the router, starts the per-core executors in
 //! Heka's order (outputs, filters, router, inputs) and waits for the graceful shutdown.
 
-use super::executors::Executors;
-use super::inbox::Inbox;
-use super::inject::{Injector, Origin};
-use super::pool::{PackPool, SharedPack};
-use super::queue::reader::QueueReader;
-use super::queue::writer::QueueWriter;
-use super::queue::{Queue, QueueSettings};
-use super::ring as channel;
-use super::router::{Route, Router, RouterSettings};
-use super::shutdown::Control;
-use super::stats::PluginStats;
-use super::stats::StatsRegistry;
-use super::supervise::{supervise, Attempt, Policy};
 use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
@@ -22,6 +9,19 @@ use crate::config::loader::Config;
 use crate::config::{Category, ConfigError, PluginSection};
 use crate::framing;
 use crate::matcher::Matcher;
+use crate::pipeline::executors::Executors;
+use crate::pipeline::inbox::Inbox;
+use crate::pipeline::inject::{Injector, Origin};
+use crate::pipeline::pool::{PackPool, SharedPack};
+use crate::pipeline::queue::reader::QueueReader;
+use crate::pipeline::queue::writer::QueueWriter;
+use crate::pipeline::queue::{Queue, QueueSettings};
+use crate::pipeline::ring as channel;
+use crate::pipeline::router::{Route, Router, RouterSettings};
+use crate::pipeline::shutdown::Control;
+use crate::pipeline::stats::PluginStats;
+use crate::pipeline::stats::StatsRegistry;
+use crate::pipeline::supervise::{supervise, Attempt, Policy};
 use crate::plugins::build::{build_decoder, unregistered, BuildContext, Reserved, Sections};
 use crate::plugins::encoders::Encoder;
 use crate::plugins::filters::FilterContext;
@@ -29,7 +29,7 @@ use crate::plugins::inputs::deliver::{DecoderFactory, InputShared, SplitterFacto
 use crate::plugins::inputs::InputContext;
 use crate::plugins::outputs::OutputContext;
 use crate::plugins::registry::{self, Builder};
-use crate::plugins::splitters::CommonSplitterConfig;
+use crate::splitters::CommonSplitterConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +44,10 @@ pub struct Pipeline {
     reserved: Reserved,
     /// Start-up jobs in Heka's start order.
     jobs: Vec<Job>,
+    /// One line per plugin: type, what it reads and writes, matcher, disk queue.
+    summary: Vec<String>,
+    /// How many plugins have a disk queue.
+    disk_queues: usize,
 }
 
 type Job = Box<dyn FnOnce(&Executors) + Send>;
@@ -168,6 +172,11 @@ fn encoder_factory(
     Ok((factory, writes_messages))
 }
 
+/// The value of `result`, or `None` with its errors added to `errors`.
+fn ok<T>(result: Result<T, Vec<ConfigError>>, errors: &mut Vec<ConfigError>) -> Option<T> {
+    result.map_err(|e| errors.extend(e)).ok()
+}
+
 fn compile_matcher(section: &PluginSection, expr: &str) -> Result<Matcher, ConfigError> {
     Matcher::compile(expr).map_err(|e| {
         ConfigError::in_section(section, Some("message_matcher"), format!("{expr:?}: {e}"))
@@ -259,6 +268,13 @@ struct Wiring {
     to_router_from_filters: channel::Sender<crate::pipeline::pool::PooledPack>,
     routes: Vec<Route>,
     reserved: Reserved,
+    /// Whether base_dir exists or can be made: disk queues under it are only checked
+    /// when it is, so a bad base_dir is one error.
+    base_dir_ok: bool,
+    /// One line per plugin for the start-up summary.
+    summary: Vec<String>,
+    /// Plugins with a disk queue, for the summary.
+    disk_queues: usize,
 }
 
 impl Wiring {
@@ -297,6 +313,125 @@ impl Wiring {
         }
     }
 
+    /// The directory and settings of plugin `s`'s disk queue, if it is buffered.
+    fn disk_queue(
+        &self,
+        s: &PluginSection,
+        common: &CommonFilterOutput,
+        default_buffering: Option<fn() -> BufferingConfig>,
+    ) -> Option<(std::path::PathBuf, BufferingConfig)> {
+        if !common.use_buffering.unwrap_or(default_buffering.is_some()) {
+            return None;
+        }
+        let b = match (&common.buffering, default_buffering) {
+            (Some(b), _) => b.clone(),
+            (None, Some(defaults)) => defaults(),
+            (None, None) => BufferingConfig::default(),
+        };
+        let dir = self
+            .globals
+            .base_dir
+            .join("output_queue")
+            .join(sanitize_name(&s.name));
+        Some((dir, b))
+    }
+
+    /// Plugin `s`'s line of the start-up summary: its type, what it reads from or writes
+    /// to (from its section), its matcher, and `extra` (splitter, decoder, encoder,
+    /// disk queue).
+    fn summary_line(s: &PluginSection, extra: Vec<String>) -> String {
+        let text = |key: &str| s.table.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let mut parts = Vec::new();
+        if let Some(address) = text("address") {
+            let net = text("net").map(|n| format!("{n} ")).unwrap_or_default();
+            parts.push(match s.category {
+                Category::Input => format!("listens on {net}{address}"),
+                _ => format!("sends to {net}{address}"),
+            });
+        }
+        if s.type_name == "LogstreamerInput" {
+            let dir = text("log_directory").unwrap_or_else(|| "/var/log".to_owned());
+            let pattern = text("file_match").unwrap_or_default();
+            parts.push(format!("reads {dir}/ files matching {pattern:?}"));
+        }
+        for (key, verb) in [
+            ("file_path", "reads"),
+            ("url", "polls"),
+            ("server", "sends to"),
+            ("path", "writes"),
+            ("process_dir", "runs the commands of"),
+            ("filename", "script"),
+        ] {
+            if let Some(value) = text(key) {
+                parts.push(format!("{verb} {value}"));
+            }
+        }
+        if let Some(urls) = s.table.get("urls").and_then(|v| v.as_array()) {
+            let urls: Vec<&str> = urls.iter().filter_map(|u| u.as_str()).collect();
+            parts.push(format!("polls {}", urls.join(", ")));
+        }
+        if let Some(commands) = s.table.get("command").and_then(|v| v.as_table()) {
+            let mut steps: Vec<(usize, String)> = commands
+                .iter()
+                .filter_map(|(i, step)| {
+                    let step = step.as_table()?;
+                    let mut words = vec![step.get("bin")?.as_str()?.to_owned()];
+                    let args = step.get("args").and_then(|a| a.as_array());
+                    words.extend(
+                        args.into_iter()
+                            .flatten()
+                            .filter_map(|a| a.as_str().map(str::to_owned)),
+                    );
+                    Some((i.parse().ok()?, words.join(" ")))
+                })
+                .collect();
+            steps.sort();
+            let pipeline: Vec<String> = steps.into_iter().map(|(_, s)| s).collect();
+            parts.push(format!("runs {}", pipeline.join(" | ")));
+        }
+        if s.type_name == "LogOutput" {
+            parts.push("writes stdout".to_owned());
+        }
+        parts.extend(extra);
+        let category = format!("{:?}", s.category);
+        format!(
+            "{category} '{}' ({}): {}",
+            s.name,
+            s.type_name,
+            if parts.is_empty() {
+                "-".to_owned()
+            } else {
+                parts.join("; ")
+            }
+        )
+    }
+
+    /// The summary's words for a filter's or output's matcher and disk queue.
+    fn routing_summary(
+        &mut self,
+        s: &PluginSection,
+        common: &CommonFilterOutput,
+        default_matcher: Option<&str>,
+        default_buffering: Option<fn() -> BufferingConfig>,
+    ) -> Vec<String> {
+        let matcher = common
+            .message_matcher
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .or(default_matcher)
+            .unwrap_or("");
+        let mut parts = vec![format!("matches {matcher:?}")];
+        if let Some((dir, b)) = self.disk_queue(s, common, default_buffering) {
+            self.disk_queues += 1;
+            let bound = match b.max_buffer_size {
+                0 => "unbounded".to_owned(),
+                n => format!("at most {n} bytes"),
+            };
+            parts.push(format!("disk queue {} ({bound})", dir.display()));
+        }
+        parts
+    }
+
     /// The router's queue to plugin `s`, and the disk queue behind it when buffered
     /// (§4.6; `default_buffering` for types that buffer unless told not to). A plugin
     /// that `confirms_delivery` may also take messages straight from the queue's writer.
@@ -309,20 +444,10 @@ impl Wiring {
         default_buffering: Option<fn() -> BufferingConfig>,
     ) -> Result<(channel::Sender<SharedPack>, PluginQueue), Vec<ConfigError>> {
         let (tx, rx) = channel::bounded(self.chansize());
-        if !common.use_buffering.unwrap_or(default_buffering.is_some()) {
+        let Some((dir, b)) = self.disk_queue(s, common, default_buffering) else {
             return Ok((tx, PluginQueue::Memory(rx)));
-        }
-        let b = match (&common.buffering, default_buffering) {
-            (Some(b), _) => b.clone(),
-            (None, Some(defaults)) => defaults(),
-            (None, None) => BufferingConfig::default(),
         };
         let defaults = BufferingConfig::default();
-        let dir = self
-            .globals
-            .base_dir
-            .join("output_queue")
-            .join(sanitize_name(&s.name));
         let settings = QueueSettings::new(
             dir.clone(),
             if b.max_file_size == 0 {
@@ -336,6 +461,20 @@ impl Wiring {
             self.globals.fsync_interval,
             self.globals.max_message_size,
         );
+        if !self.base_dir_ok {
+            return Ok((tx, PluginQueue::Memory(rx)));
+        }
+        if self.globals.dry_run {
+            // Checked, not opened: nothing is written.
+            crate::preflight::dir_creatable(&dir).map_err(|e| {
+                vec![ConfigError::in_section(
+                    s,
+                    Some("use_buffering"),
+                    format!("disk queue: {e}"),
+                )]
+            })?;
+            return Ok((tx, PluginQueue::Memory(rx)));
+        }
         let err = |e: std::io::Error| {
             vec![ConfigError::in_section(
                 s,
@@ -400,16 +539,22 @@ impl Wiring {
         else {
             return Err(unregistered(s));
         };
-        let common = CommonFilterOutput::from_section(s)?;
-        let output = build(&self.context(s, CommonFilterOutput::KEYS))?;
-        let matcher = Self::matcher(s, &common, None)?;
+        // Every check runs, so all of this section's errors are reported in one pass.
+        let mut errors = Vec::new();
+        let common = ok(CommonFilterOutput::from_section(s), &mut errors);
+        let output = ok(
+            build(&self.context(s, CommonFilterOutput::KEYS)),
+            &mut errors,
+        );
+        // Without its common keys there is no matcher to check (no second error).
+        let matcher = common
+            .as_ref()
+            .and_then(|common| ok(Self::matcher(s, common, None), &mut errors));
+        let common_ok = common.is_some();
+        let common = common.unwrap_or_default();
         if common.ticker_interval > 0 && !ticks {
             let msg = format!("'{}' can't support a ticker_interval setting", s.name);
-            return Err(vec![ConfigError::in_section(
-                s,
-                Some("ticker_interval"),
-                msg,
-            )]);
+            errors.push(ConfigError::in_section(s, Some("ticker_interval"), msg));
         }
         let ticker =
             (common.ticker_interval > 0).then(|| Duration::from_secs(common.ticker_interval));
@@ -418,34 +563,54 @@ impl Wiring {
             .clone()
             .filter(|e| !e.is_empty())
             .or(default_encoder.map(str::to_owned));
-        let (encoders, use_framing) = match (encoder_name, uses_encoder) {
+        let mut encoders = None;
+        let mut use_framing = common.use_framing.unwrap_or(false);
+        match (encoder_name, uses_encoder) {
             (Some(name), _) => {
                 let section = self
                     .sections
                     .template(s, "encoder", &name, Category::Encoder)
-                    .map_err(|e| vec![e])?;
-                let stats = self.stats.register(&section.name, Category::Encoder);
-                let (factory, writes_messages) = encoder_factory(
-                    &self.sections,
-                    &self.globals,
-                    section,
-                    &self.reserved,
-                    Some(stats),
-                )?;
-                let framing = common
-                    .use_framing
-                    .unwrap_or(frames_protobuf && writes_messages);
-                (Some(factory), framing)
+                    .map_err(|e| vec![e]);
+                if let Some(section) = ok(section, &mut errors) {
+                    // Heka reports each output's encoder as `<output>-<encoder>`.
+                    let instance = format!("{}-{name}", s.name);
+                    let stats = self.stats.register(&instance, Category::Encoder);
+                    let factory = encoder_factory(
+                        &self.sections,
+                        &self.globals,
+                        section,
+                        &self.reserved,
+                        Some(stats.clone()),
+                    );
+                    if let Some((factory, writes_messages)) = ok(factory, &mut errors) {
+                        use_framing = common
+                            .use_framing
+                            .unwrap_or(frames_protobuf && writes_messages);
+                        encoders = Some((factory, stats));
+                    }
+                }
             }
-            (None, true) => {
-                return Err(vec![ConfigError::in_section(
-                    s,
-                    Some("encoder"),
-                    "Encoder required.",
-                )])
-            }
-            (None, false) => (None, common.use_framing.unwrap_or(false)),
+            // Without its common keys the section's encoder is unknown: no second error.
+            (None, true) if common_ok => errors.push(ConfigError::in_section(
+                s,
+                Some("encoder"),
+                "Encoder required.",
+            )),
+            (None, _) => {}
+        }
+        let (Some(output), Some(matcher), true) = (output, matcher, errors.is_empty()) else {
+            return Err(errors);
         };
+        let mut extra = self.routing_summary(s, &common, None, default_buffering);
+        if let Some(name) = common
+            .encoder
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .or(default_encoder)
+        {
+            extra.push(format!("encoder {name}"));
+        }
+        self.summary.push(Self::summary_line(s, extra));
         let stats = self.stats.register(&s.name, Category::Output);
         let (tx, plugin_queue) =
             self.plugin_queue(s, &common, &stats, confirms_delivery, default_buffering)?;
@@ -475,7 +640,7 @@ impl Wiring {
                         None => recipe.build(build)?,
                     };
                     let encoder = match &encoders {
-                        Some(make) => Some(make()?),
+                        Some((make, _)) => Some(make()?),
                         None => None,
                     };
                     let mut ctx = OutputContext::new(
@@ -488,6 +653,7 @@ impl Wiring {
                         stats.clone(),
                     );
                     ctx.ticker = ticker;
+                    ctx.encoder_stats = encoders.as_ref().map(|(_, stats)| stats.clone());
                     Ok(output.run(ctx))
                 });
                 supervise(policy, supervisor, attempt)
@@ -505,24 +671,36 @@ impl Wiring {
         else {
             return Err(unregistered(s));
         };
-        let common = CommonFilterOutput::from_section(s)?;
-        let filter = build(&self.context(s, CommonFilterOutput::KEYS))?;
-        let matcher = Self::matcher(s, &common, default_matcher)?;
+        let mut errors = Vec::new();
+        let common = ok(CommonFilterOutput::from_section(s), &mut errors);
+        let filter = ok(
+            build(&self.context(s, CommonFilterOutput::KEYS)),
+            &mut errors,
+        );
+        let matcher = common
+            .as_ref()
+            .and_then(|common| ok(Self::matcher(s, common, default_matcher), &mut errors));
+        let common = common.unwrap_or_default();
         for key in ["encoder", "use_framing"] {
             if s.table.contains_key(key) {
-                return Err(vec![ConfigError::in_section(
+                errors.push(ConfigError::in_section(
                     s,
                     Some(key),
                     format!("unknown config setting for '{}': {key}", s.name),
-                )]);
+                ));
             }
         }
+        let (Some(filter), Some(matcher), true) = (filter, matcher, errors.is_empty()) else {
+            return Err(errors);
+        };
         let ticker_secs = if common.ticker_interval > 0 {
             common.ticker_interval
         } else {
             default_ticker
         };
         let ticker = (ticker_secs > 0).then(|| Duration::from_secs(ticker_secs));
+        let extra = self.routing_summary(s, &common, default_matcher, None);
+        self.summary.push(Self::summary_line(s, extra));
         let stats = self.stats.register(&s.name, Category::Filter);
         let (tx, plugin_queue) = self.plugin_queue(s, &common, &stats, false, None)?;
         let in_flight = self.chansize();
@@ -584,30 +762,44 @@ impl Wiring {
         else {
             return Err(unregistered(s));
         };
-        let common = CommonInput::from_section(s)?;
+        let mut errors = Vec::new();
+        let common = ok(CommonInput::from_section(s), &mut errors).unwrap_or_default();
         let splitter_name = common
             .splitter
             .clone()
             .filter(|x| !x.is_empty())
             .unwrap_or_else(|| default_splitter.to_owned());
+        let max_message_size = self.globals.max_message_size;
         let splitter_section = self
             .sections
             .template(s, "splitter", &splitter_name, Category::Splitter)
-            .map_err(|e| vec![e])?;
-        let max_message_size = self.globals.max_message_size;
-        let splitter = splitter_factory(splitter_section, max_message_size)?;
-        let splitter_common = CommonSplitterConfig::from_section(splitter_section)?;
+            .map_err(|e| vec![e]);
+        let splitter_section = ok(splitter_section, &mut errors);
+        let splitter = splitter_section.and_then(|section| {
+            let factory = ok(splitter_factory(section, max_message_size), &mut errors)?;
+            let common = ok(CommonSplitterConfig::from_section(section), &mut errors)?;
+            Some((section, factory, common))
+        });
+        // The type's default decoder (TcpInput's ProtobufDecoder) reads whole messages:
+        // it applies only when the splitter hands over message bytes, not text records.
+        let splits_messages = splitter
+            .as_ref()
+            .and_then(|(_, factory, _)| factory().ok())
+            .is_none_or(|s| s.use_message_bytes());
         let decoder_name = common
             .decoder
             .clone()
             .filter(|x| !x.is_empty())
-            .or(default_decoder.map(str::to_owned));
-        let (decoder, decoder_stats) = match &decoder_name {
-            Some(name) => {
-                let section = self
-                    .sections
-                    .template(s, "decoder", name, Category::Decoder)
-                    .map_err(|e| vec![e])?;
+            .or(default_decoder
+                .filter(|_| splits_messages)
+                .map(str::to_owned));
+        let (mut decoder, mut decoder_stats) = (None, None);
+        if let Some(name) = &decoder_name {
+            let section = self
+                .sections
+                .template(s, "decoder", name, Category::Decoder)
+                .map_err(|e| vec![e]);
+            if let Some(section) = ok(section, &mut errors) {
                 let instance = format!("{}-{name}", s.name);
                 let stats = self.stats.register(&instance, Category::Decoder);
                 let factory = decoder_factory(
@@ -617,13 +809,28 @@ impl Wiring {
                     &instance,
                     &self.reserved,
                     stats.clone(),
-                )?;
-                (Some(factory), Some(stats))
+                );
+                decoder = ok(factory, &mut errors);
+                decoder_stats = Some(stats);
             }
-            None => (None, None),
+        }
+        let input = ok(build(&self.context(s, CommonInput::KEYS)), &mut errors);
+        let (Some(input), Some((splitter_section, splitter, splitter_common)), true) =
+            (input, splitter, errors.is_empty())
+        else {
+            return Err(errors);
         };
-        let input = build(&self.context(s, CommonInput::KEYS))?;
+        let mut extra = vec![format!("splitter {splitter_name}")];
+        if let Some(name) = &decoder_name {
+            extra.push(format!("decoder {name}"));
+        }
+        self.summary.push(Self::summary_line(s, extra));
         let stats = self.stats.register(&s.name, Category::Input);
+        // Heka names a splitter runner `<input>-<splitter>`; one entry per input here,
+        // over all its streams.
+        let splitter_stats = self
+            .stats
+            .register(&format!("{}-{splitter_name}", s.name), Category::Splitter);
         let shared = InputShared {
             input_name: s.name.clone(),
             pool: self.input_pool.clone(),
@@ -632,6 +839,7 @@ impl Wiring {
             common: common.clone(),
             splitter_name,
             splitter,
+            splitter_stats,
             min_buffer_size: splitter_common.min_buffer_size(splitter_section),
             max_record_size: framing::max_record_size(max_message_size),
             deliver_incomplete_final: splitter_common.deliver_incomplete_final,
@@ -694,6 +902,28 @@ impl Pipeline {
     pub fn build(config: Config) -> Result<Pipeline, Vec<ConfigError>> {
         let sections = Arc::new(Sections::new(config.sections));
         let mut errors = Vec::new();
+        // base_dir holds the disk queues, journals and preserved sandbox data.
+        let base_dir = &config.globals.base_dir;
+        let base_dir_ok = if config.globals.dry_run {
+            crate::preflight::dir_creatable(base_dir)
+        } else {
+            std::fs::create_dir_all(base_dir).map_err(|e| {
+                crate::preflight::dir_creatable(base_dir)
+                    .err()
+                    .unwrap_or_else(|| {
+                        format!("cannot create directory {}: {e}", base_dir.display())
+                    })
+            })
+        }
+        .map_err(|message| {
+            errors.push(ConfigError {
+                file: config.globals_file.clone(),
+                section: Some("hekad".into()),
+                key: Some("base_dir".into()),
+                message,
+            })
+        })
+        .is_ok();
         let globals = Arc::new(config.globals);
         let max_message_size = globals.max_message_size;
         // Template sections are validated even when nothing uses them; what they reserve
@@ -736,6 +966,9 @@ impl Pipeline {
             globals,
             sections: sections.clone(),
             reserved: Reserved::default(),
+            base_dir_ok,
+            summary: Vec::new(),
+            disk_queues: 0,
         };
         let mut jobs: Vec<Job> = Vec::new();
         for s in sections.of(Category::Output) {
@@ -754,7 +987,7 @@ impl Pipeline {
         let (filters, outputs): (Vec<Route>, Vec<Route>) =
             wiring.routes.drain(..).partition(|r| r.is_filter);
         let routes: Vec<Route> = filters.into_iter().chain(outputs).collect();
-        let router_stats = wiring.stats.register("Router", Category::Input);
+        let router_stats = wiring.stats.register_global("Router");
         let settings = RouterSettings {
             max_pack_idle: wiring.globals.max_pack_idle,
             sample_denominator: wiring.globals.sample_denominator.max(1) as u64,
@@ -779,6 +1012,16 @@ impl Pipeline {
             }
         }
         if !errors.is_empty() {
+            // A template section is checked on its own and again by each plugin that
+            // uses it: each error is reported once.
+            let mut seen = Vec::with_capacity(errors.len());
+            errors.retain(|e| {
+                let new = !seen.contains(e);
+                if new {
+                    seen.push(e.clone());
+                }
+                new
+            });
             return Err(errors);
         }
         let Wiring {
@@ -788,9 +1031,13 @@ impl Pipeline {
             input_pool,
             inject_pool,
             reserved,
+            summary,
+            disk_queues,
             ..
         } = wiring;
         Ok(Pipeline {
+            summary,
+            disk_queues,
             globals: Arc::unwrap_or_clone(globals),
             control,
             stats,
@@ -801,10 +1048,25 @@ impl Pipeline {
         })
     }
 
+    /// The start-up summary: one line per plugin (type; addresses, paths and matchers;
+    /// splitter, decoder, encoder; disk queue), then the memory bound.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = self.summary.clone();
+        let queues = self.globals.base_dir.join("output_queue");
+        lines.push(match self.disk_queues {
+            0 => "disk queues: none".to_owned(),
+            n => format!("disk queues: {n} under {}", queues.display()),
+        });
+        lines.push(format!("memory bound: {}", self.memory_bound()));
+        lines
+    }
+
+    /// The stop signal of the pipeline (signals, tests).
     pub fn control(&self) -> Control {
         self.control.clone()
     }
 
+    /// The report's counters of every plugin.
     pub fn stats(&self) -> StatsRegistry {
         self.stats.clone()
     }

@@ -4,7 +4,7 @@
 //! dropped, or delivered truncated with `keep_truncated`.
 
 use super::Splitter;
-use crate::plugins::inputs::deliver::escaped_prefix;
+use crate::diagnostics::escaped_prefix;
 use std::ops::Range;
 
 /// A stream buffer and its position in the stream.
@@ -157,6 +157,14 @@ impl SplitterBuffer {
                 truncated,
                 len,
             };
+        }
+    }
+
+    /// Makes `index` (inside the record [`SplitterBuffer::next_record`] returned last,
+    /// before any read) the next unconsumed byte: the stream is split again from there.
+    pub fn rewind_to(&mut self, index: usize) {
+        if index < self.start {
+            self.start = index;
         }
     }
 

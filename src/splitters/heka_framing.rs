@@ -214,4 +214,29 @@ impl Splitter for HekaFramingSplitter {
     fn use_message_bytes(&self) -> bool {
         self.message_bytes
     }
+
+    fn resync(&self, record: &[u8]) -> Option<usize> {
+        let hlen = *record.get(1)? as usize;
+        let mut from = hlen + HEADER_FRAMING_SIZE;
+        while from < record.len() {
+            let rs = from + memchr::memchr(RECORD_SEPARATOR, &record[from..])?;
+            let Some(&next_hlen) = record.get(rs + 1) else {
+                // The record ends on what may be a frame start: the splitter decides.
+                return Some(rs);
+            };
+            let header_end = rs + next_hlen as usize + HEADER_FRAMING_SIZE;
+            if header_end > record.len() {
+                return Some(rs);
+            }
+            let valid = record[header_end - 1] == UNIT_SEPARATOR
+                && FrameHeader::parse(&record[rs + 2..header_end - 1])
+                    .and_then(|h| h.message_length)
+                    .is_some_and(|len| len <= u64::from(self.max_message_size));
+            if valid {
+                return Some(rs);
+            }
+            from = rs + 1;
+        }
+        None
+    }
 }

@@ -1,4 +1,5 @@
-//! Splitters (spec §2.3, §2.5, §2.6): find record boundaries in a stream of bytes.
+//! Splitters (spec §2.3, §2.5, §2.6): find record boundaries in a stream of bytes. Below
+//! the runtime (the disk queue reader splits its files with them) and the plugins.
 
 pub mod buffer;
 pub mod heka_framing;
@@ -25,6 +26,14 @@ pub trait Splitter: Send {
             bytes: record,
             signer: None,
         }
+    }
+
+    /// Where a record whose message did not decode may hold the start of the next one:
+    /// the offset of a frame start inside `record` after its own header, if any. A
+    /// truncated frame's declared length swallows the frames after it; the stream is read
+    /// again from there, so only the damaged frame is lost. Only framing splitters know.
+    fn resync(&self, _record: &[u8]) -> Option<usize> {
+        None
     }
 
     /// True when records are encoded messages (ProtobufDecoder input) rather than text
