@@ -32,6 +32,20 @@ use std::time::{Duration, Instant, SystemTime};
 const READS_PER_TURN: usize = 64;
 /// How long shutdown waits for in-flight lines to be acknowledged before the last save.
 const FINAL_ACK_WAIT: Duration = Duration::from_secs(5);
+/// How long a rotated file must have gone unwritten before its end is taken as final:
+/// copytruncate copies into the rotated name, and a copy that stalls (a slow disk, a
+/// preempted copier) looks finished to a reader that is only at its end. Fluent Bit
+/// waits 5 s (`Rotate_Wait`); a copy is done in far less.
+const ROTATED_QUIET: Duration = Duration::from_secs(1);
+
+/// Whether `path` was modified within `ROTATED_QUIET` (an unreadable time counts as not).
+fn still_written(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age < ROTATED_QUIET)
+}
 
 /// One follower's settings.
 pub struct Settings {
@@ -414,6 +428,10 @@ impl Follower {
         }
         if replaced {
             self.rescan();
+        } else if still_written(&cur.path) {
+            // A rotated file written within ROTATED_QUIET may be a copy still being made
+            // (copytruncate): leaving it now would skip the rest of it.
+            return Ok(());
         }
         match self.newer_file() {
             Some(next) => self.switch_to(&next).await,
