@@ -366,27 +366,14 @@ flush_interval = 0
 
 #[test]
 fn shipped_example_configs_start_and_stop_cleanly() {
-    let configs =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config dir");
-    // The TLS examples read their certificates from HEKAD_TLS_DIR, made by the script the
-    // README gives.
-    let certs = scratch_dir("example-certs");
-    let made = std::process::Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/make-tls-certs"
-    ))
-    .arg(certs.as_os_str())
-    .output()
-    .expect("scripts/make-tls-certs");
-    assert!(made.status.success(), "{made:?}");
-    std::env::set_var("HEKAD_TLS_DIR", certs.as_os_str());
+    let certs = common::example_certs("example-certs");
+    let tls_dir = certs.display().to_string();
     let mut ran = 0;
-    for entry in configs {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        let hekad = Hekad::start_with_args(&[format!("-config={}", path.display())]);
+    for path in common::shipped_configs() {
+        let hekad = Hekad::start_with_env(
+            &[format!("-config={}", path.display())],
+            &[("HEKAD_TLS_DIR", &tls_dir)],
+        );
         hekad.wait_for_log("Starting hekad");
         let (status, stderr) = hekad.terminate();
         assert!(status.success(), "{}: {stderr}", path.display());

@@ -431,25 +431,9 @@ encoder = "PayloadEncoder"
 /// Every config shipped in `config/` passes `hekad -test`.
 #[test]
 fn shipped_configs_pass_the_test_flag() {
-    let configs =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config dir");
-    // The TLS examples read their certificates from HEKAD_TLS_DIR, made by the script the
-    // README gives.
-    let certs = scratch_dir("test-flag-certs");
-    let made = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/make-tls-certs"
-    ))
-    .arg(certs.as_os_str())
-    .output()
-    .expect("scripts/make-tls-certs");
-    assert!(made.status.success(), "{made:?}");
+    let certs = common::example_certs("test-flag-certs");
     let mut checked = 0;
-    for entry in configs {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
+    for path in common::shipped_configs() {
         let out = Command::new(env!("CARGO_BIN_EXE_hekad"))
             .arg(format!("-config={}", path.display()))
             .arg("-test")

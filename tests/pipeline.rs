@@ -214,12 +214,14 @@ flush_count = 100000
     );
 }
 
-#[test]
-fn garbage_truncated_and_oversized_input_is_counted_and_skipped() {
-    let dir = scratch_dir("garbage");
-    let port = free_port();
-    let out = dir.join("out.log");
-    let config = format!(
+/// A TcpInput on `port` writing every message to `out` as framed protobuf.
+fn tcp_to_protobuf_file(
+    dir: &std::path::Path,
+    extra: &str,
+    port: u16,
+    out: &std::path::Path,
+) -> String {
+    format!(
         r#"{globals}
 [TcpIn]
 type = "TcpInput"
@@ -232,10 +234,20 @@ path = "{out}"
 encoder = "ProtobufEncoder"
 flush_interval = 0
 "#,
-        globals = globals(&dir, "maxprocs = 2"),
+        globals = globals(dir, extra),
         out = out.display()
+    )
+}
+
+#[test]
+fn garbage_truncated_and_oversized_input_is_counted_and_skipped() {
+    let dir = scratch_dir("garbage");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let hekad = Hekad::start(
+        &dir,
+        &tcp_to_protobuf_file(&dir, "maxprocs = 2", port, &out),
     );
-    let hekad = Hekad::start(&dir, &config);
     hekad.wait_for_log("Starting hekad");
     let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let good = |seq| frame(&test_message("good", "ok", seq).encode_to_vec());
@@ -464,23 +476,7 @@ fn a_truncated_frame_loses_only_itself() {
     let dir = scratch_dir("resync");
     let port = free_port();
     let out = dir.join("out.log");
-    let config = format!(
-        r#"{globals}
-[TcpIn]
-type = "TcpInput"
-address = "127.0.0.1:{port}"
-
-[Out]
-type = "FileOutput"
-message_matcher = "TRUE"
-path = "{out}"
-encoder = "ProtobufEncoder"
-flush_interval = 0
-"#,
-        globals = globals(&dir, ""),
-        out = out.display()
-    );
-    let hekad = Hekad::start(&dir, &config);
+    let hekad = Hekad::start(&dir, &tcp_to_protobuf_file(&dir, "", port, &out));
     hekad.wait_for_log("Starting hekad");
     let good = |seq| frame(&test_message("good", "ok", seq).encode_to_vec());
     // Frame 0 carries 10 bytes of its message but declares more: its declared length

@@ -104,7 +104,7 @@ impl ClientTls {
     ) -> Result<ClientTls, Vec<ConfigError>> {
         Ok(ClientTls {
             connector: TlsConnector::from(client_config(section, tls)?),
-            name: server_name(section, tls, address)?,
+            name: server_name(tls, address).map_err(|p| p.in_section(section))?,
         })
     }
 
@@ -133,12 +133,7 @@ pub fn blocking_connect(
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>, String> {
     let shown = |p: Problem| format!("tls.{}: {}", p.key, p.message);
     let config = build_client(tls).map_err(shown)?;
-    let host = match tls.server_name.is_empty() {
-        true => host_of(address),
-        false => tls.server_name.as_str(),
-    };
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|e| format!("{host:?} is not a valid server name: {e}"))?;
+    let name = server_name(tls, address).map_err(shown)?;
     let connection = rustls::ClientConnection::new(config, name)
         .map_err(|e| format!("TLS to {address}: {e}"))?;
     let socket = std::net::TcpStream::connect(address)
@@ -217,18 +212,16 @@ fn client_config(
 
 /// The name a client checks the server's certificate against: `server_name`, else the
 /// host part of `address` (a name or an IP address).
-fn server_name(
-    section: &PluginSection,
-    tls: &TlsConfig,
-    address: &str,
-) -> Result<ServerName<'static>, Vec<ConfigError>> {
-    let (key, name) = if tls.server_name.is_empty() {
-        ("server_name", host_of(address))
-    } else {
-        ("server_name", tls.server_name.as_str())
+fn server_name(tls: &TlsConfig, address: &str) -> Result<ServerName<'static>, Problem> {
+    let name = match tls.server_name.is_empty() {
+        true => host_of(address),
+        false => tls.server_name.as_str(),
     };
     ServerName::try_from(name.to_owned()).map_err(|e| {
-        problem(key, format!("{name:?} is not a valid server name: {e}")).in_section(section)
+        problem(
+            "server_name",
+            format!("{name:?} is not a valid server name: {e}"),
+        )
     })
 }
 

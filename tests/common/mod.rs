@@ -333,3 +333,29 @@ pub fn wait_for_lines(hekad: &Hekad, path: &std::path::Path, n: usize) -> Vec<St
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The example configs shipped in `config/`.
+pub fn shipped_configs() -> Vec<PathBuf> {
+    let dir = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config");
+    let mut configs: Vec<PathBuf> = dir
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    configs.sort();
+    configs
+}
+
+/// Certificates for the TLS examples (they read them from `HEKAD_TLS_DIR`), made by the
+/// script the README gives.
+pub fn example_certs(name: &str) -> Scratch {
+    let certs = scratch_dir(name);
+    let made = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/make-tls-certs"
+    ))
+    .arg(certs.as_os_str())
+    .output()
+    .expect("scripts/make-tls-certs");
+    assert!(made.status.success(), "{made:?}");
+    certs
+}
