@@ -186,9 +186,19 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(stream) => Some(stream),
         Err(e) => {
             stats.tls_refused.fetch_add(1, Ordering::Relaxed);
-            let hint = match e.to_string().contains("InvalidContentType") {
-                true => " (the client does not speak TLS)",
-                false => "",
+            let not_tls = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|tls| {
+                    matches!(
+                        tls,
+                        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+                    )
+                });
+            let hint = if not_tls {
+                " (the client does not speak TLS)"
+            } else {
+                ""
             };
             log::warn!("Input '{input}': TLS handshake with {peer} refused: {e}{hint}");
             None
