@@ -354,9 +354,21 @@ impl Wiring {
             let pattern = text("file_match").unwrap_or_default();
             parts.push(format!("reads {dir}/ files matching {pattern:?}"));
         }
+        if let Some(url) = text("url") {
+            let url = without_password(&url);
+            let exchange = text("exchange").unwrap_or_default();
+            parts.push(match (s.type_name.as_str(), s.category) {
+                ("AMQPInput", _) => match text("queue").filter(|q| !q.is_empty()) {
+                    Some(queue) => format!("consumes queue {queue:?} of {url}"),
+                    None => format!("consumes a queue of exchange {exchange:?} of {url}"),
+                },
+                ("AMQPOutput", _) => format!("publishes to exchange {exchange:?} of {url}"),
+                (_, Category::Input) => format!("polls {url}"),
+                _ => format!("sends to {url}"),
+            });
+        }
         for (key, verb) in [
             ("file_path", "reads"),
-            ("url", "polls"),
             ("server", "sends to"),
             ("path", "writes"),
             ("process_dir", "runs the commands of"),
@@ -1134,5 +1146,43 @@ impl Pipeline {
         }
         executors.join();
         Ok(self.control.exit_code())
+    }
+}
+
+/// `url` as logs may show it: a password in it (`scheme://user:password@host`) becomes
+/// `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn summary_urls_do_not_show_passwords() {
+        assert_eq!(
+            without_password("amqp://guest:secret@rabbit:5672/"),
+            "amqp://guest:***@rabbit:5672/"
+        );
+        assert_eq!(
+            without_password("https://u:p@w@host/x@y"),
+            "https://u:***@host/x@y"
+        );
+        assert_eq!(without_password("http://host/a@b"), "http://host/a@b");
+        assert_eq!(
+            without_password("amqp://guest@rabbit/"),
+            "amqp://guest@rabbit/"
+        );
     }
 }

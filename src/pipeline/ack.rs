@@ -45,6 +45,9 @@ impl Entries {
 #[derive(Debug, Default)]
 pub struct AckTracker {
     entries: Mutex<Entries>,
+    /// Notified when the completed prefix moves (sources that acknowledge upstream as
+    /// soon as it does: AMQPInput).
+    progress: event_listener::Event,
 }
 
 /// Completes its message in the tracker when dropped (normally when its pack is recycled).
@@ -66,6 +69,7 @@ impl AckTracker {
                 pending: VecDeque::with_capacity(in_flight * 2 + 2),
                 completed: None,
             }),
+            progress: event_listener::Event::new(),
         })
     }
 
@@ -111,6 +115,8 @@ impl AckTracker {
         };
         if index == 0 && *refs == 0 {
             e.drop_completed_prefix();
+            drop(e);
+            self.progress.notify(usize::MAX);
         }
     }
 
@@ -120,6 +126,18 @@ impl AckTracker {
         let mut e = self.lock();
         e.drop_completed_prefix();
         e.completed.take()
+    }
+
+    /// Waits until the completed prefix moved, and returns it as [`AckTracker::committed`]
+    /// does (immediately if it already moved).
+    pub async fn next_committed(&self) -> (Position, u64) {
+        loop {
+            event_listener::listener!(self.progress => moved);
+            if let Some(committed) = self.committed() {
+                return committed;
+            }
+            moved.await;
+        }
     }
 
     /// Messages registered and not yet completed.

@@ -1,6 +1,7 @@
 //! Every plugin, one file each, under its kind's folder; [`registry`] maps Heka type names
 //! to constructors.
 
+pub mod amqp;
 pub mod build;
 pub mod decoders;
 pub mod encoders;

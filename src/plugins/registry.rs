@@ -65,6 +65,14 @@ pub static PLUGINS: &[(&str, Builder)] = &[
         },
     ),
     (
+        "AMQPInput",
+        Builder::Input {
+            build: |c| inputs::amqp::build(c.section, c.common_keys),
+            default_splitter: "NullSplitter",
+            default_decoder: None,
+        },
+    ),
+    (
         "LogstreamerInput",
         Builder::Input {
             build: |c| inputs::logstreamer::build(c.section, c.common_keys),
@@ -302,6 +310,18 @@ pub static PLUGINS: &[(&str, Builder)] = &[
             frames_protobuf: true,
             confirms_delivery: true,
             default_buffering: Some(outputs::tcp::default_buffering),
+            ticks: false,
+        },
+    ),
+    (
+        "AMQPOutput",
+        Builder::Output {
+            build: |c| outputs::amqp::build(c.section, c.common_keys),
+            default_encoder: Some("ProtobufEncoder"),
+            uses_encoder: true,
+            frames_protobuf: true,
+            confirms_delivery: true,
+            default_buffering: None,
             ticks: false,
         },
     ),

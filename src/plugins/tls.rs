@@ -102,9 +102,10 @@ impl ClientTls {
         tls: &TlsConfig,
         address: &str,
     ) -> Result<ClientTls, Vec<ConfigError>> {
+        let (config, name) = client_settings(section, tls, address)?;
         Ok(ClientTls {
-            connector: TlsConnector::from(client_config(section, tls)?),
-            name: server_name(tls, address).map_err(|p| p.in_section(section))?,
+            connector: TlsConnector::from(config),
+            name,
         })
     }
 
@@ -212,12 +213,17 @@ pub fn acceptor(section: &PluginSection, tls: &TlsConfig) -> Result<TlsAcceptor,
     Ok(TlsAcceptor::from(config))
 }
 
-/// The client side (TcpOutput, HttpOutput...) of a `use_tls = true` section.
-fn client_config(
+/// The client side of a section's TLS to `address` (`host:port`): rustls's settings and
+/// the name the server's certificate must bear. [`ClientTls`] wraps them for smol
+/// streams; AMQP's client library takes them as they are.
+pub fn client_settings(
     section: &PluginSection,
     tls: &TlsConfig,
-) -> Result<Arc<rustls::ClientConfig>, Vec<ConfigError>> {
-    build_client(tls).map_err(|p| p.in_section(section))
+    address: &str,
+) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Vec<ConfigError>> {
+    let config = build_client(tls).map_err(|p| p.in_section(section))?;
+    let name = server_name(tls, address).map_err(|p| p.in_section(section))?;
+    Ok((config, name))
 }
 
 /// The name a client checks the server's certificate against: `server_name`, else the

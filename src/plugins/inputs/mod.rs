@@ -1,5 +1,6 @@
 //! Inputs (spec §5.1): bring bytes in from the outside and hand them to a [`Deliverer`].
 
+pub mod amqp;
 pub mod deliver;
 pub mod file_polling;
 pub mod http;

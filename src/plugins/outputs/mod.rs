@@ -1,6 +1,7 @@
 //! Outputs (spec §5.6): take routed packs, encode them (plus optional Heka framing) and
 //! write them somewhere.
 
+pub mod amqp;
 pub mod carbon;
 pub mod elasticsearch;
 pub mod file;
