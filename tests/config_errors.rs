@@ -44,6 +44,16 @@ const CASES: &[Case] = &[
         errors: &["[In] parser_typo: unknown config setting for 'In': parser_typo"],
     },
     Case {
+        name: "misspelled key",
+        config: "[In]\ntype = \"UdpInput\"\nadress = \"127.0.0.1:0\"\n",
+        errors: &["[In] adress: unknown config setting for 'In': adress; did you mean address?"],
+    },
+    Case {
+        name: "unknown key with nothing close",
+        config: "[Out]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nencoder = \"RstEncoder\"\ncolour = \"red\"\n\n[RstEncoder]\n",
+        errors: &["[Out] colour: unknown config setting for 'Out': colour; expected one of "],
+    },
+    Case {
         name: "common key of the wrong type",
         config: "[CounterFilter]\nticker_interval = \"5s\"\n",
         errors: &[
