@@ -101,6 +101,91 @@ pub fn socket_address(address: &str) -> Result<(), String> {
     }
 }
 
+/// Whether `address` (`host:port`) is free to listen on, without binding it: a socket
+/// already bound there (TCP: listening) in `/proc/net/{tcp,tcp6}` (`stream`) or
+/// `/proc/net/{udp,udp6}` is the error a real bind gives, "Address already in use". A
+/// wildcard address (0.0.0.0, ::) on either side covers every address of the port. When
+/// /proc cannot be read, nothing is said.
+pub fn address_free(address: &str, stream: bool) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let Ok(wanted) = address.to_socket_addrs() else {
+        return Ok(());
+    };
+    let tables: [&str; 2] = match stream {
+        true => ["/proc/net/tcp", "/proc/net/tcp6"],
+        false => ["/proc/net/udp", "/proc/net/udp6"],
+    };
+    let taken: Vec<std::net::SocketAddr> = tables
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t).ok())
+        .flat_map(|text| bound_sockets(&text, stream))
+        .collect();
+    for want in wanted {
+        if taken.iter().any(|t| overlaps(t, &want)) {
+            let in_use = std::io::Error::from_raw_os_error(libc::EADDRINUSE);
+            return Err(format!("cannot listen on {address}: {in_use}"));
+        }
+    }
+    Ok(())
+}
+
+/// The local addresses of a /proc/net/{tcp,udp}[6] table: of listening sockets (state
+/// 0A) for TCP, of every socket for UDP.
+fn bound_sockets(table: &str, stream: bool) -> Vec<std::net::SocketAddr> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cols = line.split_whitespace().skip(1);
+            let local = cols.next()?;
+            let state = cols.nth(1)?;
+            if stream && state != "0A" {
+                return None;
+            }
+            proc_address(local)
+        })
+        .collect()
+}
+
+/// `0100007F:15B5` (IPv4) or 32 hex digits and a port (IPv6), as the kernel prints them:
+/// the address in 32-bit words of host byte order, the port as a number.
+fn proc_address(text: &str) -> Option<std::net::SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let (ip, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let word = |i: usize| -> Option<[u8; 4]> {
+        let hex = ip.get(i * 8..i * 8 + 8)?;
+        Some(u32::from_str_radix(hex, 16).ok()?.to_ne_bytes())
+    };
+    let ip = match ip.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
+        32 => {
+            let mut bytes = [0u8; 16];
+            for i in 0..4 {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
+            }
+            let v6 = Ipv6Addr::from(bytes);
+            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+        }
+        _ => return None,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+/// Whether binding `want` collides with the socket bound at `taken`: the same port and
+/// the same address, or a wildcard on either side (an IPv6 wildcard covers IPv4 too,
+/// Linux's dual-stack default).
+fn overlaps(taken: &std::net::SocketAddr, want: &std::net::SocketAddr) -> bool {
+    use std::net::IpAddr;
+    if taken.port() != want.port() {
+        return false;
+    }
+    let (a, b) = (taken.ip(), want.ip());
+    let v6_any = |ip: IpAddr| matches!(ip, IpAddr::V6(v6) if v6.is_unspecified());
+    let v4_any = |ip: IpAddr| matches!(ip, IpAddr::V4(v4) if v4.is_unspecified());
+    a == b || v6_any(a) || v6_any(b) || (v4_any(a) && b.is_ipv4()) || (v4_any(b) && a.is_ipv4())
+}
+
 /// Not there: missing, or under something that is not a directory (then the walk up
 /// finds and names that).
 fn absent(e: &std::io::Error) -> bool {
@@ -144,5 +229,26 @@ mod tests {
         assert!(executable("no-such-program-hekad").is_err());
         assert!(executable(&file.display().to_string()).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_port_in_use_is_found_in_proc_net() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = held.local_addr().expect("addr").port();
+        if std::fs::read_to_string("/proc/net/tcp").is_err() {
+            return;
+        }
+        for address in [format!("127.0.0.1:{port}"), format!("0.0.0.0:{port}")] {
+            let err = address_free(&address, true).expect_err("in use");
+            assert!(err.contains("Address already in use"), "{err}");
+        }
+        assert!(address_free(&format!("127.0.0.2:{port}"), true).is_ok());
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+        let udp_port = udp.local_addr().expect("addr").port();
+        assert!(address_free(&format!("127.0.0.1:{udp_port}"), false).is_err());
+        assert_eq!(
+            proc_address("0100007F:15B5"),
+            Some("127.0.0.1:5557".parse().expect("addr"))
+        );
     }
 }

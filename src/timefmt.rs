@@ -59,7 +59,11 @@ impl Layout {
             "EpochMilli" => return Ok(Layout::Epoch(1_000_000)),
             "EpochMicro" => return Ok(Layout::Epoch(1_000)),
             "EpochNano" => return Ok(Layout::Epoch(1)),
-            "" => return Err("empty timestamp layout".into()),
+            "" => {
+                return Err(
+                    "expected a Go time layout (e.g. \"Jan 2 15:04:05\") or Epoch, got \"\"".into(),
+                )
+            }
             _ => {}
         }
         let mut format = String::new();
@@ -196,7 +200,9 @@ pub fn zone(name: &str) -> Result<TimeZone, String> {
     match name {
         "" | "UTC" => Ok(TimeZone::UTC),
         "Local" => Ok(TimeZone::system()),
-        other => TimeZone::get(other).map_err(|e| format!("unknown time zone {other:?}: {e}")),
+        other => TimeZone::get(other).map_err(|e| {
+            format!("expected a time zone (UTC, Local, a tz database name), got {other:?}: {e}")
+        }),
     }
 }
 

@@ -45,7 +45,7 @@ fn config_flag_in_all_three_forms() {
         let (code, _, stderr) = hekad(&args);
         assert_eq!(code, 1, "{args:?}: {stderr}");
         assert!(
-            stderr.contains("No registered plugin type: WhatOutput"),
+            stderr.contains("expected a plugin type hekad implements, got \"WhatOutput\""),
             "{args:?}: {stderr}"
         );
     }
@@ -58,7 +58,7 @@ fn a_section_without_a_category_suffix_is_named() {
     assert_eq!(code, 1);
     assert!(stderr.contains("config_bad_params.toml"), "{stderr}");
     assert!(
-        stderr.contains("[UdpInput1] type: Unrecognized plugin category: UdpInput1"),
+        stderr.contains("[UdpInput1] type: expected a type ending in Input, Splitter, Decoder, Filter, Encoder or Output, got \"UdpInput1\""),
         "{stderr}"
     );
 }
@@ -193,7 +193,7 @@ fn unimplemented_heka_types_and_misspellings_read_differently() {
     );
     assert!(
         stderr
-            .contains("[Fil] type: No registered plugin type: FilOutput; did you mean FileOutput?"),
+            .contains("[Fil] type: expected a plugin type hekad implements, got \"FilOutput\"; did you mean FileOutput?"),
         "{stderr}"
     );
 
@@ -202,7 +202,7 @@ fn unimplemented_heka_types_and_misspellings_read_differently() {
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(
-            "[Dec] type: Unrecognized plugin category: SandboxDecoderX; did you mean SandboxDecoder?"
+            "[Dec] type: expected a type ending in Input, Splitter, Decoder, Filter, Encoder or Output, got \"SandboxDecoderX\"; did you mean SandboxDecoder?"
         ),
         "{stderr}"
     );

@@ -44,6 +44,16 @@ const CASES: &[Case] = &[
         errors: &["[In] parser_typo: unknown config setting for 'In': parser_typo"],
     },
     Case {
+        name: "misspelled key",
+        config: "[In]\ntype = \"UdpInput\"\nadress = \"127.0.0.1:0\"\n",
+        errors: &["[In] adress: unknown config setting for 'In': adress; did you mean address?"],
+    },
+    Case {
+        name: "unknown key with nothing close",
+        config: "[Out]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nencoder = \"RstEncoder\"\ncolour = \"red\"\n\n[RstEncoder]\n",
+        errors: &["[Out] colour: unknown config setting for 'Out': colour; expected one of "],
+    },
+    Case {
         name: "common key of the wrong type",
         config: "[CounterFilter]\nticker_interval = \"5s\"\n",
         errors: &[
@@ -78,9 +88,9 @@ const CASES: &[Case] = &[
         name: "every failed check of LogstreamerInput",
         config: "[tail]\ntype = \"LogstreamerInput\"\nlog_directory = \"{dir}/plain\"\nrescan_interval = \"soon\"\n",
         errors: &[
-            "[tail] file_match: `file_match` setting is required.",
+            "[tail] file_match: expected a regular expression for the file names to read, not set (required)",
             "[tail] rescan_interval: ",
-            "[tail] log_directory: {dir}/plain is not a directory",
+            "[tail] log_directory: expected a directory, got {dir}/plain (not a directory)",
         ],
     },
     Case {
@@ -114,7 +124,7 @@ const CASES: &[Case] = &[
     Case {
         name: "missing required key",
         config: "[tail]\ntype = \"LogstreamerInput\"\nlog_directory = \"{dir}\"\n",
-        errors: &["[tail] file_match: `file_match` setting is required."],
+        errors: &["[tail] file_match: expected a regular expression for the file names to read, not set (required)"],
     },
     Case {
         name: "Heka type not implemented",
@@ -124,12 +134,12 @@ const CASES: &[Case] = &[
     Case {
         name: "misspelled type",
         config: "[Fil]\ntype = \"FilOutput\"\nmessage_matcher = \"TRUE\"\n",
-        errors: &["[Fil] type: No registered plugin type: FilOutput; did you mean FileOutput?"],
+        errors: &["[Fil] type: expected a plugin type hekad implements, got \"FilOutput\"; did you mean FileOutput?"],
     },
     Case {
         name: "bad message matcher",
         config: "[Out]\ntype = \"LogOutput\"\nmessage_matcher = \"Type ==\"\nencoder = \"RstEncoder\"\n\n[RstEncoder]\n",
-        errors: &["[Out] message_matcher: \"Type ==\""],
+        errors: &["[Out] message_matcher: expected a message matcher expression, got \"Type ==\": "],
     },
     Case {
         name: "reference to a missing decoder",
@@ -149,7 +159,7 @@ const CASES: &[Case] = &[
     Case {
         name: "a decoder used by an input is reported once",
         config: "[Dec]\ntype = \"PayloadRegexDecoder\"\n\n[In]\ntype = \"UdpInput\"\naddress = \"127.0.0.1:0\"\ndecoder = \"Dec\"\n",
-        errors: &["[Dec] match_regex: match_regex is required"],
+        errors: &["[Dec] match_regex: expected a regular expression with named captures, not set (required)"],
     },
     Case {
         name: "TOML syntax",
@@ -164,7 +174,7 @@ const CASES: &[Case] = &[
     Case {
         name: "log directory that is a file",
         config: "[tail]\ntype = \"LogstreamerInput\"\nlog_directory = \"{dir}/plain\"\nfile_match = 'x\\.log'\n",
-        errors: &["[tail] log_directory: {dir}/plain is not a directory"],
+        errors: &["[tail] log_directory: expected a directory, got {dir}/plain (not a directory)"],
     },
     Case {
         name: "missing Lua file",
@@ -186,6 +196,224 @@ const CASES: &[Case] = &[
         config: "[hekad]\nbase_dir = \"{dir}/plain\"\n\n[Out]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nuse_buffering = true\nencoder = \"RstEncoder\"\n\n[RstEncoder]\n",
         errors: &["[hekad] base_dir: cannot create directory {dir}/plain: {dir}/plain is not a directory"],
     },
+    Case {
+        name: "journal directory under a regular file",
+        config: "[tail]\ntype = \"LogstreamerInput\"\nlog_directory = \"{dir}\"\nfile_match = 'x\\.log'\njournal_directory = \"{dir}/plain/journals\"\n",
+        errors: &["[tail] journal_directory: cannot create directory {dir}/plain/journals: {dir}/plain is not a directory"],
+    },
+    Case {
+        name: "default journal directory taken by a regular file",
+        config: "[hekad]\nbase_dir = \"{dir}/base\"\n\n[tail]\ntype = \"LogstreamerInput\"\nlog_directory = \"{dir}\"\nfile_match = 'x\\.log'\n",
+        errors: &["[tail] journal_directory: cannot create directory {dir}/base/logstreamer: {dir}/base/logstreamer is not a directory"],
+    },
+    Case {
+        name: "two bad keys of one section: a value outside a list and a required key",
+        config: "[In]\ntype = \"TcpInput\"\nnet = \"sctp\"\n",
+        errors: &[
+            "[In] net: expected one of tcp, tcp4, tcp6, unix, got \"sctp\"",
+            "[In] address: expected a host:port or a path, not set (required)",
+        ],
+    },
+    Case {
+        name: "two bad keys of a UdpInput",
+        config: "[In]\ntype = \"UdpInput\"\nnet = \"udp7\"\n",
+        errors: &[
+            "[In] net: expected one of udp, udp4, udp6, unixgram, got \"udp7\"",
+            "[In] address: expected a host:port, a path, an @abstract name or fd:<n>, not set (required)",
+        ],
+    },
+    Case {
+        name: "two bad keys of a StatsdInput",
+        config: "[StatAccumInput]\n\n[Stats]\ntype = \"StatsdInput\"\nnet = \"sctp\"\nmax_msg_size = 0\n",
+        errors: &[
+            "[Stats] max_msg_size: expected a size above 0, got 0",
+            "[Stats] net: expected one of udp, udp4, udp6, tcp, tcp4, tcp6, got \"sctp\"",
+        ],
+    },
+    Case {
+        name: "two bad keys of an HttpListenInput",
+        config: "[In]\ntype = \"HttpListenInput\"\naddress = \"127.0.0.1:0\"\nauth_type = \"Digest\"\n[In.headers]\n\"bad name\" = \"x\"\n",
+        errors: &[
+            "[In] auth_type: expected one of Basic, API, got \"Digest\"",
+            "[In] headers: expected an HTTP header name, got \"bad name\"",
+        ],
+    },
+    Case {
+        name: "TLS server without its certificate and key",
+        config: "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:0\"\nuse_tls = true\n[In.tls]\nclient_auth = \"NoClientCert\"\n",
+        errors: &[
+            "[In] tls.cert_file: expected a PEM certificate file (a TLS server needs one), not set (required)",
+            "[In] tls.key_file: expected a PEM private key file (a TLS server needs one), not set (required)",
+        ],
+    },
+    Case {
+        name: "every failed check of StatAccumInput",
+        config: "[StatAccumInput]\nticker_interval = 0\nemit_in_payload = false\nemit_in_fields = false\npercent_threshold = [90, 150]\n",
+        errors: &[
+            "[StatAccumInput] ticker_interval: expected seconds above 0, got 0",
+            "[StatAccumInput] emit_in_payload: expected emit_in_payload or emit_in_fields to be true, got both false",
+            "[StatAccumInput] percent_threshold: expected percentages (0 to 100), got 150",
+        ],
+    },
+    Case {
+        name: "ProcessInput commands with a gap",
+        config: "[Run]\ntype = \"ProcessInput\"\n[Run.command.0]\nbin = \"/bin/true\"\n[Run.command.2]\nbin = \"/bin/true\"\n",
+        errors: &["[Run] command: expected commands numbered 0 to 1 without gaps, got 0, 2"],
+    },
+    Case {
+        name: "ProcessInput without a command",
+        config: "[Run]\ntype = \"ProcessInput\"\n",
+        errors: &["[Run] command: expected a [Run.command.0] table with a bin, not set (required)"],
+    },
+    Case {
+        name: "FilePollingInput without a file",
+        config: "[Poll]\ntype = \"FilePollingInput\"\n",
+        errors: &["[Poll] file_path: expected a file to read, not set (required)"],
+    },
+    Case {
+        name: "HttpInput with url and urls",
+        config: "[Get]\ntype = \"HttpInput\"\nurl = \"http://127.0.0.1:1/\"\nurls = [\"http://127.0.0.1:2/\"]\nmethod = \"FETCH\"\n",
+        errors: &[
+            "[Get] urls: expected url or urls, got both (url \"http://127.0.0.1:1/\")",
+            "[Get] method: expected one of GET, POST, PUT, got \"FETCH\"",
+        ],
+    },
+    Case {
+        name: "SystemStatsInput with an empty process name",
+        config: "[Sys]\ntype = \"SystemStatsInput\"\nprocesses = [\"\", \"ok\"]\n",
+        errors: &["[Sys] processes: expected process names (one line, not empty), got \"\""],
+    },
+    Case {
+        name: "two bad keys of a PayloadRegexDecoder",
+        config: "[Dec]\ntype = \"PayloadRegexDecoder\"\nmatch_regex = \"(\"\ntimestamp_location = \"Mars/Base\"\n",
+        errors: &[
+            "[Dec] match_regex: expected a regular expression, got \"(\": ",
+            "[Dec] timestamp_location: expected a time zone (UTC, Local, a tz database name), got \"Mars/Base\"",
+        ],
+    },
+    Case {
+        name: "MultiDecoder without subs and with an unknown strategy",
+        config: "[Multi]\ntype = \"MultiDecoder\"\ncascade_strategy = \"some\"\n",
+        errors: &[
+            "[Multi] subs: expected a list of decoder names, not set (required)",
+            "[Multi] cascade_strategy: expected one of first-wins, all, got \"some\"",
+        ],
+    },
+    Case {
+        name: "MultiDecoder with a bad strategy and a missing sub",
+        config: "[Multi]\ntype = \"MultiDecoder\"\nsubs = [\"Nope\"]\ncascade_strategy = \"some\"\n",
+        errors: &[
+            "[Multi] cascade_strategy: expected one of first-wins, all, got \"some\"",
+            "[Multi] subs: no Decoder named 'Nope'",
+        ],
+    },
+    Case {
+        name: "StatFilter without metrics",
+        config: "[StatAccumInput]\n\n[Stat]\ntype = \"StatFilter\"\nmessage_matcher = \"TRUE\"\n",
+        errors: &["[Stat] Metric: expected [Stat.Metric.<id>] tables with type, name and value, not set (required)"],
+    },
+    Case {
+        name: "StatFilter with a bad metric type and a missing StatAccumInput",
+        config: "[Stat]\ntype = \"StatFilter\"\nmessage_matcher = \"TRUE\"\nstat_accum_name = \"Nope\"\n[Stat.Metric.hits]\ntype = \"Count\"\nname = \"x\"\nvalue = \"1\"\n",
+        errors: &[
+            "[Stat] stat_accum_name: no Input named 'Nope'",
+            "[Stat] Metric.hits.type: expected one of Counter, Timer, Gauge, got \"Count\"",
+        ],
+    },
+    Case {
+        name: "two bad keys of a SandboxFilter",
+        config: "[Lua]\ntype = \"SandboxFilter\"\nmessage_matcher = \"TRUE\"\nscript_type = \"js\"\n",
+        errors: &[
+            "[Lua] script_type: expected one of lua, got \"js\"",
+            "[Lua] filename: expected a Lua script under share_dir or a built-in one, not set (required)",
+        ],
+    },
+    Case {
+        name: "output without a message matcher",
+        config: "[Out]\ntype = \"LogOutput\"\nencoder = \"RstEncoder\"\n\n[RstEncoder]\n",
+        errors: &["[Out] message_matcher: expected a message matcher expression such as \"Type == 'x'\", not set (required)"],
+    },
+    Case {
+        name: "ticker_interval on an output that does not tick",
+        config: "[Out]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nticker_interval = 5\nencoder = \"RstEncoder\"\n\n[RstEncoder]\n",
+        errors: &["[Out] ticker_interval: expected no ticker_interval (LogOutput does not tick), got 5"],
+    },
+    Case {
+        name: "two bad keys of a TcpOutput",
+        config: "[Out]\ntype = \"TcpOutput\"\nmessage_matcher = \"TRUE\"\naddress = \"\"\nlocal_address = \"here\"\n",
+        errors: &[
+            "[Out] address: expected a host:port, not set (required)",
+            "[Out] local_address: expected an ip:port address, got \"here\"",
+        ],
+    },
+    Case {
+        name: "two bad keys of a UdpOutput",
+        config: "[Out]\ntype = \"UdpOutput\"\nmessage_matcher = \"TRUE\"\nnet = \"tcp\"\nencoder = \"RstEncoder\"\n\n[RstEncoder]\n",
+        errors: &[
+            "[Out] net: expected one of udp, udp4, udp6, unixgram, got \"tcp\"",
+            "[Out] address: expected a host:port or a path, not set (required)",
+        ],
+    },
+    Case {
+        name: "two bad keys of an HttpOutput",
+        config: "[Out]\ntype = \"HttpOutput\"\nmessage_matcher = \"TRUE\"\nmethod = \"FETCH\"\nencoder = \"RstEncoder\"\n\n[RstEncoder]\n",
+        errors: &[
+            "[Out] address: expected an http:// or https:// URL, not set (required)",
+            "[Out] method: expected one of GET, POST, PUT, got \"FETCH\"",
+        ],
+    },
+    Case {
+        name: "ElasticSearchOutput over UDP",
+        config: "[ES]\ntype = \"ElasticSearchOutput\"\nmessage_matcher = \"TRUE\"\nserver = \"udp://127.0.0.1:9700\"\nencoder = \"ESJsonEncoder\"\n\n[ESJsonEncoder]\n",
+        errors: &["[ES] server: expected an http:// or https:// URL, got \"udp://127.0.0.1:9700\": the bulk UDP API is not supported"],
+    },
+    Case {
+        name: "two bad keys of a CarbonOutput",
+        config: "[Carbon]\ntype = \"CarbonOutput\"\nmessage_matcher = \"TRUE\"\nprotocol = \"sctp\"\naddress = \"\"\n",
+        errors: &[
+            "[Carbon] protocol: expected one of tcp, udp, got \"sctp\"",
+            "[Carbon] address: expected a host:port, not set (required)",
+        ],
+    },
+    Case {
+        name: "two bad keys of an ESJsonEncoder",
+        config: "[Out]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nencoder = \"Enc\"\n\n[Enc]\ntype = \"ESJsonEncoder\"\nfields = [\"Uuid\", \"Colour\"]\n[Enc.field_mappings]\nShade = \"x\"\n",
+        errors: &[
+            "[Enc] fields: expected one of Uuid, Timestamp, Type, Logger, Severity, Payload, EnvVersion, Pid, Hostname, DynamicFields, got \"Colour\"",
+            "[Enc] field_mappings: expected one of Uuid, Timestamp, Type, Logger, Severity, Payload, EnvVersion, Pid, Hostname, got \"Shade\"",
+        ],
+    },
+    Case {
+        name: "InfluxLineEncoder precision",
+        config: "[Out]\ntype = \"LogOutput\"\nmessage_matcher = \"TRUE\"\nencoder = \"Enc\"\n\n[Enc]\ntype = \"InfluxLineEncoder\"\ntimestamp_precision = \"h\"\n",
+        errors: &["[Enc] timestamp_precision: expected one of ns, us, ms, s, got \"h\""],
+    },
+    Case {
+        name: "two bad keys of a TokenSplitter",
+        config: "[In]\ntype = \"UdpInput\"\naddress = \"127.0.0.1:0\"\nsplitter = \"Split\"\n\n[Split]\ntype = \"TokenSplitter\"\ndelimiter = \"ab\"\nmin_buffer_size = 1000000000\n",
+        errors: &[
+            "[Split] min_buffer_size: expected at most ",
+            "[Split] delimiter: expected a single character, got \"ab\"",
+        ],
+    },
+    Case {
+        name: "two bad keys of a PatternGroupingSplitter",
+        config: "[In]\ntype = \"UdpInput\"\naddress = \"127.0.0.1:0\"\nsplitter = \"Split\"\n\n[Split]\ntype = \"PatternGroupingSplitter\"\ndelimiter = \"(\"\ngrouping = \"[\"\n",
+        errors: &[
+            "[Split] delimiter: expected a regular expression, got \"(\"",
+            "[Split] grouping: expected a regular expression, got \"[\"",
+        ],
+    },
+    Case {
+        name: "RegexSplitter with two capture groups",
+        config: "[In]\ntype = \"UdpInput\"\naddress = \"127.0.0.1:0\"\nsplitter = \"Split\"\n\n[Split]\ntype = \"RegexSplitter\"\ndelimiter = \"(a)(b)\"\n",
+        errors: &["[Split] delimiter: expected a regular expression with at most one capture group, got \"(a)(b)\" (2 groups)"],
+    },
+    Case {
+        name: "type that is not a string",
+        config: "[In]\ntype = 5\n",
+        errors: &["[In] type: expected a string, got integer 5"],
+    },
 ];
 
 #[test]
@@ -193,6 +421,8 @@ fn one_bad_config_per_error_class() {
     let dir = scratch_dir("config-errors");
     let dir_text = dir.display().to_string();
     std::fs::write(dir.join("plain"), b"a regular file").expect("plain file");
+    std::fs::create_dir_all(dir.join("base")).expect("base dir");
+    std::fs::write(dir.join("base/logstreamer"), b"a regular file").expect("journal file");
     let mut failures = Vec::new();
     for (i, case) in CASES.iter().enumerate() {
         let mut config = case.config.replace("{dir}", &dir_text);
@@ -281,9 +511,9 @@ path = 5
         "[CounterFilter] ticker_interval: expected a whole number",
         "[Dec] bogus: unknown config setting",
         "[In] splitter: no Splitter named 'NoSuchSplitter'",
-        "[tail] file_match: `file_match` setting is required.",
+        "[tail] file_match: expected a regular expression for the file names to read, not set (required)",
         "[Out] path: expected a string, got integer `5`",
-        "[Out] encoder: Encoder required.",
+        "[Out] encoder: expected the name of an encoder section, not set (required)",
     ];
     for needle in expected {
         let hits = lines.iter().filter(|l| l.contains(needle)).count();
@@ -320,14 +550,13 @@ fn an_address_in_use_is_refused_at_start() {
     );
 }
 
-/// `hekad -test` checks a config without binding or writing: it succeeds while another
-/// process holds the input's port, creates neither base_dir nor the output's file, prints
-/// the start-up summary and exits 0; a bad config exits 1 with its errors.
+/// `hekad -test` checks a config without binding or writing: it creates neither base_dir,
+/// the output's file nor the unix socket of an input, prints the start-up summary and
+/// exits 0; a bad config exits 1 with its errors.
 #[test]
 fn test_flag_checks_without_binding_or_writing() {
     let dir = scratch_dir("config-test-flag");
-    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = held.local_addr().expect("addr").port();
+    let port = common::free_port();
     let cache = dir.join("cache");
     let out = dir.join("logs").join("out.log");
     let file = dir.join("good.toml");
@@ -377,6 +606,11 @@ type = "UdpOutput"
 address = "127.0.0.1:{port}"
 message_matcher = "TRUE"
 encoder = "PayloadEncoder"
+
+[Socket]
+type = "UdpInput"
+net = "unixgram"
+address = "{dir}/in.sock"
 "#,
         cache = cache.display(),
         out = out.display(),
@@ -426,6 +660,67 @@ encoder = "PayloadEncoder"
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("[In] address: "), "{stderr}");
     assert!(!stderr.contains("is OK"), "{stderr}");
+}
+
+/// `hekad -test` binds nothing, yet refuses an address another socket holds (read from
+/// /proc/net), with the error a real start gives: a TCP listener on the same address, a
+/// TCP listener under a wildcard address, a UDP socket.
+#[test]
+fn test_flag_refuses_an_address_in_use() {
+    if std::fs::read_to_string("/proc/net/tcp").is_err() {
+        return;
+    }
+    let dir = scratch_dir("config-test-flag-in-use");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    let udp_port = udp.local_addr().expect("addr").port();
+    let file = dir.join("in-use.toml");
+    let config = format!(
+        r#"[hekad]
+base_dir = "{cache}"
+
+[In]
+type = "TcpInput"
+address = "127.0.0.1:{port}"
+
+[Web]
+type = "HttpListenInput"
+address = "0.0.0.0:{port}"
+
+[Datagrams]
+type = "UdpInput"
+address = "127.0.0.1:{udp_port}"
+"#,
+        cache = dir.join("cache").display()
+    );
+    std::fs::write(&file, config).expect("write config");
+    let (code, stderr) = run(&file, &["-test"]);
+    assert_eq!(code, 1, "{stderr}");
+    let lines = error_lines(&stderr);
+    for expected in [
+        format!("[In] address: cannot listen on 127.0.0.1:{port}: Address already in use"),
+        format!("[Web] address: cannot listen on 0.0.0.0:{port}: Address already in use"),
+        format!(
+            "[Datagrams] address: cannot listen on 127.0.0.1:{udp_port}: Address already in use"
+        ),
+    ] {
+        let hits = lines.iter().filter(|l| l.contains(&expected)).count();
+        assert_eq!(hits, 1, "{expected:?} printed {hits} times:\n{stderr}");
+    }
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(!stderr.contains("is OK"), "{stderr}");
+    assert!(!dir.join("cache").exists(), "base_dir created");
+    // The same error as a real start gives.
+    let (code, real) = run(&file, &[]);
+    assert_eq!(code, 1, "{real}");
+    assert!(
+        real.contains(&format!(
+            "[In] address: cannot listen on 127.0.0.1:{port}: Address already in use"
+        )),
+        "{real}"
+    );
+    drop((held, udp));
 }
 
 /// Every config shipped in `config/` passes `hekad -test`.

@@ -223,10 +223,7 @@ fn token_and_regex_splitter_vectors() {
     let err = RegexSplitter::new("(a)(b)", true)
         .err()
         .expect("two groups");
-    assert!(
-        err.starts_with("regex must not contain more than one capture group"),
-        "{err}"
-    );
+    assert!(err.contains("at most one capture group"), "{err}");
 }
 
 #[test]

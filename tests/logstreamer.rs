@@ -231,7 +231,7 @@ fn config_errors_name_the_key() {
     let (status, stderr) = Hekad::start(&t.dir, &config).wait();
     assert_eq!(status.code(), Some(1));
     assert!(
-        stderr.contains("`file_match` setting is required."),
+        stderr.contains("[Logs] file_match: expected a regular expression for the file names to read, not set (required)"),
         "{stderr}"
     );
 }

@@ -624,9 +624,9 @@ fn script_errors_are_configuration_errors_naming_the_section_and_line() {
     for expected in [
         "[Syntax] filename: syntax.lua failed to load: syntax.lua:3: unexpected symbol near 'end'",
         "[NoFunc] filename: nofunc.lua: process_message() function was not found",
-        "[Missing] filename: cannot read",
+        "[Missing] filename: expected a Lua script, got ",
         "[Typo] memory_limt: unknown config setting for 'Typo': memory_limt",
-        "[BadConfig] config.list: unsupported array value",
+        "[BadConfig] config.list: expected a string, number or boolean, got array [1, 2]",
     ] {
         assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
     }

@@ -338,7 +338,10 @@ fn unknown_keys_and_empty_process_names_are_config_errors() {
             "collect_everything = true",
             "unknown config setting for 'Sys': collect_everything",
         ),
-        ("processes = [\"\"]", "is not a process name"),
+        (
+            "processes = [\"\"]",
+            "[Sys] processes: expected process names (one line, not empty), got \"\"",
+        ),
     ] {
         let dir = scratch_dir("system-stats-bad");
         let config = format!(

@@ -301,7 +301,11 @@ fn bad_tls_settings_are_start_up_errors_naming_section_key_and_file() {
                 cert = certs.server_cert.display(),
                 key = certs.server_key.display()
             ),
-            vec!["[In]", "tls.client_cafile", "needs client_cafile"],
+            vec![
+                "[In]",
+                "tls.client_cafile",
+                "needs client_cafile to verify clients",
+            ],
         ),
     ];
     for (section, expected) in cases {

@@ -179,7 +179,8 @@ fn ok<T>(result: Result<T, Vec<ConfigError>>, errors: &mut Vec<ConfigError>) -> 
 
 fn compile_matcher(section: &PluginSection, expr: &str) -> Result<Matcher, ConfigError> {
     Matcher::compile(expr).map_err(|e| {
-        ConfigError::in_section(section, Some("message_matcher"), format!("{expr:?}: {e}"))
+        let msg = format!("expected a message matcher expression, got {expr:?}: {e}");
+        ConfigError::in_section(section, Some("message_matcher"), msg)
     })
 }
 
@@ -532,7 +533,7 @@ impl Wiring {
             return Err(vec![ConfigError::in_section(
                 s,
                 Some("message_matcher"),
-                format!("'{}' missing message matcher", s.name),
+                crate::config::not_set("a message matcher expression such as \"Type == 'x'\""),
             )]);
         };
         compile_matcher(s, expr).map_err(|e| vec![e])
@@ -565,7 +566,10 @@ impl Wiring {
         let common_ok = common.is_some();
         let common = common.unwrap_or_default();
         if common.ticker_interval > 0 && !ticks {
-            let msg = format!("'{}' can't support a ticker_interval setting", s.name);
+            let msg = format!(
+                "expected no ticker_interval ({} does not tick), got {}",
+                s.type_name, common.ticker_interval
+            );
             errors.push(ConfigError::in_section(s, Some("ticker_interval"), msg));
         }
         let ticker =
@@ -606,7 +610,7 @@ impl Wiring {
             (None, true) if common_ok => errors.push(ConfigError::in_section(
                 s,
                 Some("encoder"),
-                "Encoder required.",
+                crate::config::not_set("the name of an encoder section"),
             )),
             (None, _) => {}
         }

@@ -33,9 +33,9 @@ struct Args {
     /// print the version and exit
     #[argh(switch)]
     version: bool,
-    /// check the config as start-up would (every section, paths, addresses, Lua
-    /// scripts), print the start-up summary, and exit 0 if it would start or 1; binds
-    /// no socket and writes no file
+    /// check the config as start-up would (every section, paths, addresses and ports
+    /// in use, Lua scripts), print the start-up summary, and exit 0 if it would start or
+    /// 1; binds no socket and writes no file
     #[argh(switch)]
     test: bool,
     /// list the Lua scripts and modules built into hekad (Heka's stock decoders, encoders

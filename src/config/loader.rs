@@ -49,8 +49,11 @@ pub fn load_partial(path: &Path) -> (Config, Vec<ConfigError>) {
                 errors.push(ConfigError {
                     file: Some(file.clone()),
                     section: None,
+                    message: format!(
+                        "expected a section [{name}], got {} {value}",
+                        value.type_str()
+                    ),
                     key: Some(name),
-                    message: "top-level keys must be sections ([name])".into(),
                 });
                 continue;
             };
@@ -61,12 +64,12 @@ pub fn load_partial(path: &Path) -> (Config, Vec<ConfigError>) {
             let type_name = match table.get("type") {
                 None => name.clone(),
                 Some(toml::Value::String(t)) => t.clone(),
-                Some(_) => {
+                Some(other) => {
                     errors.push(ConfigError {
                         file: Some(file.clone()),
-                        section: Some(name),
                         key: Some("type".into()),
-                        message: "type must be a string".into(),
+                        message: format!("expected a string, got {} {other}", other.type_str()),
+                        section: Some(name),
                     });
                     continue;
                 }
@@ -77,7 +80,8 @@ pub fn load_partial(path: &Path) -> (Config, Vec<ConfigError>) {
                     section: Some(name),
                     key: Some("type".into()),
                     message: format!(
-                        "Unrecognized plugin category: {type_name}{}",
+                        "expected a type ending in Input, Splitter, Decoder, Filter, Encoder \
+                         or Output, got {type_name:?}{}",
                         super::types::suggestion(
                             &type_name,
                             super::types::HEKA_PLUGIN_TYPES.iter().copied()

@@ -145,6 +145,52 @@ impl<'a> SectionErrors<'a> {
         result.map_err(|e| self.add(key, e)).ok()
     }
 
+    /// Whether `key` is set (`set`); records `key: expected {what}, not set (required)`
+    /// when it is not.
+    pub fn required(&mut self, key: &str, set: bool, what: &str) -> bool {
+        if !set {
+            self.add(key, not_set(what));
+        }
+        set
+    }
+
+    /// `given` when it is one of `allowed` (ASCII case ignored when `any_case`); records
+    /// `key: expected one of ..., got "given"` otherwise.
+    pub fn one_of<'v>(
+        &mut self,
+        key: &str,
+        given: &'v str,
+        allowed: &[&str],
+        any_case: bool,
+    ) -> Option<&'v str> {
+        let known = allowed.iter().any(|a| match any_case {
+            true => a.eq_ignore_ascii_case(given),
+            false => *a == given,
+        });
+        if known {
+            Some(given)
+        } else {
+            self.add(key, not_one_of(allowed, given));
+            None
+        }
+    }
+
+    /// The value of a check that names its own keys (TLS settings, HTTP request keys,
+    /// a sandbox's keys), or `None` with its errors recorded.
+    pub fn merge<T>(&mut self, result: Result<T, Vec<ConfigError>>) -> Option<T> {
+        result.map_err(|e| self.errors.extend(e)).ok()
+    }
+
+    /// The section the errors are about.
+    pub fn section(&self) -> &'a PluginSection {
+        self.section
+    }
+
+    /// Whether nothing was recorded so far.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     /// The recorded errors, for a constructor that cannot go on; `key: message` when
     /// none was recorded.
     pub fn fail(mut self, key: &str, message: &str) -> Vec<ConfigError> {
@@ -164,10 +210,20 @@ impl<'a> SectionErrors<'a> {
     }
 }
 
+/// The catalogue's text for a required key that is absent or empty.
+pub fn not_set(what: &str) -> String {
+    format!("expected {what}, not set (required)")
+}
+
+/// The catalogue's text for a value outside a fixed list.
+pub fn not_one_of(allowed: &[&str], given: &str) -> String {
+    format!("expected one of {}, got {given:?}", allowed.join(", "))
+}
+
 /// Splits a TOML decoding error into the key it is about (when serde named one) and a
 /// message saying what was expected and what was given: `invalid type: string "5s",
 /// expected u64` reads `expected a whole number, got string "5s"`; `missing field `x``
-/// reads `is required` under key `x`.
+/// reads `expected a value, not set (required)` under key `x`.
 pub fn serde_error(e: &toml::de::Error) -> (Option<String>, String) {
     let message = e.message().trim();
     // toml's Display ends with "in `a.b`" when it knows the key path.
@@ -184,7 +240,7 @@ pub fn serde_error(e: &toml::de::Error) -> (Option<String>, String) {
     };
     if let Some(field) = quoted(message, "missing field `") {
         let key = Some(join_key(key, &field));
-        return (key, "is required".to_owned());
+        return (key, not_set("a value"));
     }
     if let Some(field) = quoted(message, "unknown field `") {
         let rest = message

@@ -28,7 +28,12 @@ pub fn decode<T: DeserializeOwned>(
             let message = if key == "tls" {
                 format!("{} does not support TLS (no tls table)", section.type_name)
             } else {
-                format!("unknown config setting for '{}': {key}", section.name)
+                let known = known_keys::<T>().iter().chain(also_allowed).copied();
+                format!(
+                    "unknown config setting for '{}': {key}{}",
+                    section.name,
+                    expected_keys(&key, known)
+                )
             };
             ConfigError::in_section(section, Some(&key), message)
         })
@@ -48,4 +53,59 @@ pub fn decode<T: DeserializeOwned>(
             Err(errors)
         }
     }
+}
+
+/// What an unknown top-level `key` should have been: the closest known key, else the
+/// list of them (nothing for a key inside a table).
+fn expected_keys<'a>(key: &str, known: impl Iterator<Item = &'a str> + Clone) -> String {
+    if key.contains('.') {
+        return String::new();
+    }
+    match super::types::closest(key, known.clone()) {
+        Some(close) => format!("; did you mean {close}?"),
+        None => {
+            let mut all: Vec<&str> = known.collect();
+            all.sort_unstable();
+            all.dedup();
+            format!("; expected one of {}", all.join(", "))
+        }
+    }
+}
+
+/// The field names of the struct `T` decodes into, as its `Deserialize` impl declares
+/// them (empty when `T` is not a plain struct).
+fn known_keys<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::value::Error;
+    use serde::de::{Error as _, Visitor};
+
+    /// A deserializer that only records the fields a struct asks for.
+    struct Probe<'f>(&'f mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Error> {
+            Err(Error::custom("probe"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = fields;
+            Err(Error::custom("probe"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }

@@ -103,7 +103,7 @@ pub fn unregistered(section: &PluginSection) -> Vec<ConfigError> {
         let known = super::registry::PLUGINS.iter().map(|(n, _)| *n);
         let heka = types::HEKA_PLUGIN_TYPES.iter().copied();
         format!(
-            "No registered plugin type: {name}{}",
+            "expected a plugin type hekad implements, got {name:?}{}",
             types::suggestion(name, known.chain(heka))
         )
     };
@@ -243,7 +243,10 @@ impl<'a> BuildContext<'a> {
             return Err(vec![ConfigError::in_section(
                 self.section,
                 Some(key),
-                "circular dependency detected",
+                format!(
+                    "expected decoders that do not name each other, got '{name}' nested over \
+                     {MAX_DECODER_DEPTH} deep: circular dependency detected"
+                ),
             )]);
         }
         let section = self

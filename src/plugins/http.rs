@@ -3,7 +3,7 @@
 //! connection with a timeout, and the request options Heka's HTTP plugins share. An
 //! `https://` URL is TLS under the section's `[<section>.tls]` settings (`tls.rs`).
 
-use crate::config::{ConfigError, PluginSection};
+use crate::config::{ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::executors::spawn_local;
 use crate::plugins::tls::{ClientTls, TlsConfig};
 use base64::Engine as _;
@@ -93,6 +93,19 @@ impl Endpoint {
     }
 }
 
+/// The endpoint `url` (from `key`) names, its TLS readied (`use_tls_key`, `use_tls`,
+/// the section's `tls`), or `None` with the errors recorded.
+pub fn checked_endpoint(
+    errors: &mut SectionErrors,
+    key: &str,
+    url: &str,
+    (use_tls_key, use_tls): (&str, bool),
+    tls: &TlsConfig,
+) -> Option<Endpoint> {
+    let endpoint = errors.check(key, Endpoint::parse(url))?;
+    errors.merge(endpoint.secure(errors.section(), use_tls_key, use_tls, tls))
+}
+
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.url)
@@ -113,22 +126,28 @@ pub fn header_list(
     key: &str,
     headers: &BTreeMap<String, HeaderValues>,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, Vec<ConfigError>> {
-    let err = |msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    let mut errors = SectionErrors::new(section);
     let mut list = Vec::new();
     for (name, values) in headers {
         let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| err(format!("header name {name:?}: {e}")))?;
+            .map_err(|e| format!("expected an HTTP header name, got {name:?}: {e}"));
+        let Some(header) = errors.check(key, header) else {
+            continue;
+        };
         let values = match values {
             HeaderValues::One(v) => std::slice::from_ref(v),
             HeaderValues::Many(v) => v.as_slice(),
         };
         for value in values {
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| err(format!("header {name} value {value:?}: {e}")))?;
-            list.push((header.clone(), value));
+            let value = HeaderValue::from_str(value).map_err(|e| {
+                format!("expected an HTTP header value for {name}, got {value:?}: {e}")
+            });
+            if let Some(value) = errors.check(key, value) {
+                list.push((header.clone(), value));
+            }
         }
     }
-    Ok(list)
+    errors.finish(|| list)
 }
 
 /// Request options Heka's HTTP outputs and inputs share: `method`, `headers` (each a
@@ -150,27 +169,30 @@ impl RequestOptions {
         password: &str,
         timeout_ms: u64,
     ) -> Result<RequestOptions, Vec<ConfigError>> {
-        let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+        let mut errors = SectionErrors::new(section);
         let method = match method.to_ascii_uppercase().as_str() {
             "GET" => Method::GET,
             "POST" => Method::POST,
             "PUT" => Method::PUT,
             other => {
-                return Err(err(
-                    "method",
-                    format!("HTTP method {other:?} is not GET, POST or PUT"),
-                ))
+                errors.one_of("method", other, &["GET", "POST", "PUT"], true);
+                Method::GET
             }
         };
-        let mut list = header_list(section, "headers", headers)?;
+        let mut list = errors
+            .merge(header_list(section, "headers", headers))
+            .unwrap_or_default();
         if !username.is_empty() || !password.is_empty() {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-            let value = HeaderValue::from_str(&format!("Basic {token}"))
-                .map_err(|e| err("username", e.to_string()))?;
-            list.push((hyper::header::AUTHORIZATION, value));
+            let value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|e| {
+                format!("expected text that fits an HTTP header, got {username:?}: {e}")
+            });
+            if let Some(value) = errors.check("username", value) {
+                list.push((hyper::header::AUTHORIZATION, value));
+            }
         }
-        Ok(RequestOptions {
+        errors.finish(|| RequestOptions {
             method,
             headers: list,
             timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),

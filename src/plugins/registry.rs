@@ -38,7 +38,7 @@ pub enum Builder {
     Output {
         build: fn(&BuildContext) -> Built<dyn Output>,
         default_encoder: Option<&'static str>,
-        /// Whether the output writes through an encoder ("Encoder required." otherwise);
+        /// Whether the output writes through an encoder (`encoder` is required otherwise);
         /// SandboxOutput writes what its script says.
         uses_encoder: bool,
         /// `use_framing` defaults to true when the encoder writes whole messages.
@@ -75,7 +75,7 @@ pub static PLUGINS: &[(&str, Builder)] = &[
     (
         "LogstreamerInput",
         Builder::Input {
-            build: |c| inputs::logstreamer::build(c.section, c.common_keys),
+            build: |c| inputs::logstreamer::build(c.section, c.common_keys, &c.globals.base_dir),
             default_splitter: "TokenSplitter",
             default_decoder: None,
         },

@@ -209,6 +209,26 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// The server side (TcpInput, HttpListenInput) of a `use_tls = true` section.
 pub fn acceptor(section: &PluginSection, tls: &TlsConfig) -> Result<TlsAcceptor, Vec<ConfigError>> {
+    // Both files missing are two errors, reported together.
+    let missing: Vec<ConfigError> = [
+        (
+            "cert_file",
+            &tls.cert_file,
+            "a PEM certificate file (a TLS server needs one)",
+        ),
+        (
+            "key_file",
+            &tls.key_file,
+            "a PEM private key file (a TLS server needs one)",
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, value, _)| value.is_empty())
+    .flat_map(|(key, _, what)| problem(key, crate::config::not_set(what)).in_section(section))
+    .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
     let config = build_server(tls).map_err(|p| p.in_section(section))?;
     Ok(TlsAcceptor::from(config))
 }
@@ -251,10 +271,12 @@ fn host_of(address: &str) -> &str {
 
 fn build_server(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, Problem> {
     if tls.cert_file.is_empty() {
-        return Err(problem("cert_file", "a TLS server needs cert_file"));
+        let what = "a PEM certificate file (a TLS server needs one)";
+        return Err(problem("cert_file", crate::config::not_set(what)));
     }
     if tls.key_file.is_empty() {
-        return Err(problem("key_file", "a TLS server needs key_file"));
+        let what = "a PEM private key file (a TLS server needs one)";
+        return Err(problem("key_file", crate::config::not_set(what)));
     }
     let provider = provider(tls)?;
     let versions = versions(tls)?;
@@ -304,8 +326,14 @@ fn build_client(tls: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, Problem> {
                 .with_client_auth_cert(certs, key)
                 .map_err(|e| problem("key_file", format!("{}: {e}", tls.key_file)))?
         }
-        (true, false) => return Err(problem("cert_file", "key_file is set without cert_file")),
-        (false, true) => return Err(problem("key_file", "cert_file is set without key_file")),
+        (true, false) => {
+            let what = "a PEM certificate file (key_file is set)";
+            return Err(problem("cert_file", crate::config::not_set(what)));
+        }
+        (false, true) => {
+            let what = "a PEM private key file (cert_file is set)";
+            return Err(problem("key_file", crate::config::not_set(what)));
+        }
     };
     Ok(Arc::new(config))
 }
@@ -321,7 +349,7 @@ fn roots(tls: &TlsConfig) -> Result<RootCertStore, Problem> {
     if added == 0 {
         return Err(problem(
             "root_cafile",
-            "no root_cafile given and no CA certificates found on this system",
+            crate::config::not_set("a PEM CA file (no CA certificates found on this system)"),
         ));
     }
     Ok(store)
@@ -353,8 +381,9 @@ fn provider(tls: &TlsConfig) -> Result<Arc<CryptoProvider>, Problem> {
             return Err(problem(
                 "ciphers",
                 format!(
-                    "none of these cipher suites is supported; hekad has {}",
-                    all.join(", ")
+                    "expected cipher suites among {}, got {:?}: none of them is supported",
+                    all.join(", "),
+                    tls.ciphers
                 ),
             ));
         }
@@ -375,18 +404,25 @@ fn versions(tls: &TlsConfig) -> Result<Vec<&'static rustls::SupportedProtocolVer
             "TLS13" => Ok(13),
             "SSL30" | "TLS10" | "TLS11" => Err(problem(
                 key,
-                format!("{value} is refused: hekad speaks TLS 1.2 and 1.3 only (older versions are broken)"),
+                format!(
+                    "expected TLS12 or TLS13, got {value:?}: hekad speaks TLS 1.2 and 1.3 only \
+                     (older versions are broken)"
+                ),
             )),
             other => Err(problem(
                 key,
-                format!("unknown TLS version {other:?} (TLS12 or TLS13)"),
+                crate::config::not_one_of(&["TLS12", "TLS13"], other),
             )),
         }
     };
     let min = level("min_version", &tls.min_version, 12)?;
     let max = level("max_version", &tls.max_version, 13)?;
     if min > max {
-        return Err(problem("max_version", "max_version is below min_version"));
+        let msg = format!(
+            "expected a version at or above min_version {:?}, got {:?}",
+            tls.min_version, tls.max_version
+        );
+        return Err(problem("max_version", msg));
     }
     let mut versions = Vec::new();
     if min <= 12 {
@@ -407,7 +443,10 @@ fn client_verifier(
         if tls.client_cafile.is_empty() {
             return Err(problem(
                 "client_cafile",
-                format!("client_auth = {:?} needs client_cafile", tls.client_auth),
+                crate::config::not_set(&format!(
+                    "a PEM CA file (client_auth = {:?} needs client_cafile to verify clients)",
+                    tls.client_auth
+                )),
             ));
         }
         let roots = Arc::new(cert_store("client_cafile", &tls.client_cafile)?);
@@ -436,9 +475,15 @@ fn client_verifier(
         "RequireAndVerifyClientCert" => verified(false),
         other => Err(problem(
             "client_auth",
-            format!(
-                "unknown client_auth {other:?} (NoClientCert, RequestClientCert, \
-                 RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert)"
+            crate::config::not_one_of(
+                &[
+                    "NoClientCert",
+                    "RequestClientCert",
+                    "RequireAnyClientCert",
+                    "VerifyClientCertIfGiven",
+                    "RequireAndVerifyClientCert",
+                ],
+                other,
             ),
         )),
     }

@@ -6,7 +6,7 @@
 use super::library;
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -140,44 +140,22 @@ impl SandboxSettings {
         name: &str,
     ) -> Result<SandboxSettings, Vec<ConfigError>> {
         let keys: SandboxKeys = section::decode(section, also_allowed)?;
-        let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-        if keys.script_type != "lua" {
-            return Err(err(
-                "script_type",
-                format!(
-                    "unsupported script_type {:?} (only \"lua\")",
-                    keys.script_type
-                ),
-            ));
-        }
-        if keys.filename.is_empty() {
-            return Err(err("filename", "filename is required".into()));
-        }
+        // Every check runs: all of the section's errors are reported together.
+        let mut errors = SectionErrors::new(section);
+        errors.one_of("script_type", &keys.script_type, &["lua"], false);
         if keys.timer_event_on_shutdown.is_some() && !matches!(kind, Kind::Filter | Kind::Output) {
-            return Err(err(
+            errors.add(
                 "timer_event_on_shutdown",
                 format!(
                     "unknown config setting for '{}': timer_event_on_shutdown",
                     section.name
                 ),
-            ));
+            );
         }
-        let path = under(&globals.share_dir, &keys.filename);
-        let script = match (path.is_file(), Path::new(&keys.filename).is_relative()) {
-            (true, _) => Script::File(path),
-            (false, true) if library::file(&keys.filename).is_some() => {
-                Script::Builtin(keys.filename.clone())
-            }
-            (false, _) => {
-                return Err(err(
-                    "filename",
-                    format!(
-                        "cannot read {}: no such file, and no built-in script of that name \
-                         (`hekad -lua-library` lists them)",
-                        path.display()
-                    ),
-                ))
-            }
+        let what = "a Lua script under share_dir or a built-in one";
+        let script = match errors.required("filename", !keys.filename.is_empty(), what) {
+            true => errors.check("filename", script_of(&globals.share_dir, &keys.filename)),
+            false => None,
         };
         let module_dirs = match &keys.module_directory {
             Some(dirs) => dirs
@@ -188,7 +166,6 @@ impl SandboxSettings {
             None => vec![globals.share_dir.join("lua_modules")],
         };
         let mut config = Vec::new();
-        let mut errors = Vec::new();
         let mut tz = None;
         for (key, value) in &keys.config {
             let value = match value {
@@ -197,32 +174,26 @@ impl SandboxSettings {
                 toml::Value::Float(f) => ConfigValue::Number(*f),
                 toml::Value::Boolean(b) => ConfigValue::Bool(*b),
                 other => {
-                    errors.push(ConfigError::in_section(
-                        section,
-                        Some(&format!("config.{key}")),
+                    errors.add(
+                        &format!("config.{key}"),
                         format!(
-                            "unsupported {} value: use a string, number or boolean",
+                            "expected a string, number or boolean, got {} {other}",
                             other.type_str()
                         ),
-                    ));
+                    );
                     continue;
                 }
             };
             if key == "tz" && kind != Kind::Filter && kind != Kind::Output {
                 if let ConfigValue::String(zone) = &value {
-                    match crate::timefmt::zone(zone) {
-                        Ok(z) => tz = Some(z),
-                        Err(e) => {
-                            errors.push(ConfigError::in_section(section, Some("config.tz"), e))
-                        }
-                    }
+                    tz = errors.check("config.tz", crate::timefmt::zone(zone));
                 }
             }
             config.push((key.clone(), value));
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let Some(script) = script else {
+            return Err(errors.fail("filename", "not checked"));
+        };
         let preservation = keys.preserve_data.then(|| {
             globals
                 .base_dir
@@ -230,7 +201,7 @@ impl SandboxSettings {
                 .join(format!("{}.data", sanitize_name(name)))
         });
         let _ = keys.profile;
-        Ok(SandboxSettings {
+        errors.finish(|| SandboxSettings {
             name: name.to_owned(),
             kind,
             script_name: keys.filename,
@@ -265,7 +236,6 @@ impl SandboxSettings {
     }
 }
 
-/// `path` under `dir` when relative.
 /// Where a sandbox's script comes from.
 #[derive(Clone, Debug)]
 pub enum Script {
@@ -288,6 +258,24 @@ impl Script {
     }
 }
 
+/// The script `filename` names: a file under `share_dir`, else the built-in library's
+/// file of that (relative) path.
+fn script_of(share_dir: &Path, filename: &str) -> Result<Script, String> {
+    let path = under(share_dir, filename);
+    match (path.is_file(), Path::new(filename).is_relative()) {
+        (true, _) => Ok(Script::File(path)),
+        (false, true) if library::file(filename).is_some() => {
+            Ok(Script::Builtin(filename.to_owned()))
+        }
+        (false, _) => Err(format!(
+            "expected a Lua script, got {}: no such file, and no built-in script of that \
+             name (`hekad -lua-library` lists them)",
+            path.display()
+        )),
+    }
+}
+
+/// `path` under `dir` when relative.
 fn under(dir: &Path, path: &str) -> PathBuf {
     let path = Path::new(path);
     match path.is_absolute() {

@@ -143,7 +143,7 @@ pub fn from_section(
     section: &PluginSection,
     max_message_size: u32,
 ) -> Result<Box<dyn Splitter>, Vec<ConfigError>> {
-    let (c, common): (FramingConfig, _) = decode(section, max_message_size)?;
+    let (c, common, errors): (FramingConfig, _, _) = decode(section, max_message_size)?;
     let mut splitter = HekaFramingSplitter::new(max_message_size);
     splitter.skip_authentication = c.skip_authentication;
     splitter.message_bytes = common.use_message_bytes.unwrap_or(true);
@@ -152,7 +152,7 @@ pub fn from_section(
             .keys
             .insert(name, Check::Hmac(key.hmac_key.into_bytes()));
     }
-    Ok(Box::new(splitter))
+    errors.finish(|| Box::new(splitter) as Box<dyn Splitter>)
 }
 
 impl Splitter for HekaFramingSplitter {

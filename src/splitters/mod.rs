@@ -8,7 +8,7 @@ pub mod pattern_grouping;
 pub mod regex;
 pub mod token;
 
-use crate::config::{ConfigError, PluginSection};
+use crate::config::{ConfigError, PluginSection, SectionErrors};
 use serde::Deserialize;
 use std::ops::Range;
 
@@ -97,20 +97,31 @@ impl CommonSplitterConfig {
             Some(n) if n > max_record_size => Err(vec![ConfigError::in_section(
                 section,
                 Some("min_buffer_size"),
-                format!("min_buffer_size {n} is larger than MAX_RECORD_SIZE {max_record_size}"),
+                format!("expected at most {max_record_size} (the largest record), got {n}"),
             )]),
             _ => Ok(()),
         }
     }
 }
 
-/// Decodes a splitter's own config plus the common keys; shared by every splitter.
+/// Decodes a splitter's own config plus the common keys; shared by every splitter. The
+/// errors of the common keys are recorded in the [`SectionErrors`] it returns, for the
+/// splitter to add its own checks to (an own config that does not decode ends it).
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     section: &PluginSection,
     max_message_size: u32,
-) -> Result<(T, CommonSplitterConfig), Vec<ConfigError>> {
-    let common = CommonSplitterConfig::from_section(section)?;
-    common.check(section, crate::framing::max_record_size(max_message_size))?;
-    let own = crate::config::section::decode(section, CommonSplitterConfig::KEYS)?;
-    Ok((own, common))
+) -> Result<(T, CommonSplitterConfig, SectionErrors<'_>), Vec<ConfigError>> {
+    let mut errors = SectionErrors::new(section);
+    let common = errors.merge(CommonSplitterConfig::from_section(section));
+    if let Some(common) = &common {
+        let max_record_size = crate::framing::max_record_size(max_message_size);
+        errors.merge(common.check(section, max_record_size));
+    }
+    match crate::config::section::decode(section, CommonSplitterConfig::KEYS) {
+        Ok(own) => Ok((own, common.unwrap_or_default(), errors)),
+        Err(own) => {
+            errors.merge::<()>(Err(own));
+            Err(errors.fail("type", "not decoded"))
+        }
+    }
 }

@@ -18,10 +18,12 @@ pub fn from_section(
     section: &PluginSection,
     max_message_size: u32,
 ) -> Result<Box<dyn Splitter>, Vec<ConfigError>> {
-    let (_, common): (NullConfig, _) = decode(section, max_message_size)?;
-    Ok(Box::new(NullSplitter {
-        message_bytes: common.use_message_bytes.unwrap_or(false),
-    }))
+    let (_, common, errors): (NullConfig, _, _) = decode(section, max_message_size)?;
+    errors.finish(|| {
+        Box::new(NullSplitter {
+            message_bytes: common.use_message_bytes.unwrap_or(false),
+        }) as Box<dyn Splitter>
+    })
 }
 
 impl Splitter for NullSplitter {

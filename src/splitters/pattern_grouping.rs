@@ -38,22 +38,25 @@ pub fn from_section(
     section: &PluginSection,
     max_message_size: u32,
 ) -> Result<Box<dyn Splitter>, Vec<ConfigError>> {
-    let (c, common): (GroupingConfig, _) = decode(section, max_message_size)?;
-    let compile = |key: &str, text: &str| {
-        Regex::new(text).map_err(|e| {
-            vec![ConfigError::in_section(
-                section,
-                Some(key),
-                format!("invalid regex: {e}"),
-            )]
-        })
+    let (c, common, mut errors): (GroupingConfig, _, _) = decode(section, max_message_size)?;
+    let mut compile = |key: &str, text: &str| {
+        let regex = Regex::new(text)
+            .map_err(|e| format!("expected a regular expression, got {text:?}: {e}"));
+        errors.check(key, regex)
     };
-    Ok(Box::new(PatternGroupingSplitter {
-        delimiter: compile("delimiter", &c.delimiter)?,
-        grouping: compile("grouping", &c.grouping)?,
-        max_lines: c.max_lines.max(1),
-        message_bytes: common.use_message_bytes.unwrap_or(false),
-    }))
+    let delimiter = compile("delimiter", &c.delimiter);
+    let grouping = compile("grouping", &c.grouping);
+    let (Some(delimiter), Some(grouping)) = (delimiter, grouping) else {
+        return Err(errors.fail("delimiter", "not checked"));
+    };
+    errors.finish(|| {
+        Box::new(PatternGroupingSplitter {
+            delimiter,
+            grouping,
+            max_lines: c.max_lines.max(1),
+            message_bytes: common.use_message_bytes.unwrap_or(false),
+        }) as Box<dyn Splitter>
+    })
 }
 
 impl Splitter for PatternGroupingSplitter {

@@ -37,11 +37,13 @@ pub struct RegexSplitter {
 impl RegexSplitter {
     /// Builds the splitter; the error text is Heka's.
     pub fn new(delimiter: &str, eol: bool) -> Result<RegexSplitter, String> {
-        let regex = Regex::new(delimiter).map_err(|e| format!("invalid delimiter regex: {e}"))?;
+        let regex = Regex::new(delimiter)
+            .map_err(|e| format!("expected a regular expression, got {delimiter:?}: {e}"))?;
         let groups = regex.captures_len() - 1;
         if groups > 1 {
             return Err(format!(
-                "regex must not contain more than one capture group: {delimiter}"
+                "expected a regular expression with at most one capture group, got \
+                 {delimiter:?} ({groups} groups)"
             ));
         }
         Ok(RegexSplitter {
@@ -58,11 +60,15 @@ pub fn from_section(
     section: &PluginSection,
     max_message_size: u32,
 ) -> Result<Box<dyn Splitter>, Vec<ConfigError>> {
-    let (c, common): (RegexConfig, _) = decode(section, max_message_size)?;
-    let mut splitter = RegexSplitter::new(&c.delimiter, c.delimiter_eol)
-        .map_err(|e| vec![ConfigError::in_section(section, Some("delimiter"), e)])?;
+    let (c, common, mut errors): (RegexConfig, _, _) = decode(section, max_message_size)?;
+    let Some(mut splitter) = errors.check(
+        "delimiter",
+        RegexSplitter::new(&c.delimiter, c.delimiter_eol),
+    ) else {
+        return Err(errors.fail("delimiter", "not checked"));
+    };
     splitter.message_bytes = common.use_message_bytes.unwrap_or(false);
-    Ok(Box::new(splitter))
+    errors.finish(|| Box::new(splitter) as Box<dyn Splitter>)
 }
 
 impl Splitter for RegexSplitter {

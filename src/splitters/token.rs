@@ -43,17 +43,18 @@ pub fn from_section(
     section: &PluginSection,
     max_message_size: u32,
 ) -> Result<Box<dyn Splitter>, Vec<ConfigError>> {
-    let (c, common): (TokenConfig, _) = decode(section, max_message_size)?;
+    let (c, common, mut errors): (TokenConfig, _, _) = decode(section, max_message_size)?;
     let [delimiter] = c.delimiter.as_bytes() else {
-        return Err(vec![ConfigError::in_section(
-            section,
-            Some("delimiter"),
-            "TokenSplitter delimiter must be a single character.",
-        )]);
+        let given = &c.delimiter;
+        errors.add(
+            "delimiter",
+            format!("expected a single character, got {given:?}"),
+        );
+        return Err(errors.fail("delimiter", "not checked"));
     };
     let mut splitter = TokenSplitter::new(*delimiter, c.count);
     splitter.message_bytes = common.use_message_bytes.unwrap_or(false);
-    Ok(Box::new(splitter))
+    errors.finish(|| Box::new(splitter) as Box<dyn Splitter>)
 }
 
 impl Splitter for TokenSplitter {

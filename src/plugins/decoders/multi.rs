@@ -2,7 +2,7 @@
 //! (each in turn; a failing one passes the message on). Fails only when none succeeded.
 
 use super::{DecodeError, Decoded, Decoder, MorePacks};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::pack::Pack;
 use crate::plugins::build::BuildContext;
 use serde::Deserialize;
@@ -42,18 +42,16 @@ pub struct MultiDecoder {
 /// Builds a MultiDecoder and its sub-decoders, each by its section name.
 pub fn build(ctx: &BuildContext<'_>) -> Result<Box<dyn Decoder>, Vec<ConfigError>> {
     let c: MultiConfig = section::decode(ctx.section, &[])?;
+    // Every check runs, the subs' too: all of the errors are reported together.
+    let mut errors = SectionErrors::new(ctx.section);
+    let all = check(&mut errors, &c);
     let mut subs = Vec::new();
-    let mut errors = Vec::new();
     for name in &c.subs {
-        match ctx.decoder("subs", name) {
-            Ok(decoder) => subs.push((name.clone(), decoder)),
-            Err(e) => errors.extend(e),
+        if let Some(decoder) = errors.merge(ctx.decoder("subs", name)) {
+            subs.push((name.clone(), decoder));
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    from_section(ctx.section, subs)
+    errors.finish(|| new(subs, all, c.log_sub_errors))
 }
 
 /// Builds a MultiDecoder around already-built sub-decoders (in `subs` order).
@@ -62,24 +60,33 @@ pub fn from_section(
     subs: Vec<(String, Box<dyn Decoder>)>,
 ) -> Result<Box<dyn Decoder>, Vec<ConfigError>> {
     let c: MultiConfig = section::decode(section, &[])?;
-    let err = |key: &str, msg: &str| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.subs.is_empty() {
-        return Err(err("subs", "at least one sub-decoder is required"));
-    }
-    let all = match c.cascade_strategy.as_str() {
-        "first-wins" => false,
-        "all" => true,
-        _ => return Err(err("cascade_strategy", "must be \"first-wins\" or \"all\"")),
-    };
+    let mut errors = SectionErrors::new(section);
+    let all = check(&mut errors, &c);
+    errors.finish(|| new(subs, all, c.log_sub_errors))
+}
+
+/// The section's own checks; whether the cascade strategy is "all".
+fn check(errors: &mut SectionErrors, c: &MultiConfig) -> bool {
+    errors.required("subs", !c.subs.is_empty(), "a list of decoder names");
+    let strategy = errors.one_of(
+        "cascade_strategy",
+        &c.cascade_strategy,
+        &["first-wins", "all"],
+        false,
+    );
+    strategy == Some("all")
+}
+
+fn new(subs: Vec<(String, Box<dyn Decoder>)>, all: bool, log_sub_errors: bool) -> Box<dyn Decoder> {
     let subs = subs
         .into_iter()
         .map(|(n, d)| (n, d, SubCounts::default()))
         .collect();
-    Ok(Box::new(MultiDecoder {
+    Box::new(MultiDecoder {
         subs,
         all,
-        log_sub_errors: c.log_sub_errors,
-    }))
+        log_sub_errors,
+    })
 }
 
 impl MultiDecoder {

@@ -5,7 +5,7 @@
 
 use super::template::MessageFields;
 use super::{DecodeError, Decoded, Decoder, MorePacks};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::diagnostics::escaped_prefix;
 use crate::message::rewrite::{rewrite, Overrides};
 use crate::pipeline::pack::Pack;
@@ -54,22 +54,34 @@ pub struct PayloadRegexDecoder {
 
 pub fn from_section(section: &PluginSection) -> Result<Box<dyn Decoder>, Vec<ConfigError>> {
     let c: PayloadRegexConfig = section::decode(section, &[])?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.match_regex.is_empty() {
-        return Err(err("match_regex", "match_regex is required".into()));
-    }
-    let regex = Regex::new(&c.match_regex)
-        .map_err(|e| err("match_regex", format!("invalid regex: {e}")))?;
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let what = "a regular expression with named captures";
+    let regex = match errors.required("match_regex", !c.match_regex.is_empty(), what) {
+        true => errors.check(
+            "match_regex",
+            Regex::new(&c.match_regex).map_err(|e| {
+                format!(
+                    "expected a regular expression, got {:?}: {e}",
+                    c.match_regex
+                )
+            }),
+        ),
+        false => None,
+    };
+    let layout = errors.check("timestamp_layout", Layout::new(&c.timestamp_layout));
+    let zone = errors.check("timestamp_location", timefmt::zone(&c.timestamp_location));
+    let (Some(regex), Some(layout), Some(zone)) = (regex, layout, zone) else {
+        return Err(errors.fail("match_regex", "not checked"));
+    };
     let names: Vec<(String, usize)> = regex
         .capture_names()
         .enumerate()
         .filter_map(|(i, n)| n.map(|n| (n.to_owned(), i)))
         .collect();
     let group = |name: &str| names.iter().find(|(n, _)| n == name).map(|(_, i)| *i);
-    let layout = Layout::new(&c.timestamp_layout).map_err(|e| err("timestamp_layout", e))?;
-    let zone = timefmt::zone(&c.timestamp_location).map_err(|e| err("timestamp_location", e))?;
     let fields = MessageFields::new(&c.message_fields, true);
-    Ok(Box::new(PayloadRegexDecoder {
+    let decoder = PayloadRegexDecoder {
         locations: regex.capture_locations(),
         timestamp_group: group("Timestamp"),
         severity_group: group("Severity"),
@@ -79,7 +91,8 @@ pub fn from_section(section: &PluginSection) -> Result<Box<dyn Decoder>, Vec<Con
         timestamp: TimestampParser::new(layout, zone),
         fields,
         log_errors: c.log_errors,
-    }))
+    };
+    errors.finish(|| Box::new(decoder) as Box<dyn Decoder>)
 }
 
 impl Decoder for PayloadRegexDecoder {

@@ -13,7 +13,7 @@
 //! outside printable ASCII but `"` and `\` as `\uXXXX`, invalid UTF-8 as U+FFFD).
 
 use super::{EncodeError, Encoded, Encoder};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::{uuid, MessageView, Value};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -177,7 +177,8 @@ pub struct EsJsonEncoder {
 
 pub fn from_section(section: &PluginSection) -> Result<Box<dyn Encoder>, Vec<ConfigError>> {
     let c: EsJsonConfig = section::decode(section, &[])?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
     let mapped = |name: &str| {
         c.field_mappings
             .get(name)
@@ -197,44 +198,53 @@ pub fn from_section(section: &PluginSection) -> Result<Box<dyn Encoder>, Vec<Con
             "pid" => Part::Pid(mapped("Pid")),
             "hostname" => Part::Hostname(mapped("Hostname")),
             "dynamicfields" => Part::DynamicFields,
-            _ => return Err(err("fields", format!("Unable to find field: {field}"))),
+            _ => {
+                errors.one_of("fields", field, &ALL_FIELDS, true);
+                continue;
+            }
         });
     }
     if !c.dynamic_fields.is_empty() && !parts.iter().any(|p| matches!(p, Part::DynamicFields)) {
-        return Err(err(
+        errors.add(
             "dynamic_fields",
-            "dynamic_fields is set but fields does not contain \"DynamicFields\"".into(),
-        ));
+            format!(
+                "expected fields to contain \"DynamicFields\" when dynamic_fields is set, got \
+                 fields {:?}",
+                c.fields
+            ),
+        );
     }
-    if let Some(key) = c
+    for key in c
         .field_mappings
         .keys()
-        .find(|k| !ALL_FIELDS[..9].contains(&k.as_str()))
+        .filter(|k| !ALL_FIELDS[..9].contains(&k.as_str()))
     {
-        return Err(err(
-            "field_mappings",
-            format!("{key:?} is not a message header"),
-        ));
+        errors.one_of("field_mappings", key, &ALL_FIELDS[..9], false);
     }
-    Ok(Box::new(EsJsonEncoder {
-        index: Template::parse(&c.index),
-        type_name: Template::parse(&c.type_name),
-        id: (!c.id.is_empty()).then(|| Template::parse(&c.id)),
-        index_from_timestamp: c.es_index_from_timestamp,
-        parts,
-        timestamp: c.timestamp,
-        dynamic_fields: c
-            .dynamic_fields
-            .into_iter()
-            .map(String::into_bytes)
-            .collect(),
-        raw_bytes_fields: c
-            .raw_bytes_fields
-            .into_iter()
-            .map(String::into_bytes)
-            .collect(),
-        replace_dots_with: c.replace_dots_with,
-    }))
+    if !errors.is_empty() {
+        return Err(errors.fail("fields", "not checked"));
+    }
+    errors.finish(|| {
+        Box::new(EsJsonEncoder {
+            index: Template::parse(&c.index),
+            type_name: Template::parse(&c.type_name),
+            id: (!c.id.is_empty()).then(|| Template::parse(&c.id)),
+            index_from_timestamp: c.es_index_from_timestamp,
+            parts,
+            timestamp: c.timestamp,
+            dynamic_fields: c
+                .dynamic_fields
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
+            raw_bytes_fields: c
+                .raw_bytes_fields
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
+            replace_dots_with: c.replace_dots_with,
+        }) as Box<dyn Encoder>
+    })
 }
 
 /// Appends `text` as a JSON string the way Heka quotes it.

@@ -20,7 +20,7 @@
 //! protocol requires; NaN and infinite numbers are left out (InfluxDB refuses them).
 
 use super::{EncodeError, Encoded, Encoder};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::{MessageView, Value};
 use serde::Deserialize;
 use std::io::Write;
@@ -59,29 +59,34 @@ pub struct InfluxLineEncoder {
 
 pub fn from_section(section: &PluginSection) -> Result<Box<dyn Encoder>, Vec<ConfigError>> {
     let c: InfluxLineConfig = section::decode(section, &[])?;
+    let mut errors = SectionErrors::new(section);
     let divisor = match c.timestamp_precision.as_str() {
         "ns" | "n" => 1,
         "us" | "u" => 1_000,
         "ms" => 1_000_000,
         "s" => 1_000_000_000,
         other => {
-            return Err(vec![ConfigError::in_section(
-                section,
-                Some("timestamp_precision"),
-                format!("timestamp_precision {other:?} is not ns, us, ms or s"),
-            )])
+            errors.one_of(
+                "timestamp_precision",
+                other,
+                &["ns", "us", "ms", "s"],
+                false,
+            );
+            1
         }
     };
     let mut tags: Vec<Vec<u8>> = c.tag_fields.into_iter().map(String::into_bytes).collect();
     tags.sort();
     tags.dedup();
-    Ok(Box::new(InfluxLineEncoder {
-        measurement: (!c.measurement.is_empty()).then(|| c.measurement.into_bytes()),
-        tags,
-        skip: c.skip_fields.into_iter().map(String::into_bytes).collect(),
-        divisor,
-        include_payload: c.include_payload,
-    }))
+    errors.finish(|| {
+        Box::new(InfluxLineEncoder {
+            measurement: (!c.measurement.is_empty()).then(|| c.measurement.into_bytes()),
+            tags,
+            skip: c.skip_fields.into_iter().map(String::into_bytes).collect(),
+            divisor,
+            include_payload: c.include_payload,
+        }) as Box<dyn Encoder>
+    })
 }
 
 /// A header's value as tag text, if `name` is a header.

@@ -2,7 +2,7 @@
 //! newline appended.
 
 use super::{EncodeError, Encoded, Encoder};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::MessageView;
 use serde::Deserialize;
 use std::io::Write;
@@ -41,23 +41,26 @@ pub fn from_section(section: &PluginSection) -> Result<Box<dyn Encoder>, Vec<Con
     if !ts_format.ends_with(' ') {
         ts_format.push(' ');
     }
+    let mut errors = SectionErrors::new(section);
     if c.prefix_ts {
         let probe = jiff::Timestamp::UNIX_EPOCH.to_zoned(jiff::tz::TimeZone::UTC);
         let mut sink = Vec::new();
         if write!(sink, "{}", probe.strftime(&ts_format)).is_err() {
-            return Err(vec![ConfigError::in_section(
-                section,
-                Some("ts_format"),
-                format!("invalid strftime format {ts_format:?}"),
-            )]);
+            let given = ts_format.trim_end_matches(' ');
+            errors.add(
+                "ts_format",
+                format!("expected a strftime format, got {given:?}"),
+            );
         }
     }
-    Ok(Box::new(PayloadEncoder {
-        append_newlines: c.append_newlines,
-        prefix_ts: c.prefix_ts,
-        ts_from_message: c.ts_from_message,
-        ts_format,
-    }))
+    errors.finish(|| {
+        Box::new(PayloadEncoder {
+            append_newlines: c.append_newlines,
+            prefix_ts: c.prefix_ts,
+            ts_from_message: c.ts_from_message,
+            ts_format,
+        }) as Box<dyn Encoder>
+    })
 }
 
 impl Encoder for PayloadEncoder {

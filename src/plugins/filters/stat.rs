@@ -7,7 +7,7 @@
 //! lacks stays as written. A value that is not a number is counted as a failure and
 //! logged (at most once a second); Heka submitted 0.
 
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::{MessageView, Value};
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::filters::{Filter, FilterContext};
@@ -73,19 +73,22 @@ pub fn build(
     sink: impl FnOnce(&str) -> Result<Arc<StatSink>, Vec<ConfigError>>,
 ) -> Result<Box<dyn Filter>, Vec<ConfigError>> {
     let c: StatFilterConfig = section::decode(section, common_keys)?;
-    let sink = sink(&c.stat_accum_name)?;
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let sink = errors.merge(sink(&c.stat_accum_name));
+    let what = format!(
+        "[{}.Metric.<id>] tables with type, name and value",
+        section.name
+    );
+    errors.required("Metric", !c.metric.is_empty(), &what);
     let mut metrics = Vec::new();
     for (id, m) in c.metric {
         let key = format!("Metric.{id}.type");
-        let kind = match m.kind.as_str() {
-            "Counter" => Kind::Counter,
-            "Timer" => Kind::Timer,
-            "Gauge" => Kind::Gauge,
-            other => {
-                let msg =
-                    format!("metric type {other:?} is not \"Counter\", \"Timer\" or \"Gauge\"");
-                return Err(vec![ConfigError::in_section(section, Some(&key), msg)]);
-            }
+        let kind = match errors.one_of(&key, &m.kind, &["Counter", "Timer", "Gauge"], false) {
+            Some("Counter") => Kind::Counter,
+            Some("Timer") => Kind::Timer,
+            Some(_) => Kind::Gauge,
+            None => continue,
         };
         metrics.push(Metric {
             kind,
@@ -94,14 +97,10 @@ pub fn build(
             replace_dot: m.replace_dot,
         });
     }
-    if metrics.is_empty() {
-        return Err(vec![ConfigError::in_section(
-            section,
-            Some("Metric"),
-            "no [<name>.Metric.<id>] tables: nothing to count",
-        )]);
-    }
-    Ok(Box::new(StatFilter { metrics, sink }))
+    let Some(sink) = sink else {
+        return Err(errors.fail("stat_accum_name", "not checked"));
+    };
+    errors.finish(|| Box::new(StatFilter { metrics, sink }) as Box<dyn Filter>)
 }
 
 /// The text `%name%` stands for in `msg`, if the message has it.

@@ -7,7 +7,7 @@
 //! that cannot be read is logged and tried again at the next tick.
 
 use super::{Decorator, Deliverer, Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::ticker::Polling;
@@ -34,25 +34,20 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: FilePollingConfig = section::decode(section, common_keys)?;
-    if c.file_path.is_empty() {
-        return Err(vec![ConfigError::in_section(
-            section,
-            Some("file_path"),
-            "file_path is required",
-        )]);
+    let mut errors = SectionErrors::new(section);
+    if errors.required("file_path", !c.file_path.is_empty(), "a file to read") {
+        let path = std::path::Path::new(&c.file_path);
+        if path.exists() {
+            errors.check("file_path", crate::preflight::readable(path));
+        } else {
+            log::warn!(
+                "[{}] file_path {} does not exist (yet): each poll fails until it does",
+                section.name,
+                c.file_path
+            );
+        }
     }
-    let path = std::path::Path::new(&c.file_path);
-    if path.exists() {
-        crate::preflight::readable(path)
-            .map_err(|e| vec![ConfigError::in_section(section, Some("file_path"), e)])?;
-    } else {
-        log::warn!(
-            "[{}] file_path {} does not exist (yet): each poll fails until it does",
-            section.name,
-            c.file_path
-        );
-    }
-    Ok(Box::new(FilePollingInput { path: c.file_path }))
+    errors.finish(|| Box::new(FilePollingInput { path: c.file_path }) as Box<dyn Input>)
 }
 
 impl Input for FilePollingInput {

@@ -10,11 +10,13 @@
 //! Heka's docs named the user key `user` and Heka itself read `username`: both work.
 
 use super::{Decorator, Deliverer, Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::ticker::Polling;
-use crate::plugins::http::{Client, Endpoint, HeaderValues, RequestOptions, Response};
+use crate::plugins::http::{
+    checked_endpoint, Client, Endpoint, HeaderValues, RequestOptions, Response,
+};
 use crate::plugins::tls::TlsConfig;
 use hyper::body::Bytes;
 use serde::Deserialize;
@@ -78,33 +80,52 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: HttpInputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
     let urls = match (c.url.is_empty(), c.urls.is_empty()) {
         (false, true) => vec![c.url.clone()],
         (true, false) => c.urls.clone(),
-        (false, false) => return Err(err("urls", "url and urls cannot both be set".into())),
-        (true, true) => return Err(err("url", "url or urls is required".into())),
+        (false, false) => {
+            let msg = format!("expected url or urls, got both (url {:?})", c.url);
+            errors.add("urls", msg);
+            Vec::new()
+        }
+        (true, true) => {
+            errors.required("url", false, "an http:// or https:// URL (or urls)");
+            Vec::new()
+        }
     };
     let mut endpoints = Vec::with_capacity(urls.len());
     for url in &urls {
-        let endpoint = Endpoint::parse(url).map_err(|e| err("url", e))?;
-        endpoints.push(endpoint.secure(section, "url", false, &c.tls)?);
+        let key = if c.urls.is_empty() { "url" } else { "urls" };
+        endpoints.extend(checked_endpoint(
+            &mut errors,
+            key,
+            url,
+            (key, false),
+            &c.tls,
+        ));
     }
-    let options = RequestOptions::new(
+    let options = errors.merge(RequestOptions::new(
         section,
         &c.method,
         &c.headers,
         &c.username,
         &c.password,
         c.http_timeout,
-    )?;
-    Ok(Box::new(HttpInput {
-        endpoints,
-        options,
-        body: Bytes::from(c.body.into_bytes()),
-        success_severity: c.success_severity,
-        error_severity: c.error_severity,
-    }))
+    ));
+    let Some(options) = options else {
+        return Err(errors.fail("method", "not checked"));
+    };
+    errors.finish(|| {
+        Box::new(HttpInput {
+            endpoints,
+            options,
+            body: Bytes::from(c.body.into_bytes()),
+            success_severity: c.success_severity,
+            error_severity: c.error_severity,
+        }) as Box<dyn Input>
+    })
 }
 
 /// One polled URL: its connection and the deliverer of its responses.

@@ -15,7 +15,7 @@
 //! are in the router's queue.
 
 use super::{Decorator, Deliverer, Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::stats::PluginStats;
@@ -97,9 +97,10 @@ pub fn build(
     dry_run: bool,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: HttpListenConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
     let tls = match c.use_tls {
-        true => Some(tls::acceptor(section, &c.tls)?),
+        true => errors.merge(tls::acceptor(section, &c.tls)),
         false => None,
     };
     let auth = match c.auth_type.as_str() {
@@ -109,29 +110,42 @@ pub fn build(
                 .encode(format!("{}:{}", c.username, c.password));
             Auth::Basic(format!("Basic {token}"))
         }
-        "API" if !c.api_key.is_empty() => Auth::ApiKey(c.api_key.clone()),
-        "API" => return Err(err("api_key", "auth_type \"API\" needs an api_key".into())),
+        "API" => {
+            let what = "an API key (auth_type is \"API\")";
+            errors.required("api_key", !c.api_key.is_empty(), what);
+            Auth::ApiKey(c.api_key.clone())
+        }
         other => {
-            let msg = format!("auth_type {other:?} is not \"Basic\" or \"API\"");
-            return Err(err("auth_type", msg));
+            errors.one_of("auth_type", other, &["Basic", "API"], false);
+            Auth::None
         }
     };
-    let response_headers = crate::plugins::http::header_list(section, "headers", &c.headers)?;
-    if dry_run {
-        super::check_listen_address("tcp", &c.address).map_err(|e| err("address", e))?;
-        return Ok(Box::new(super::CheckedOnly));
+    let response_headers = errors.merge(crate::plugins::http::header_list(
+        section, "headers", &c.headers,
+    ));
+    let set = errors.required("address", !c.address.is_empty(), "a host:port");
+    if dry_run && set {
+        errors.check("address", super::check_listen_address("tcp", &c.address));
     }
-    let listener = TcpListener::bind(&c.address)
-        .map_err(|e| err("address", format!("cannot bind {}: {e}", c.address)))?;
-    Ok(Box::new(HttpListenInput {
-        listener,
-        settings: Arc::new(Settings {
-            auth,
-            response_headers,
-            request_headers: c.request_headers,
-            tls,
-        }),
-    }))
+    if dry_run || !set {
+        return errors.finish(|| Box::new(super::CheckedOnly) as Box<dyn Input>);
+    }
+    let listener = TcpListener::bind(&c.address).map_err(|e| super::listen_failed(&c.address, e));
+    let listener = errors.check("address", listener);
+    let (Some(listener), Some(response_headers)) = (listener, response_headers) else {
+        return Err(errors.fail("address", "not bound"));
+    };
+    errors.finish(|| {
+        Box::new(HttpListenInput {
+            listener,
+            settings: Arc::new(Settings {
+                auth,
+                response_headers,
+                request_headers: c.request_headers,
+                tls,
+            }),
+        }) as Box<dyn Input>
+    })
 }
 
 impl Input for HttpListenInput {

@@ -45,7 +45,8 @@ impl Input for CheckedOnly {
 }
 
 /// Checks a listening address without binding it (`hekad -test`): `host:port` for the
-/// IP networks, the directory of a socket path for unix ones.
+/// IP networks, not in use by another socket (as far as /proc/net tells), the directory
+/// of a socket path for unix ones.
 pub fn check_listen_address(net: &str, address: &str) -> Result<(), String> {
     match net {
         "unix" | "unixgram" if address.starts_with('@') => Ok(()),
@@ -54,8 +55,17 @@ pub fn check_listen_address(net: &str, address: &str) -> Result<(), String> {
             _ => Ok(()),
         },
         _ if address.starts_with("fd:") => Ok(()),
-        _ => crate::preflight::socket_address(address),
+        _ => {
+            crate::preflight::socket_address(address)?;
+            crate::preflight::address_free(address, net.starts_with("tcp"))
+        }
     }
+}
+
+/// The error of a socket that could not be bound at `address`, the same for every input
+/// (and the one `hekad -test` gives for a port in use).
+pub fn listen_failed(address: &str, e: std::io::Error) -> String {
+    format!("cannot listen on {address}: {e}")
 }
 
 /// A configured input. Sockets are bound when the input is built (so a bad address is a

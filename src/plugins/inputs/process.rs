@@ -18,7 +18,7 @@
 //! is waited for by smol's process reaper.
 
 use super::{Decorator, Deliverer, Input, InputContext, InputShared};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::deadline::Deadline;
@@ -98,24 +98,26 @@ pub fn build_input(
     common_keys: &[&str],
 ) -> Result<ProcessInput, Vec<ConfigError>> {
     let mut c: ProcessConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.command.is_empty() {
-        return Err(err("command", "No Command Configured".into()));
-    }
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let what = format!("a [{}.command.0] table with a bin", section.name);
+    errors.required("command", !c.command.is_empty(), &what);
+    let given: Vec<String> = c.command.keys().cloned().collect();
     let mut steps = Vec::new();
     for idx in 0..c.command.len() {
         let Some(step) = c.command.remove(&idx.to_string()) else {
             let msg = format!(
-                "Expected to find a command at index [{}][{idx}]",
-                section.name
+                "expected commands numbered 0 to {} without gaps, got {}",
+                given.len() - 1,
+                given.join(", ")
             );
-            return Err(err("command", msg));
+            errors.add("command", msg);
+            break;
         };
-        if step.bin.is_empty() {
-            return Err(err(&format!("command.{idx}.bin"), "bin is required".into()));
+        let key = format!("command.{idx}.bin");
+        if errors.required(&key, !step.bin.is_empty(), "a program to run") {
+            errors.check(&key, crate::preflight::executable(&step.bin));
         }
-        crate::preflight::executable(&step.bin)
-            .map_err(|e| err(&format!("command.{idx}.bin"), e))?;
         steps.push(step);
     }
     let every = match section
@@ -127,7 +129,7 @@ pub fn build_input(
         Some(0) => None,
         Some(secs) => Some(Duration::from_secs(secs.max(0) as u64)),
     };
-    Ok(ProcessInput {
+    errors.finish(|| ProcessInput {
         steps,
         every,
         immediate_start: c.immediate_start,

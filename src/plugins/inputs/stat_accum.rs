@@ -12,7 +12,7 @@
 //! come from the values kept.
 
 use super::{Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::writer::Values;
 use crate::message::MessageWriter;
 use crate::pipeline::stats::PluginStats;
@@ -644,38 +644,41 @@ pub fn build(
     sink: Arc<StatSink>,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let config: StatAccumConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: &str| vec![ConfigError::in_section(section, Some(key), msg)];
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
     if section
         .table
         .get("ticker_interval")
         .and_then(|v| v.as_integer())
         == Some(0)
     {
-        return Err(err(
-            "ticker_interval",
-            "TickerInterval must be greater than 0.",
-        ));
+        errors.add("ticker_interval", "expected seconds above 0, got 0");
     }
     if !config.emit_in_payload && !config.emit_in_fields {
-        return Err(err(
+        errors.add(
             "emit_in_payload",
-            "One of either `EmitInPayload` or `EmitInFields` must be set to true.",
-        ));
+            "expected emit_in_payload or emit_in_fields to be true, got both false",
+        );
     }
-    if let Some(bad) = config.percent_threshold.iter().find(|&&p| p > 100) {
-        let msg = format!("percent_threshold {bad} is not a percentage (0 to 100)");
-        return Err(err("percent_threshold", &msg));
+    for bad in config.percent_threshold.iter().filter(|&&p| p > 100) {
+        let msg = format!("expected percentages (0 to 100), got {bad}");
+        errors.add("percent_threshold", msg);
+    }
+    if !errors.is_empty() {
+        return Err(errors.fail("ticker_interval", "not checked"));
     }
     {
         let mut accumulator = sink.lock();
         accumulator.max_stats = config.max_stats;
         accumulator.max_samples = config.max_samples;
     }
-    Ok(Box::new(StatAccumInput {
-        sink,
-        names: Names::new(&config),
-        config,
-    }))
+    errors.finish(|| {
+        Box::new(StatAccumInput {
+            sink,
+            names: Names::new(&config),
+            config,
+        }) as Box<dyn Input>
+    })
 }
 
 impl Input for StatAccumInput {

@@ -13,7 +13,7 @@
 
 use super::stat_accum::{Sample, StatSink};
 use super::{Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::shutdown::Control;
 use crate::pipeline::stats::PluginStats;
 use rustix::io::Errno;
@@ -69,31 +69,37 @@ pub fn build(
     sink: impl FnOnce(&str) -> Result<Arc<StatSink>, Vec<ConfigError>>,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: StatsdConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    let sink = sink(&c.stat_accum_name)?;
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let sink = errors.merge(sink(&c.stat_accum_name));
     if c.max_msg_size == 0 {
-        return Err(err("max_msg_size", "max_msg_size must be above 0".into()));
+        errors.add("max_msg_size", "expected a size above 0, got 0");
     }
-    if dry_run {
-        super::check_listen_address(&c.net, &c.address).map_err(|e| err("address", e))?;
-        return Ok(Box::new(super::CheckedOnly));
-    }
-    let bind_err = |e: std::io::Error| err("address", format!("cannot bind {}: {e}", c.address));
-    let listener = match c.net.as_str() {
-        "udp" | "udp4" | "udp6" => Listener::Udp(UdpSocket::bind(&c.address).map_err(bind_err)?),
-        "tcp" | "tcp4" | "tcp6" => Listener::Tcp(TcpListener::bind(&c.address).map_err(bind_err)?),
-        other => {
-            return Err(err(
-                "net",
-                format!("unsupported net {other:?} (udp or tcp)"),
-            ))
-        }
+    let nets = ["udp", "udp4", "udp6", "tcp", "tcp4", "tcp6"];
+    let net = errors.one_of("net", &c.net, &nets, false);
+    let set = errors.required("address", !c.address.is_empty(), "a host:port");
+    let (Some(net), true) = (net, set) else {
+        return Err(errors.fail("address", "not checked"));
     };
-    Ok(Box::new(StatsdInput {
-        listener,
-        sink,
-        max_msg_size: c.max_msg_size,
-    }))
+    if dry_run {
+        errors.check("address", super::check_listen_address(net, &c.address));
+        return errors.finish(|| Box::new(super::CheckedOnly) as Box<dyn Input>);
+    }
+    let listener = match net.starts_with("udp") {
+        true => UdpSocket::bind(&c.address).map(Listener::Udp),
+        false => TcpListener::bind(&c.address).map(Listener::Tcp),
+    }
+    .map_err(|e| super::listen_failed(&c.address, e));
+    let (Some(listener), Some(sink)) = (errors.check("address", listener), sink) else {
+        return Err(errors.fail("address", "not bound"));
+    };
+    errors.finish(|| {
+        Box::new(StatsdInput {
+            listener,
+            sink,
+            max_msg_size: c.max_msg_size,
+        }) as Box<dyn Input>
+    })
 }
 
 impl Input for StatsdInput {

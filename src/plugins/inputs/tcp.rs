@@ -7,7 +7,7 @@
 //! counted (`TlsRefusedCount`) and the others are served as usual.
 
 use super::{Decorator, Deliverer, Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::executors::spawn_local;
 use crate::pipeline::shutdown::Signal;
 use crate::plugins::tls::{self, TlsConfig};
@@ -66,42 +66,43 @@ pub fn build(
     dry_run: bool,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let config: TcpInputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if config.address.is_empty() {
-        return Err(err("address", "address is required".into()));
-    }
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let net = errors.one_of("net", &config.net, &["tcp", "tcp4", "tcp6", "unix"], false);
+    let set = errors.required(
+        "address",
+        !config.address.is_empty(),
+        "a host:port or a path",
+    );
     let tls = match config.use_tls {
-        true => Some(tls::acceptor(section, &config.tls)?),
+        true => errors.merge(tls::acceptor(section, &config.tls)),
         false => None,
     };
+    let (Some(net), true) = (net, set) else {
+        return Err(errors.fail("address", "not checked"));
+    };
     if dry_run {
-        super::check_listen_address(&config.net, &config.address).map_err(|e| err("address", e))?;
-        return Ok(Box::new(super::CheckedOnly));
+        errors.check("address", super::check_listen_address(net, &config.address));
+        return errors.finish(|| Box::new(super::CheckedOnly) as Box<dyn Input>);
     }
-    let listener = match config.net.as_str() {
-        "tcp" | "tcp4" | "tcp6" => TcpListener::bind(&config.address).map(Listener::Tcp),
+    let listener = match net {
         "unix" => {
             let _ = std::fs::remove_file(&config.address);
             UnixListener::bind(&config.address).map(Listener::Unix)
         }
-        other => {
-            return Err(err(
-                "net",
-                format!("unsupported net {other:?} (tcp, tcp4, tcp6, unix)"),
-            ))
-        }
+        _ => TcpListener::bind(&config.address).map(Listener::Tcp),
     }
-    .map_err(|e| {
-        err(
-            "address",
-            format!("cannot listen on {}: {e}", config.address),
-        )
-    })?;
-    Ok(Box::new(TcpInput {
-        listener,
-        keep_alive: config.keep_alive.then_some(config.keep_alive_period),
-        tls,
-    }))
+    .map_err(|e| super::listen_failed(&config.address, e));
+    let Some(listener) = errors.check("address", listener) else {
+        return Err(errors.fail("address", "not bound"));
+    };
+    errors.finish(|| {
+        Box::new(TcpInput {
+            listener,
+            keep_alive: config.keep_alive.then_some(config.keep_alive_period),
+            tls,
+        }) as Box<dyn Input>
+    })
 }
 
 impl Input for TcpInput {

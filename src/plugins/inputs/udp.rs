@@ -2,7 +2,7 @@
 //! stream's splitter (NullSplitter by default: one message per datagram).
 
 use super::{Decorator, Deliverer, Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
 use smol::Async;
@@ -50,21 +50,32 @@ pub fn build(
     dry_run: bool,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let config: UdpInputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if config.address.is_empty() {
-        return Err(err("address", "address is required".into()));
-    }
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let net = errors.one_of("net", &config.net, NETS, false);
+    let what = "a host:port, a path, an @abstract name or fd:<n>";
+    let set = errors.required("address", !config.address.is_empty(), what);
+    let (Some(net), true) = (net, set) else {
+        return Err(errors.fail("address", "not checked"));
+    };
     if dry_run {
-        super::check_listen_address(&config.net, &config.address).map_err(|e| err("address", e))?;
-        return Ok(Box::new(super::CheckedOnly));
+        errors.check("address", super::check_listen_address(net, &config.address));
+        return errors.finish(|| Box::new(super::CheckedOnly) as Box<dyn Input>);
     }
-    let socket = bind(&config)
-        .map_err(|e| err("address", format!("cannot bind {}: {e}", config.address)))?;
-    Ok(Box::new(UdpInput {
-        socket,
-        set_hostname: config.set_hostname,
-    }))
+    let socket = bind(&config).map_err(|e| super::listen_failed(&config.address, e));
+    let Some(socket) = errors.check("address", socket) else {
+        return Err(errors.fail("address", "not bound"));
+    };
+    errors.finish(|| {
+        Box::new(UdpInput {
+            socket,
+            set_hostname: config.set_hostname,
+        }) as Box<dyn Input>
+    })
 }
+
+/// The networks `net` takes.
+const NETS: &[&str] = &["udp", "udp4", "udp6", "unixgram"];
 
 /// Binds the socket: `ip:port` (udp), a path or `@abstract` name (unixgram), or `fd:<n>`
 /// for a socket inherited from the parent process (systemd socket activation).
@@ -83,7 +94,6 @@ fn bind(config: &UdpInputConfig) -> std::io::Result<Socket> {
         });
     }
     match config.net.as_str() {
-        "udp" | "udp4" | "udp6" => UdpSocket::bind(&config.address).map(Socket::Udp),
         "unixgram" => match config.address.strip_prefix('@') {
             Some(name) => {
                 use std::os::linux::net::SocketAddrExt;
@@ -99,9 +109,7 @@ fn bind(config: &UdpInputConfig) -> std::io::Result<Socket> {
                 Ok(Socket::Unix(socket, Some(path)))
             }
         },
-        other => Err(invalid(format!(
-            "unsupported net {other:?} (udp, udp4, udp6, unixgram)"
-        ))),
+        _ => UdpSocket::bind(&config.address).map(Socket::Udp),
     }
 }
 

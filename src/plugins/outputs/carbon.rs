@@ -13,7 +13,7 @@
 
 use super::tcp::TcpOutput;
 use super::{Output, OutputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::MessageView;
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::encoders::{EncodeError, Encoded, Encoder};
@@ -55,25 +55,33 @@ pub fn build(
     dry_run: bool,
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: CarbonConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    let output = match c.protocol.as_str() {
-        "" | "tcp" => CarbonOutput::Tcp(TcpOutput::new(c.address, c.tcp_keep_alive.then_some(0))),
-        "udp" if dry_run => {
-            crate::preflight::socket_address(&c.address).map_err(|e| err("address", e))?;
-            return Ok(Box::new(super::CheckedOnly));
-        }
-        "udp" => CarbonOutput::Udp(
-            UdpSocket::bind("0.0.0.0:0")
-                .and_then(|s| s.connect(&c.address).map(|()| s))
-                .map_err(|e| err("address", format!("cannot use {}: {e}", c.address)))?,
-        ),
-        other => {
-            let msg =
-                format!("\"{other}\" is not a supported protocol, must be \"tcp\" or \"udp\"");
-            return Err(err("protocol", msg));
-        }
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let protocol = match c.protocol.as_str() {
+        "" => Some("tcp"),
+        other => errors.one_of("protocol", other, &["tcp", "udp"], false),
     };
-    Ok(Box::new(output))
+    let set = errors.required("address", !c.address.is_empty(), "a host:port");
+    let (Some(protocol), true) = (protocol, set) else {
+        return Err(errors.fail("address", "not checked"));
+    };
+    let output = match protocol {
+        "udp" if dry_run => {
+            errors.check("address", crate::preflight::socket_address(&c.address));
+            return errors.finish(|| Box::new(super::CheckedOnly) as Box<dyn Output>);
+        }
+        "udp" => {
+            let socket = UdpSocket::bind("0.0.0.0:0")
+                .and_then(|s| s.connect(&c.address).map(|()| s))
+                .map_err(|e| format!("cannot send to {}: {e}", c.address));
+            let Some(socket) = errors.check("address", socket) else {
+                return Err(errors.fail("address", "not connected"));
+            };
+            CarbonOutput::Udp(socket)
+        }
+        _ => CarbonOutput::Tcp(TcpOutput::new(c.address, c.tcp_keep_alive.then_some(0))),
+    };
+    errors.finish(|| Box::new(output) as Box<dyn Output>)
 }
 
 impl Output for CarbonOutput {

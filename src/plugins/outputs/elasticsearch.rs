@@ -11,11 +11,11 @@
 
 use super::http::send_until_done;
 use super::{Output, OutputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::stats::PluginStats;
-use crate::plugins::http::{Client, Endpoint, RequestOptions};
+use crate::plugins::http::{checked_endpoint, Client, Endpoint, RequestOptions};
 use crate::plugins::tls::TlsConfig;
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -74,36 +74,44 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: ElasticSearchConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.server.starts_with("udp://") {
-        return Err(err(
-            "server",
-            "the bulk UDP API is not supported (ElasticSearch removed it)".into(),
-        ));
-    }
-    let url = format!("{}/_bulk", c.server.trim_end_matches('/'));
-    let endpoint = Endpoint::parse(&url)
-        .map_err(|e| err("server", e))?
-        .secure(section, "use_tls", c.use_tls, &c.tls)?;
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let endpoint = if c.server.starts_with("udp://") {
+        let msg = format!(
+            "expected an http:// or https:// URL, got {:?}: the bulk UDP API is not \
+             supported (ElasticSearch removed it)",
+            c.server
+        );
+        errors.add("server", msg);
+        None
+    } else {
+        let url = format!("{}/_bulk", c.server.trim_end_matches('/'));
+        checked_endpoint(&mut errors, "server", &url, ("use_tls", c.use_tls), &c.tls)
+    };
     let timeout = match (c.http_timeout, c.connect_timeout) {
         (0, 0) => 0,
         (0, t) | (t, 0) => t,
         (a, b) => a.max(b),
     };
-    let options = RequestOptions::new(
+    let options = errors.merge(RequestOptions::new(
         section,
         "POST",
         &BTreeMap::new(),
         &c.username,
         &c.password,
         timeout,
-    )?;
-    Ok(Box::new(ElasticSearchOutput {
-        endpoint,
-        options,
-        flush_interval: Duration::from_millis(c.flush_interval.max(1)),
-        flush_count: c.flush_count.max(1),
-    }))
+    ));
+    let (Some(endpoint), Some(options)) = (endpoint, options) else {
+        return Err(errors.fail("server", "not checked"));
+    };
+    errors.finish(|| {
+        Box::new(ElasticSearchOutput {
+            endpoint,
+            options,
+            flush_interval: Duration::from_millis(c.flush_interval.max(1)),
+            flush_count: c.flush_count.max(1),
+        }) as Box<dyn Output>
+    })
 }
 
 /// Messages gathered for one bulk request.

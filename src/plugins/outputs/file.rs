@@ -61,9 +61,7 @@ pub fn build(
     let c: FileOutputConfig = section::decode(section, common_keys)?;
     // Every check runs: all of the section's errors are reported together.
     let mut errors = SectionErrors::new(section);
-    if c.path.is_empty() {
-        errors.add("path", "path is required");
-    }
+    errors.required("path", !c.path.is_empty(), "a file path");
     let octal = |text: &str| {
         u32::from_str_radix(text, 8)
             .map_err(|_| format!("expected an octal permission such as \"644\", got {text:?}"))

@@ -11,9 +11,11 @@
 //! sent again at the next start (from the disk queue or its source).
 
 use super::{Output, OutputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::stats::PluginStats;
-use crate::plugins::http::{Client, Endpoint, HeaderValues, RequestOptions, Response};
+use crate::plugins::http::{
+    checked_endpoint, Client, Endpoint, HeaderValues, RequestOptions, Response,
+};
 use crate::plugins::tls::TlsConfig;
 use hyper::body::Bytes;
 use hyper::Method;
@@ -68,22 +70,34 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: HttpOutputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.address.is_empty() {
-        return Err(err("address", "address is required".into()));
-    }
-    let endpoint = Endpoint::parse(&c.address)
-        .map_err(|e| err("address", e))?
-        .secure(section, "use_tls", c.use_tls, &c.tls)?;
-    let options = RequestOptions::new(
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let endpoint = match errors.required(
+        "address",
+        !c.address.is_empty(),
+        "an http:// or https:// URL",
+    ) {
+        true => checked_endpoint(
+            &mut errors,
+            "address",
+            &c.address,
+            ("use_tls", c.use_tls),
+            &c.tls,
+        ),
+        false => None,
+    };
+    let options = errors.merge(RequestOptions::new(
         section,
         &c.method,
         &c.headers,
         &c.username,
         &c.password,
         c.http_timeout,
-    )?;
-    Ok(Box::new(HttpOutput { endpoint, options }))
+    ));
+    let (Some(endpoint), Some(options)) = (endpoint, options) else {
+        return Err(errors.fail("address", "not checked"));
+    };
+    errors.finish(|| Box::new(HttpOutput { endpoint, options }) as Box<dyn Output>)
 }
 
 /// What became of one attempt.

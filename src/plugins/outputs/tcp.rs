@@ -20,7 +20,7 @@
 use super::link::Link;
 use super::{Output, OutputContext};
 use crate::atomic_file::AtomicFile;
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::deadline::Deadline;
 use crate::pipeline::pool::SharedPack;
@@ -136,27 +136,30 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: TcpOutputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    errors.required("address", !c.address.is_empty(), "a host:port");
     let tls = match c.use_tls {
-        true => Some(ClientTls::new(section, &c.tls, &c.address)?),
+        true => errors.merge(ClientTls::new(section, &c.tls, &c.address)),
         false => None,
     };
     let local_address = match c.local_address.as_str() {
         "" => None,
-        text => Some(text.parse::<SocketAddr>().map_err(|e| {
-            err(
-                "local_address",
-                format!("{text:?} is not an ip:port address: {e}"),
-            )
-        })?),
+        text => errors.check(
+            "local_address",
+            text.parse::<SocketAddr>()
+                .map_err(|e| format!("expected an ip:port address, got {text:?}: {e}")),
+        ),
     };
-    Ok(Box::new(TcpOutput {
-        address: c.address,
-        local_address,
-        keep_alive: c.keep_alive.then_some(c.keep_alive_period),
-        reconnect_after: c.reconnect_after,
-        tls,
-    }))
+    errors.finish(|| {
+        Box::new(TcpOutput {
+            address: c.address,
+            local_address,
+            keep_alive: c.keep_alive.then_some(c.keep_alive_period),
+            reconnect_after: c.reconnect_after,
+            tls,
+        }) as Box<dyn Output>
+    })
 }
 
 /// Everything gathered for the peer and not yet acknowledged by it: the bytes (the tail

@@ -2,7 +2,7 @@
 //! than `max_message_size` (default 65507) are dropped and counted.
 
 use super::{Output, OutputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::BoxedLocal;
@@ -47,47 +47,44 @@ pub fn build(
     dry_run: bool,
 ) -> Result<Box<dyn Output>, Vec<ConfigError>> {
     let c: UdpOutputConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if c.address.is_empty() {
-        return Err(err("address", "address is required".into()));
-    }
+    // Every check runs: all of the section's errors are reported together.
+    let mut errors = SectionErrors::new(section);
+    let net = errors.one_of("net", &c.net, &["udp", "udp4", "udp6", "unixgram"], false);
+    let set = errors.required("address", !c.address.is_empty(), "a host:port or a path");
+    let (Some(net), true) = (net, set) else {
+        return Err(errors.fail("address", "not checked"));
+    };
     if dry_run {
-        if c.net != "unixgram" {
-            crate::preflight::socket_address(&c.address).map_err(|e| err("address", e))?;
+        if net != "unixgram" {
+            errors.check("address", crate::preflight::socket_address(&c.address));
         }
-        return Ok(Box::new(super::CheckedOnly));
+        return errors.finish(|| Box::new(super::CheckedOnly) as Box<dyn Output>);
     }
-    let socket = match c.net.as_str() {
-        "udp" | "udp4" | "udp6" => {
-            let local = if c.local_address.is_empty() {
-                if c.net == "udp6" {
-                    "[::]:0"
-                } else {
-                    "0.0.0.0:0"
-                }
-            } else {
-                c.local_address.as_str()
+    let socket = match net {
+        "unixgram" => UnixDatagram::unbound()
+            .and_then(|s| s.connect(&c.address).map(|()| s))
+            .map(Socket::Unix),
+        _ => {
+            let local = match (c.local_address.as_str(), net) {
+                ("", "udp6") => "[::]:0",
+                ("", _) => "0.0.0.0:0",
+                (local, _) => local,
             };
             UdpSocket::bind(local)
                 .and_then(|s| s.connect(&c.address).map(|()| s))
                 .map(Socket::Udp)
-                .map_err(|e| err("address", format!("cannot use {}: {e}", c.address)))?
         }
-        "unixgram" => UnixDatagram::unbound()
-            .and_then(|s| s.connect(&c.address).map(|()| s))
-            .map(Socket::Unix)
-            .map_err(|e| err("address", format!("cannot use {}: {e}", c.address)))?,
-        other => {
-            return Err(err(
-                "net",
-                format!("unsupported net {other:?} (udp, udp4, udp6, unixgram)"),
-            ))
-        }
+    }
+    .map_err(|e| format!("cannot send to {}: {e}", c.address));
+    let Some(socket) = errors.check("address", socket) else {
+        return Err(errors.fail("address", "not connected"));
     };
-    Ok(Box::new(UdpOutput {
-        socket,
-        max_message_size: c.max_message_size,
-    }))
+    errors.finish(|| {
+        Box::new(UdpOutput {
+            socket,
+            max_message_size: c.max_message_size,
+        }) as Box<dyn Output>
+    })
 }
 
 impl Output for UdpOutput {

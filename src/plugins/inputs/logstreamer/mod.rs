@@ -70,13 +70,13 @@ pub struct LogstreamerInput {
 pub fn build(
     section: &PluginSection,
     common_keys: &[&str],
+    base_dir: &std::path::Path,
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let c: LogstreamerConfig = section::decode(section, common_keys)?;
     // Every check runs: all of the section's errors are reported together.
     let mut errors = SectionErrors::new(section);
-    if c.file_match.is_empty() {
-        errors.add("file_match", "`file_match` setting is required.");
-    }
+    let what = "a regular expression for the file names to read";
+    errors.required("file_match", !c.file_match.is_empty(), what);
     let mut parse = |key: &str, text: &str| {
         errors
             .check(key, duration::parse(text))
@@ -100,10 +100,28 @@ pub fn build(
     } else if !dir.is_dir() {
         errors.add(
             "log_directory",
-            format!("{} is not a directory", dir.display()),
+            format!(
+                "expected a directory, got {} (not a directory)",
+                dir.display()
+            ),
         );
     } else {
         errors.check("log_directory", crate::preflight::readable(dir));
+    }
+    // Journals are written once running: a directory that cannot be made is refused now.
+    // The default one is under base_dir, whose own check reports a bad base_dir.
+    if !c.journal_directory.is_empty() {
+        let journals = std::path::Path::new(&c.journal_directory);
+        errors.check(
+            "journal_directory",
+            crate::preflight::dir_creatable(journals),
+        );
+    } else if crate::preflight::dir_creatable(base_dir).is_ok() {
+        let journals = base_dir.join("logstreamer");
+        errors.check(
+            "journal_directory",
+            crate::preflight::dir_creatable(&journals),
+        );
     }
     let discovery = if c.file_match.is_empty() {
         None

@@ -30,7 +30,7 @@ mod procstat;
 mod scan;
 
 use super::{Input, InputContext};
-use crate::config::{section, ConfigError, PluginSection};
+use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::message::{MessageWriter, DEFAULT_SEVERITY};
 use crate::pipeline::stats::PluginStats;
 use crate::pipeline::ticker::Polling;
@@ -127,15 +127,16 @@ pub fn build(
     common_keys: &[&str],
 ) -> Result<Box<dyn Input>, Vec<ConfigError>> {
     let config: SystemStatsConfig = section::decode(section, common_keys)?;
-    let err = |key: &str, msg: String| vec![ConfigError::in_section(section, Some(key), msg)];
-    if let Some(bad) = config
+    let mut errors = SectionErrors::new(section);
+    for bad in config
         .processes
         .iter()
-        .find(|p| p.is_empty() || p.contains(['\n', '\0']))
+        .filter(|p| p.is_empty() || p.contains(['\n', '\0']))
     {
-        return Err(err("processes", format!("{bad:?} is not a process name")));
+        let msg = format!("expected process names (one line, not empty), got {bad:?}");
+        errors.add("processes", msg);
     }
-    Ok(Box::new(SystemStatsInput { config }))
+    errors.finish(|| Box::new(SystemStatsInput { config }) as Box<dyn Input>)
 }
 
 /// Where a source sends its messages: the input's injector, with the standard headers
