@@ -260,7 +260,8 @@ fn a_bad_amqp_section_reports_every_error_at_once() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     for expected in [
-        "[in] url: required, not set",
+        "[in] url: expected an AMQP URL such as",
+        "not set (required)",
         "[in] exchange_type: expected \"direct\", \"fanout\", \"topic\", \"headers\"",
         "got \"fan\"",
         "[in] queue_ttl: expected milliseconds (0 or more) or -1 for none, got -5",

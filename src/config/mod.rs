@@ -135,11 +135,6 @@ impl<'a> SectionErrors<'a> {
             .push(ConfigError::in_section(self.section, Some(key), message));
     }
 
-    /// Records errors found by a helper that reports its own keys (TLS settings).
-    pub fn extend(&mut self, errors: Vec<ConfigError>) {
-        self.errors.extend(errors);
-    }
-
     /// The value of `result`, or `None` with its error recorded against `key`.
     pub fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|e| self.add(key, e)).ok()

@@ -43,11 +43,8 @@ impl Broker {
         tls: &TlsConfig,
         errors: &mut SectionErrors,
     ) -> Option<Broker> {
-        if url.is_empty() {
-            errors.add(
-                "url",
-                "required, not set (an AMQP URL such as \"amqp://guest:guest@127.0.0.1:5672/\")",
-            );
+        let what = "an AMQP URL such as \"amqp://guest:guest@127.0.0.1:5672/\"";
+        if !errors.required("url", !url.is_empty(), what) {
             return None;
         }
         let mut uri: AMQPUri = match url.parse() {
@@ -73,15 +70,9 @@ impl Broker {
         let tls = match uri.scheme {
             AMQPScheme::AMQP => None,
             AMQPScheme::AMQPS => {
-                match tls::client_settings(section, tls, &format!("{host}:{port}")) {
-                    Ok((config, name)) => {
-                        Some((RustlsConnector::from(config), name.to_str().into_owned()))
-                    }
-                    Err(e) => {
-                        errors.extend(e);
-                        return None;
-                    }
-                }
+                let address = format!("{host}:{port}");
+                let (config, name) = errors.merge(tls::client_settings(section, tls, &address))?;
+                Some((RustlsConnector::from(config), name.to_str().into_owned()))
             }
         };
         let scheme = match uri.scheme {
