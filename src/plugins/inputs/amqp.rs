@@ -356,16 +356,14 @@ impl AmqpInput {
         }
     }
 
-    /// Stops consuming and acknowledges what hekad finishes within the grace period;
-    /// the broker delivers the rest again.
+    /// Stops consuming and acknowledges what hekad finishes, all within the grace period
+    /// (an unresponsive broker cannot hold the stop up); the broker delivers the rest
+    /// again.
     async fn finish(&self, session: &mut Session) {
-        let cancel = BasicCancelOptions::default();
-        let _ = session
-            .channel
-            .basic_cancel(session.consumer.tag(), cancel)
-            .await;
-        let deadline = smol::Timer::after(STOP_GRACE);
         let settle = async {
+            let cancel = BasicCancelOptions::default();
+            let tag = session.consumer.tag();
+            let _ = session.channel.basic_cancel(tag, cancel).await;
             while session.tracker.in_flight() > 0 {
                 let ((tag, offset), _) = session.tracker.next_committed().await;
                 if acknowledge(session, tag, offset).await.is_err() {
@@ -378,7 +376,7 @@ impl AmqpInput {
         };
         settle
             .or(async {
-                deadline.await;
+                smol::Timer::after(STOP_GRACE).await;
             })
             .await;
     }
