@@ -347,7 +347,6 @@ proptest! {
     })]
 
     #[test]
-    #[ignore = "not yet seen passing within the test run's time budget (issue 23)"]
     fn disk_queue_delivers_what_the_model_says(ops in proptest::collection::vec(op(), 1..10)) {
         let mut world = World::new("model-disk-queue");
         let started = Instant::now();
