@@ -69,6 +69,40 @@ fn reports_corruption_offsets() {
     );
 }
 
+/// Issue 23: a frame whose damaged length swallowed the next frame lost that frame too;
+/// heka-cat now reads again from the frame start inside the invalid record.
+#[test]
+fn a_damaged_length_loses_only_its_own_frame() {
+    let multi = common::read_fixture("streams/multi.dat");
+    let header = hekad::framing::parse_header(&multi).expect("first frame");
+    let hlen = multi[1] as usize;
+    let len = header.message_length as usize;
+    let message = &multi[hlen + 3..hlen + 3 + len];
+    // The first frame again, its length 100 bytes too long: it reaches into the second.
+    let mut varint = Vec::new();
+    let mut n = len + 100;
+    while n >= 0x80 {
+        varint.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    varint.push(n as u8);
+    let mut damaged = vec![0x1E, (1 + varint.len()) as u8, 0x08];
+    damaged.extend_from_slice(&varint);
+    damaged.push(0x1F);
+    damaged.extend_from_slice(message);
+    damaged.extend_from_slice(&multi[hlen + 3 + len..]);
+    let dir = scratch_dir("cat-damaged-length");
+    let path = dir.join("damaged.dat");
+    std::fs::write(&path, &damaged).expect("write");
+    let (code, _, stderr) = heka_cat(&["-format=count", path.to_str().expect("path")]);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("invalid message"), "{stderr}");
+    assert!(
+        stderr.contains("Processed: 50, matched: 49 messages"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn heka_inject_reaches_hekad_and_heka_cat_reads_it_back() {
     let dir = scratch_dir("inject");

@@ -111,6 +111,11 @@ fn run(args: &Args) -> Result<(), String> {
                     "Corruption detected at offset: {}: invalid message",
                     args.offset + buffer.offset()
                 );
+                // A damaged length may have swallowed the frames after this one: read
+                // again from the next frame start inside it, as hekad's inputs do.
+                if let Some(at) = splitter.resync(&buffer.data()[record.clone()]) {
+                    buffer.rewind_to(record.start + at);
+                }
                 continue;
             };
             let msg = scanned.view();

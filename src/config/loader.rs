@@ -38,10 +38,31 @@ pub fn load_partial(path: &Path) -> (Config, Vec<ConfigError>) {
             Vec::new()
         }
     };
+    let texts = files.into_iter().map(|file| {
+        let text = std::fs::read_to_string(&file).map_err(|e| e.to_string());
+        (file, text)
+    });
+    load_texts(texts, errors)
+}
+
+/// [`load_partial`] of one config file's text, read from nowhere (`file` only names it in
+/// errors): the entry point of the config fuzz target (`fuzz/`).
+#[doc(hidden)]
+pub fn load_text(file: &Path, text: &str) -> (Config, Vec<ConfigError>) {
+    load_texts(
+        std::iter::once((file.to_path_buf(), Ok(text.to_owned()))),
+        Vec::new(),
+    )
+}
+
+fn load_texts(
+    files: impl Iterator<Item = (PathBuf, Result<String, String>)>,
+    mut errors: Vec<ConfigError>,
+) -> (Config, Vec<ConfigError>) {
     let mut globals_table: Option<(PathBuf, toml::Table)> = None;
     let mut sections: Vec<PluginSection> = Vec::new();
-    for file in files {
-        let Some(table) = parse_file(&file, &mut errors) else {
+    for (file, text) in files {
+        let Some(table) = parse_file(&file, text, &mut errors) else {
             continue;
         };
         for (name, value) in table {
@@ -165,17 +186,21 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(files)
 }
 
-fn parse_file(file: &Path, errors: &mut Vec<ConfigError>) -> Option<toml::Table> {
+fn parse_file(
+    file: &Path,
+    text: Result<String, String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<toml::Table> {
     let err = |message: String| ConfigError {
         file: Some(file.to_path_buf()),
         section: None,
         key: None,
         message,
     };
-    let text = match std::fs::read_to_string(file) {
+    let text = match text {
         Ok(t) => t,
         Err(e) => {
-            errors.push(err(e.to_string()));
+            errors.push(err(e));
             return None;
         }
     };

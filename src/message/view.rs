@@ -464,9 +464,15 @@ impl<'a> FieldView<'a> {
             value_type: 0,
             representation: &[],
         };
+        // The first name entry, even an empty one: what `field_name` (the lookups of
+        // `field` and `field_value`) reads, so a field is found under the name it lists.
+        let mut named = false;
         for entry in Entries::new(bytes).map_while(Result::ok) {
             match (entry.tag, entry.wire_type) {
-                (1, LEN) if field.name.is_empty() => field.name = entry.data,
+                (1, LEN) if !named => {
+                    field.name = entry.data;
+                    named = true;
+                }
                 (2, VARINT) => field.value_type = entry.scalar as i32,
                 (3, LEN) => field.representation = entry.data,
                 _ => {}
@@ -601,6 +607,27 @@ fn scalar_value(value_type: ValueType, raw: u64) -> Value<'static> {
 mod tests {
     use super::HeaderIndex;
     use crate::message::writer::{MessageWriter, Values};
+
+    /// Found by the `message` fuzz target (issue 23): a field whose first name entry is
+    /// empty and a second one "zero" was listed as "zero" by `fields()` but not found by
+    /// `field(b"zero", 0)` (nor by the matcher's `field_value`), which read the first.
+    #[test]
+    fn a_field_is_found_under_the_name_it_lists() {
+        use super::{ScannedMessage, Value};
+        // Field: name "" then name "zero", type INTEGER, value 0.
+        let field = [
+            0x0a, 0x00, 0x0a, 0x04, b'z', b'e', b'r', b'o', 0x10, 0x02, 0x30, 0x00,
+        ];
+        let mut msg = vec![0x52, field.len() as u8];
+        msg.extend_from_slice(&field);
+        let scanned = ScannedMessage::new(&msg).expect("valid");
+        let view = scanned.view();
+        let listed: Vec<&[u8]> = view.fields().map(|f| f.name()).collect();
+        assert_eq!(listed, vec![&b""[..]]);
+        assert!(view.field(b"", 0).is_some());
+        assert!(view.field(b"zero", 0).is_none());
+        assert_eq!(view.field_value(b"", 0, 0), Some(Value::Integer(0)));
+    }
 
     /// The fast scan and the checked scan agree on every truncation and on damaged bytes
     /// at every offset: the same index, or the same error.

@@ -306,7 +306,8 @@ fn trim(line: &[u8]) -> &[u8] {
 
 /// Parses `bucket:value|type[|@rate][|#tags]`; the bucket is cleaned into `scratch`
 /// when it needs cleaning.
-fn parse_line<'l>(
+#[doc(hidden)]
+pub fn parse_line<'l>(
     line: &'l [u8],
     scratch: &'l mut Vec<u8>,
 ) -> Result<(&'l [u8], Sample<'l>), &'static str> {
