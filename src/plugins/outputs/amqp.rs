@@ -271,7 +271,7 @@ impl AmqpOutput {
                     if !ctx.encode_into(&pack, &mut body) {
                         continue;
                     }
-                    let token = pack.take_ack();
+                    let token = pack.hold_ack();
                     drop(pack);
                     let body: Arc<[u8]> = Arc::from(body.as_slice());
                     let confirming = self.publish(channel, &body).await;

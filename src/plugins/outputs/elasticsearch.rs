@@ -143,7 +143,7 @@ impl Output for ElasticSearchOutput {
                     Some(Ok(pack)) => {
                         if ctx.encode_into(&pack, &mut batch.body) {
                             batch.count += 1;
-                            batch.tokens.extend(pack.take_ack());
+                            batch.tokens.extend(pack.hold_ack());
                             batch.started.get_or_insert_with(Instant::now);
                         }
                         if batch.count < self.flush_count as u64 {

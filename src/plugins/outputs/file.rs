@@ -4,6 +4,7 @@
 
 use super::{Output, OutputContext};
 use crate::config::{section, ConfigError, PluginSection, SectionErrors};
+use crate::pipeline::ack::AckToken;
 use crate::pipeline::stats::PluginStats;
 use serde::Deserialize;
 use smol::future::{BoxedLocal, FutureExt};
@@ -161,10 +162,19 @@ impl Output for FileOutput {
             let mut rotate_at = self.until_rotation().map(|d| Instant::now() + d);
             let mut pending = Vec::new();
             let mut pending_count = 0u64;
+            // The acknowledgements of the messages in `pending`, completed once they are
+            // written: a tailed file or an AMQP queue must not count them as delivered
+            // while they are only in memory (a kill -9 would lose them).
+            let mut pending_acks: Vec<AckToken> = Vec::new();
             let mut last_flush = Instant::now();
             let idle_tick = Duration::from_secs(1);
             loop {
-                let wait = self.flush_interval.unwrap_or(idle_tick).min(idle_tick);
+                let wait = match pending_acks.is_empty() {
+                    true => self.flush_interval.unwrap_or(idle_tick).min(idle_tick),
+                    // A replayable source waits for these (an AMQP queue sends no more
+                    // than prefetch_count unacknowledged): once nothing else comes, write.
+                    false => ACK_WRITE_DELAY,
+                };
                 let received = async { Some(ctx.queue.recv().await.ok()) };
                 let ticked = async {
                     smol::Timer::after(wait).await;
@@ -176,6 +186,7 @@ impl Output for FileOutput {
                 let reopening = ctx.control.reopen_generation() != reopen_seen;
                 if rotating || reopening {
                     write_out(&mut file, &path, &mut pending, &mut pending_count, &ctx);
+                    pending_acks.clear();
                     last_flush = Instant::now();
                     reopen_seen = ctx.control.reopen_generation();
                     rotate_at = self.until_rotation().map(|d| Instant::now() + d);
@@ -187,11 +198,13 @@ impl Output for FileOutput {
                         Err(e) => log::error!("Plugin '{}' error: {e}", ctx.name),
                     }
                 }
+                let idle_with_acks = event.is_none() && !pending_acks.is_empty();
                 let closed = match event {
                     Some(Some(pack)) => {
                         if ctx.encode_into(&pack, &mut pending) {
                             pending_count += 1;
                             PluginStats::add(&ctx.stats.process_count, 1);
+                            pending_acks.extend(pack.hold_ack());
                         }
                         false
                     }
@@ -208,8 +221,9 @@ impl Output for FileOutput {
                     (false, true) => count_due || interval_due,
                 };
                 let full = pending.len() >= MAX_PENDING_BYTES;
-                if due || full || closed {
+                if due || full || closed || idle_with_acks {
                     write_out(&mut file, &path, &mut pending, &mut pending_count, &ctx);
+                    pending_acks.clear();
                     last_flush = Instant::now();
                 }
                 if closed {
@@ -220,6 +234,10 @@ impl Output for FileOutput {
         })
     }
 }
+
+/// How long messages whose sources wait for them (they carry acknowledgements) stay
+/// unwritten once no more messages come, whatever the flush settings.
+const ACK_WRITE_DELAY: Duration = Duration::from_millis(10);
 
 /// Writes the pending bytes; a failed write is logged and its messages counted as dropped.
 fn write_out(

@@ -184,7 +184,7 @@ impl Output for HttpOutput {
                 if !ctx.encode_into(&pack, &mut body) {
                     continue;
                 }
-                let token = pack.take_ack();
+                let token = pack.hold_ack();
                 drop(pack);
                 let payload = match self.options.method {
                     Method::GET => Bytes::new(),
