@@ -170,18 +170,13 @@ impl Output for AmqpOutput {
                             window.len(),
                             delay.as_millis()
                         );
-                        let wait = async {
-                            smol::Timer::after(delay).await;
-                            false
-                        };
-                        let stopping = async {
-                            control.stopped().await;
-                            smol::Timer::after(STOP_GRACE).await;
-                            true
-                        };
-                        if wait.or(stopping).await {
-                            self.give_up(&ctx, window);
-                            return Ok(());
+                        match self.wait_to_reconnect(&mut ctx, &mut window, delay).await {
+                            Waited::Reconnect => {}
+                            Waited::Done => return Ok(()),
+                            Waited::GaveUp => {
+                                self.give_up(&ctx, window);
+                                return Ok(());
+                            }
                         }
                         delay = (delay * 2).min(MAX_BACKOFF);
                     }
@@ -302,25 +297,105 @@ impl AmqpOutput {
         }
     }
 
-    /// Stops with messages unconfirmed: their acknowledgements are abandoned, so a tailed
-    /// file or the disk queue sends them again at the next start.
-    fn give_up(&self, ctx: &OutputContext, window: VecDeque<Unconfirmed>) {
-        let left = (window.len() + ctx.queue.waiting()) as u64;
-        if !ctx.queue.is_durable() {
-            PluginStats::add(&ctx.stats.drop_count, left);
-        }
-        for message in window {
-            if let Some(token) = message.token {
-                token.abandon();
+    /// Waits `delay` before reconnecting, meanwhile taking what the queue brings into the
+    /// window (it is published once connected): the router must never find this output
+    /// gone while it still has messages for it. Done when the queue closed with nothing
+    /// to deliver; gives up when hekad is stopping and the grace period is over.
+    async fn wait_to_reconnect(
+        &self,
+        ctx: &mut OutputContext,
+        window: &mut VecDeque<Unconfirmed>,
+        delay: Duration,
+    ) -> Waited {
+        let mut retry = smol::Timer::after(delay);
+        let control = ctx.control.clone();
+        let mut closed = false;
+        let mut body = Vec::new();
+        loop {
+            let room = !closed && window.len() < WINDOW;
+            let woke = {
+                let retry = async {
+                    (&mut retry).await;
+                    Wake::Retry
+                };
+                let next = async {
+                    match room {
+                        true => Wake::Pack(ctx.queue.recv().await.ok()),
+                        false => std::future::pending().await,
+                    }
+                };
+                let stopping = async {
+                    control.stopped().await;
+                    smol::Timer::after(STOP_GRACE).await;
+                    Wake::GiveUp
+                };
+                retry.or(next).or(stopping).await
+            };
+            match woke {
+                Wake::Retry => return Waited::Reconnect,
+                Wake::GiveUp => return Waited::GaveUp,
+                Wake::Pack(None) if window.is_empty() => return Waited::Done,
+                Wake::Pack(None) => closed = true,
+                Wake::Pack(Some(pack)) => {
+                    body.clear();
+                    if ctx.encode_into(&pack, &mut body) {
+                        window.push_back(Unconfirmed {
+                            body: Arc::from(body.as_slice()),
+                            token: pack.hold_ack(),
+                            // Published (and this replaced) once connected.
+                            confirming: Box::pin(std::future::pending()),
+                        });
+                    }
+                }
             }
         }
-        log::error!(
-            "Plugin '{}': stopping with {} not confirming; {left} messages not delivered (a \
-             disk queue or a tailed file sends them again at the next start)",
-            ctx.name,
-            self.broker.shown
-        );
     }
+
+    /// Stops with messages unconfirmed: their acknowledgements are abandoned, so a tailed
+    /// file or the disk queue sends them again at the next start; only messages from
+    /// neither are lost (counted as dropped).
+    fn give_up(&self, ctx: &OutputContext, window: VecDeque<Unconfirmed>) {
+        let durable = ctx.queue.is_durable();
+        let unconfirmed = window.len();
+        let mut lost = if durable { 0 } else { ctx.queue.waiting() };
+        for message in window {
+            match message.token {
+                Some(token) => token.abandon(),
+                None if !durable => lost += 1,
+                None => {}
+            }
+        }
+        PluginStats::add(&ctx.stats.drop_count, lost as u64);
+        let name = &ctx.name;
+        let broker = &self.broker.shown;
+        if lost > 0 {
+            log::error!(
+                "Plugin '{name}': stopping with {broker} not confirming; {lost} messages lost \
+                 (from sources that cannot send them again; use_buffering keeps them)"
+            );
+        } else {
+            log::warn!(
+                "Plugin '{name}': stopping with {broker} not confirming; {unconfirmed} \
+                 messages not delivered, sent again at the next start (from the disk queue \
+                 or the tailed file)"
+            );
+        }
+    }
+}
+
+/// What waiting to reconnect ended with.
+enum Waited {
+    Reconnect,
+    /// The queue closed and nothing is left to deliver.
+    Done,
+    GaveUp,
+}
+
+/// What wakes the wait to reconnect.
+enum Wake {
+    Retry,
+    Pack(Option<crate::pipeline::pool::SharedPack>),
+    GiveUp,
 }
 
 /// What the publishing loop waits for.
