@@ -201,6 +201,25 @@ fn delete_and_recreate_then_truncate_in_place_lose_nothing() {
     assert!(status.success(), "{stderr}");
 }
 
+/// Found by tests/model_logstreamer.rs: after the file being read was deleted, the
+/// follower took the new file at the same path as its successor, so a new file already
+/// rotated away (app.log.1 before a fresh, empty app.log) was never read.
+#[test]
+fn a_new_file_rotated_away_after_a_delete_is_still_read() {
+    let t = Tail::new("ls-delete-rotate");
+    let log = t.logs.join("app.log");
+    append(&log, &numbered(0..10));
+    let h = t.start(r"app\.log(\.(?P<Seq>\d+))?", r#"priority = ["^Seq"]"#);
+    assert_eq!(t.wait_for(10, &h), expected(0..10));
+    std::fs::remove_file(&log).expect("delete");
+    append(&log, &numbered(10..20));
+    std::fs::rename(&log, t.logs.join("app.log.1")).expect("rotate");
+    append(&log, &numbered(20..25));
+    assert_eq!(t.wait_for(25, &h), expected(0..25));
+    let (status, stderr) = h.terminate();
+    assert!(status.success(), "{stderr}");
+}
+
 #[test]
 fn initial_tail_starts_at_the_end_of_the_newest_file() {
     let t = Tail::new("ls-tail");

@@ -124,6 +124,9 @@ struct Current {
     /// The last (up to 500) bytes read, ending at `read_pos`.
     window: Vec<u8>,
     eofs: u32,
+    /// The files of the stream that came before this one when it was opened: if this
+    /// file is deleted, every other file of the stream is newer (not yet read).
+    older: Vec<(u64, u64)>,
 }
 
 impl Current {
@@ -345,6 +348,13 @@ impl Follower {
         } else {
             self.deliverer.track(self.tracker.clone(), file_id);
         }
+        let older = {
+            let files = self.files.borrow();
+            let before = files.files.iter().take_while(|f| f.as_path() != path);
+            before
+                .filter_map(|f| std::fs::metadata(f).ok().map(|m| (m.dev(), m.ino())))
+                .collect()
+        };
         self.current = Some(Current {
             file_id,
             path: path.to_path_buf(),
@@ -353,6 +363,7 @@ impl Follower {
             read_pos: offset,
             window,
             eofs: 0,
+            older,
         });
         true
     }
@@ -461,14 +472,18 @@ impl Follower {
             .position(|f| std::fs::metadata(f).is_ok_and(|m| identity(&m) == cur.identity));
         match ours {
             Some(i) => files.files.get(i + 1).cloned(),
-            // Our file was deleted or renamed out of the stream: its successor is the new
-            // file at the same path.
+            // Our file was deleted or renamed out of the stream: its successor is the
+            // oldest file we have not read, which is not always the new file at our path
+            // (a new file already rotated: app.log.1 before the empty app.log).
             None => files
                 .files
                 .iter()
-                .find(|f| **f == cur.path)
-                .or(files.files.last())
-                .filter(|f| std::fs::metadata(f).is_ok_and(|m| identity(&m) != cur.identity))
+                .find(|f| {
+                    std::fs::metadata(f).is_ok_and(|m| {
+                        let id = identity(&m);
+                        id != cur.identity && !cur.older.contains(&id)
+                    })
+                })
                 .cloned(),
         }
     }
