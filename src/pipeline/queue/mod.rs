@@ -108,8 +108,8 @@ pub struct Queue {
     /// plugin has not taken, the reader must not take a newer one meanwhile.
     direct_taking: std::sync::Mutex<()>,
     /// `batches_written` as the reader saw it just before it found nothing more to read
-    /// (`u64::MAX` until it first does): equal to `batches_written` while every written
-    /// record has been handed to the plugin.
+    /// (`u64::MAX` until it first does, unless nothing was unread at the start): equal to
+    /// `batches_written` while every written record has been handed to the plugin.
     caught_up_with: AtomicU64,
 }
 
@@ -126,7 +126,12 @@ impl Queue {
             .recursive(true)
             .mode(0o700)
             .create(&settings.dir)?;
-        let size = segments::list(&settings.dir)?.iter().map(|s| s.1).sum();
+        let list = segments::list(&settings.dir)?;
+        let size = list.iter().map(|s| s.1).sum();
+        let caught_up = match segments::nothing_unread(&settings.dir, &list) {
+            true => 0,
+            false => u64::MAX,
+        };
         stats
             .queue_bytes
             .store(size, std::sync::atomic::Ordering::Relaxed);
@@ -143,7 +148,7 @@ impl Queue {
             handoff: handoff::Handoff::default(),
             batches_written: AtomicU64::new(0),
             direct_taking: std::sync::Mutex::new(()),
-            caught_up_with: AtomicU64::new(u64::MAX),
+            caught_up_with: AtomicU64::new(caught_up),
         }))
     }
 

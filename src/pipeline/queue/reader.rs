@@ -175,11 +175,19 @@ impl QueueReader {
         };
         reader.delete_before(id);
         reader.seek((id, offset))?;
-        // Everything from the checkpoint on is unread until this reader finds the end.
+        // Everything from the checkpoint on is unread until this reader finds the end. A
+        // queue with nothing unread is caught up from the start, so the first messages can
+        // pass straight through even before the plugin first asks for one (on a loaded
+        // machine the input can be quicker: every message of a burst was queued on disk).
+        let written = reader.queue.batches_written.load(Ordering::Acquire);
+        let caught_up = match reader.at_end() {
+            true => written,
+            false => u64::MAX,
+        };
         reader
             .queue
             .caught_up_with
-            .store(u64::MAX, Ordering::Release);
+            .store(caught_up, Ordering::Release);
         Ok(reader)
     }
 
@@ -654,5 +662,42 @@ mod tests {
         let mut want = msgs.clone();
         want.remove(3);
         assert_eq!(got, want);
+    }
+
+    /// A queue with nothing unread lets the first messages pass straight to the plugin
+    /// even before its reader is opened (CI found a burst written before TcpOutput first
+    /// asked for a message: every line of it was queued on disk); one with unread records
+    /// does not, so those go first.
+    #[test]
+    fn only_a_queue_with_nothing_unread_is_caught_up_before_it_is_read() {
+        let dir = std::env::temp_dir().join(format!("hekad-reader-{}-caught", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let open = || {
+            let settings = crate::pipeline::queue::QueueSettings::new(
+                dir.clone(),
+                0,
+                0,
+                crate::config::common::FullAction::Block,
+                1,
+                Duration::ZERO,
+                65536,
+            );
+            let control = crate::pipeline::shutdown::Control::new();
+            Queue::open("caught", settings, Arc::default(), control).expect("queue")
+        };
+        assert!(open().drained(), "a new queue");
+        let bytes = segment(&messages(3));
+        std::fs::write(segments::segment_path(&dir, 1), &bytes).expect("segment");
+        std::fs::write(segments::segment_path(&dir, 2), b"").expect("segment");
+        assert!(!open().drained(), "a queued segment without a checkpoint");
+        std::fs::write(dir.join("checkpoint.txt"), "1 10\n").expect("checkpoint");
+        assert!(!open().drained(), "a checkpoint inside the segment");
+        std::fs::write(dir.join("checkpoint.txt"), format!("1 {}\n", bytes.len()))
+            .expect("checkpoint");
+        assert!(
+            open().drained(),
+            "a checkpoint at its end, an empty segment after it"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

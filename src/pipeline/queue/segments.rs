@@ -37,6 +37,21 @@ pub enum CheckpointError {
     Unreadable(String),
 }
 
+/// Whether everything in the segments was read: nothing is queued, or the checkpoint is
+/// at the end of the last segment holding anything. Such a queue is caught up from the
+/// start, so the first messages may pass straight to the plugin.
+pub fn nothing_unread(dir: &Path, segments: &[(u64, u64)]) -> bool {
+    if segments.iter().all(|s| s.1 == 0) {
+        return true;
+    }
+    let Ok((id, offset)) = read_checkpoint(dir) else {
+        return false;
+    };
+    segments
+        .iter()
+        .all(|&(n, len)| n < id || len == 0 || (n == id && len <= offset))
+}
+
 /// Reads `checkpoint.txt`.
 pub fn read_checkpoint(dir: &Path) -> Result<(u64, u64), CheckpointError> {
     let path = dir.join("checkpoint.txt");
