@@ -46,7 +46,10 @@ const CASES: &[Case] = &[
     Case {
         name: "misspelled key",
         config: "[In]\ntype = \"UdpInput\"\nadress = \"127.0.0.1:0\"\n",
-        errors: &["[In] adress: unknown config setting for 'In': adress; did you mean address?"],
+        errors: &[
+            "[In] adress: unknown config setting for 'In': adress; did you mean address?",
+            "[In] address: expected a host:port, a path, an @abstract name or fd:<n>, not set (required)",
+        ],
     },
     Case {
         name: "unknown key with nothing close",
@@ -154,7 +157,11 @@ const CASES: &[Case] = &[
     Case {
         name: "unknown key in a tls table",
         config: "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:0\"\nuse_tls = true\n[In.tls]\ncert_file = \"x.pem\"\nbogus_key = 1\n",
-        errors: &["[In] tls.bogus_key: unknown config setting for 'In': tls.bogus_key"],
+        errors: &[
+            "[In] tls.bogus_key: unknown config setting for 'In': tls.bogus_key",
+            "[In] tls.cert_file: expected a PEM certificate file, got \"x.pem\": ",
+            "[In] tls.key_file: expected a PEM private key file (a TLS server needs one), not set (required)",
+        ],
     },
     Case {
         name: "a decoder used by an input is reported once",
@@ -408,6 +415,28 @@ const CASES: &[Case] = &[
         name: "RegexSplitter with two capture groups",
         config: "[In]\ntype = \"UdpInput\"\naddress = \"127.0.0.1:0\"\nsplitter = \"Split\"\n\n[Split]\ntype = \"RegexSplitter\"\ndelimiter = \"(a)(b)\"\n",
         errors: &["[Split] delimiter: expected a regular expression with at most one capture group, got \"(a)(b)\" (2 groups)"],
+    },
+    Case {
+        name: "a mistyped key does not hide the section's other checks",
+        config: "[In]\ntype = \"TcpInput\"\nadress = \"127.0.0.1:0\"\n\n[Files]\ntype = \"FileOutput\"\nmessage_matcher = \"TRUE\"\npth = \"/tmp/x.log\"\nflush_count = \"many\"\n",
+        errors: &[
+            "[In] adress: unknown config setting for 'In': adress; did you mean address?",
+            "[In] address: expected a host:port or a path, not set (required)",
+            "[Files] pth: unknown config setting for 'Files': pth; did you mean path?",
+            "[Files] flush_count: expected a whole number (0 or more), got string \"many\"",
+            "[Files] path: expected a file path, not set (required)",
+            "[Files] encoder: expected the name of an encoder section, not set (required)",
+        ],
+    },
+    Case {
+        name: "every bad key of a tls table",
+        config: "[In]\ntype = \"TcpInput\"\naddress = \"127.0.0.1:0\"\nuse_tls = true\n[In.tls]\ncert_file = \"{dir}/missing.pem\"\nkey_fil = \"{dir}/missing.key\"\nmin_version = \"TLS10\"\n",
+        errors: &[
+            "[In] tls.key_fil: unknown config setting for 'In': tls.key_fil",
+            "[In] tls.min_version: expected TLS12 or TLS13, got \"TLS10\"",
+            "[In] tls.cert_file: expected a PEM certificate file, got \"{dir}/missing.pem\": ",
+            "[In] tls.key_file: expected a PEM private key file (a TLS server needs one), not set (required)",
+        ],
     },
     Case {
         name: "type that is not a string",

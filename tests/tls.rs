@@ -281,7 +281,8 @@ fn bad_tls_settings_are_start_up_errors_naming_section_key_and_file() {
             vec![
                 "[In]",
                 "tls.key_file",
-                "server.pem: no PEM private key in it",
+                "expected a PEM private key file, got ",
+                "server.pem\": no PEM private key in it",
             ],
         ),
         (

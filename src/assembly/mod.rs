@@ -6,6 +6,7 @@ use crate::config::common::{BufferingConfig, CommonFilterOutput, CommonInput};
 use crate::config::globals::Globals;
 use crate::config::loader::sanitize_name;
 use crate::config::loader::Config;
+use crate::config::section::build_reporting_all;
 use crate::config::{Category, ConfigError, PluginSection};
 use crate::framing;
 use crate::matcher::Matcher;
@@ -68,7 +69,7 @@ fn splitter_factory(
         return Err(unregistered(section));
     };
     let build = *build;
-    build(section, max_message_size)?;
+    build_reporting_all(section, |s| build(s, max_message_size))?;
     let section = section.clone();
     Ok(Arc::new(move || {
         build(&section, max_message_size).map_err(joined)
@@ -85,14 +86,16 @@ fn decoder_factory(
     reserved: &Reserved,
     stats: Arc<PluginStats>,
 ) -> Result<DecoderFactory, Vec<ConfigError>> {
-    build_decoder(&BuildContext::new(
-        section,
-        &[],
-        globals,
-        sections,
-        instance,
-        reserved,
-    ))?;
+    build_reporting_all(section, |s| {
+        build_decoder(&BuildContext::new(
+            s,
+            &[],
+            globals,
+            sections,
+            instance,
+            reserved,
+        ))
+    })?;
     let recipe = Recipe {
         section: section.clone(),
         keys: &[],
@@ -152,14 +155,16 @@ fn encoder_factory(
     else {
         return Err(unregistered(section));
     };
-    build(&BuildContext::new(
-        section,
-        &[],
-        globals,
-        sections,
-        &section.name,
-        reserved,
-    ))?;
+    build_reporting_all(section, |s| {
+        build(&BuildContext::new(
+            s,
+            &[],
+            globals,
+            sections,
+            &s.name,
+            reserved,
+        ))
+    })?;
     let recipe = Recipe {
         section: section.clone(),
         keys: &[],
@@ -556,7 +561,7 @@ impl Wiring {
         let mut errors = Vec::new();
         let common = ok(CommonFilterOutput::from_section(s), &mut errors);
         let output = ok(
-            build(&self.context(s, CommonFilterOutput::KEYS)),
+            build_reporting_all(s, |s| build(&self.context(s, CommonFilterOutput::KEYS))),
             &mut errors,
         );
         // Without its common keys there is no matcher to check (no second error).
@@ -690,7 +695,7 @@ impl Wiring {
         let mut errors = Vec::new();
         let common = ok(CommonFilterOutput::from_section(s), &mut errors);
         let filter = ok(
-            build(&self.context(s, CommonFilterOutput::KEYS)),
+            build_reporting_all(s, |s| build(&self.context(s, CommonFilterOutput::KEYS))),
             &mut errors,
         );
         let matcher = common
@@ -830,7 +835,10 @@ impl Wiring {
                 decoder_stats = Some(stats);
             }
         }
-        let input = ok(build(&self.context(s, CommonInput::KEYS)), &mut errors);
+        let input = ok(
+            build_reporting_all(s, |s| build(&self.context(s, CommonInput::KEYS))),
+            &mut errors,
+        );
         let (Some(input), Some((splitter_section, splitter, splitter_common)), true) =
             (input, splitter, errors.is_empty())
         else {
@@ -937,6 +945,7 @@ impl Pipeline {
                 section: Some("hekad".into()),
                 key: Some("base_dir".into()),
                 message,
+                undecoded: false,
             })
         })
         .is_ok();
@@ -953,8 +962,17 @@ impl Pipeline {
             );
         }
         for s in sections.of(Category::Decoder) {
-            let ctx = BuildContext::new(s, &[], &globals, &sections, &s.name, &unused);
-            errors.extend(build_decoder(&ctx).err().unwrap_or_default());
+            let checked = build_reporting_all(s, |s| {
+                build_decoder(&BuildContext::new(
+                    s,
+                    &[],
+                    &globals,
+                    &sections,
+                    &s.name,
+                    &unused,
+                ))
+            });
+            errors.extend(checked.err().unwrap_or_default());
         }
         for s in sections.of(Category::Encoder) {
             errors.extend(

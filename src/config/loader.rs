@@ -68,6 +68,7 @@ fn load_texts(
         for (name, value) in table {
             let toml::Value::Table(table) = value else {
                 errors.push(ConfigError {
+                    undecoded: false,
                     file: Some(file.clone()),
                     section: None,
                     message: format!(
@@ -87,6 +88,7 @@ fn load_texts(
                 Some(toml::Value::String(t)) => t.clone(),
                 Some(other) => {
                     errors.push(ConfigError {
+                        undecoded: false,
                         file: Some(file.clone()),
                         key: Some("type".into()),
                         message: format!("expected a string, got {} {other}", other.type_str()),
@@ -97,6 +99,7 @@ fn load_texts(
             };
             let Some(category) = Category::of_type(&type_name) else {
                 errors.push(ConfigError {
+                    undecoded: false,
                     file: Some(file.clone()),
                     section: Some(name),
                     key: Some("type".into()),
@@ -113,6 +116,7 @@ fn load_texts(
             };
             if let Some(first) = sections.iter().find(|s| s.name == name) {
                 errors.push(ConfigError {
+                    undecoded: false,
                     file: Some(file.clone()),
                     section: Some(name.clone()),
                     key: None,
@@ -137,6 +141,7 @@ fn load_texts(
         Some((file, table)) => Globals::from_table(table).unwrap_or_else(|errs| {
             for (key, message) in errs {
                 errors.push(ConfigError {
+                    undecoded: false,
                     file: Some(file.clone()),
                     section: Some("hekad".into()),
                     key,
@@ -163,6 +168,7 @@ fn load_texts(
 
 fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| ConfigError {
+        undecoded: false,
         file: Some(path.into()),
         section: None,
         key: None,
@@ -172,6 +178,7 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         return Ok(vec![path.to_path_buf()]);
     }
     let entries = std::fs::read_dir(path).map_err(|e| ConfigError {
+        undecoded: false,
         file: Some(path.into()),
         section: None,
         key: None,
@@ -192,6 +199,7 @@ fn parse_file(
     errors: &mut Vec<ConfigError>,
 ) -> Option<toml::Table> {
     let err = |message: String| ConfigError {
+        undecoded: false,
         file: Some(file.to_path_buf()),
         section: None,
         key: None,

@@ -68,6 +68,10 @@ pub struct ConfigError {
     pub section: Option<String>,
     pub key: Option<String>,
     pub message: String,
+    /// Raised while decoding the section (an unknown key, a value of the wrong type): the
+    /// plugin's own checks did not run, so `section::build_reporting_all` runs them again
+    /// without the keys named.
+    pub undecoded: bool,
 }
 
 impl ConfigError {
@@ -82,6 +86,19 @@ impl ConfigError {
             section: Some(section.name.clone()),
             key: key.map(str::to_owned),
             message: message.into(),
+            undecoded: false,
+        }
+    }
+
+    /// An error decoding a section (see `undecoded`).
+    pub fn undecoded(
+        section: &PluginSection,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            undecoded: true,
+            ..ConfigError::in_section(section, key, message)
         }
     }
 
@@ -92,6 +109,7 @@ impl ConfigError {
             section: None,
             key: None,
             message: message.into(),
+            undecoded: false,
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn decode<T: DeserializeOwned>(
                     expected_keys(&key, known)
                 )
             };
-            ConfigError::in_section(section, Some(&key), message)
+            ConfigError::undecoded(section, Some(&key), message)
         })
         .collect();
     match result {
@@ -48,9 +48,77 @@ pub fn decode<T: DeserializeOwned>(
                 .filter(|(k, _)| !errors.iter().any(|e| e.key.as_deref() == Some(k)))
                 .collect();
             for (key, message) in super::each_key_errors::<T>(&known, super::serde_error(&e)) {
-                errors.push(ConfigError::in_section(section, key.as_deref(), message));
+                errors.push(ConfigError::undecoded(section, key.as_deref(), message));
             }
             Err(errors)
+        }
+    }
+}
+
+/// Runs `build` on `section`; when decoding stopped it at some keys (unknown, or of the
+/// wrong type), runs it again without them (until decoding passes) and adds the errors
+/// its own checks find, so a mistyped key does not hide the rest (`adress = ...` and
+/// `address: not set`). Errors about the keys taken out are not repeated.
+pub fn build_reporting_all<R>(
+    section: &PluginSection,
+    build: impl Fn(&PluginSection) -> Result<R, Vec<ConfigError>>,
+) -> Result<R, Vec<ConfigError>> {
+    let mut errors = match build(section) {
+        Ok(built) => return Ok(built),
+        Err(errors) => errors,
+    };
+    let mut cleaned = section.clone();
+    let mut taken_out: Vec<String> = Vec::new();
+    // Each round takes out at least one more key, so this ends.
+    loop {
+        let undecoded: Vec<&ConfigError> = errors.iter().filter(|e| e.undecoded).collect();
+        if undecoded.iter().any(|e| e.key.is_none()) {
+            // An error that names no key: nothing safe to take out.
+            break;
+        }
+        let more: Vec<String> = undecoded
+            .iter()
+            .filter_map(|e| e.key.clone())
+            .filter(|key| !taken_out.contains(key))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        for key in more {
+            remove_key(&mut cleaned.table, &key);
+            taken_out.push(key);
+        }
+        let Err(found) = build(&cleaned) else {
+            break;
+        };
+        // An error about a key taken out, or inside a table taken out, would repeat one.
+        let repeats = |key: &str| {
+            taken_out.iter().any(|out| {
+                key == out
+                    || key
+                        .strip_prefix(out.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            })
+        };
+        for e in found {
+            if !e.key.as_deref().is_some_and(repeats) && !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+    }
+    Err(errors)
+}
+
+/// Removes `key` (a dotted path into nested tables) from `table`.
+fn remove_key(table: &mut toml::Table, key: &str) {
+    match key.split_once('.') {
+        None => {
+            table.remove(key);
+        }
+        Some((first, rest)) => {
+            if let Some(toml::Value::Table(inner)) = table.get_mut(first) {
+                remove_key(inner, rest);
+            }
         }
     }
 }

@@ -79,8 +79,27 @@ fn problem(key: &'static str, message: impl Into<String>) -> Problem {
 
 impl Problem {
     fn in_section(self, section: &PluginSection) -> Vec<ConfigError> {
-        let key = format!("tls.{}", self.key);
-        vec![ConfigError::in_section(section, Some(&key), self.message)]
+        in_section(vec![self], section)
+    }
+}
+
+/// Every problem found, as errors of `section`'s `tls` table.
+fn in_section(problems: Vec<Problem>, section: &PluginSection) -> Vec<ConfigError> {
+    problems
+        .into_iter()
+        .map(|p| ConfigError::in_section(section, Some(&format!("tls.{}", p.key)), p.message))
+        .collect()
+}
+
+/// The problems of a `tls` table's independent settings, gathered so that all of them
+/// are reported in one pass.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    /// The value, or `None` with its problem kept.
+    fn check<T>(&mut self, checked: Result<T, Problem>) -> Option<T> {
+        checked.map_err(|p| self.0.push(p)).ok()
     }
 }
 
@@ -132,9 +151,10 @@ pub fn blocking_connect(
     tls: &TlsConfig,
     address: &str,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>, String> {
-    let shown = |p: Problem| format!("tls.{}: {}", p.key, p.message);
-    let config = build_client(tls).map_err(shown)?;
-    let name = server_name(tls, address).map_err(shown)?;
+    let shown = |p: &Problem| format!("tls.{}: {}", p.key, p.message);
+    let config = build_client(tls)
+        .map_err(|problems| problems.iter().map(shown).collect::<Vec<_>>().join("; "))?;
+    let name = server_name(tls, address).map_err(|p| shown(&p))?;
     let connection = rustls::ClientConnection::new(config, name)
         .map_err(|e| format!("TLS to {address}: {e}"))?;
     let socket = std::net::TcpStream::connect(address)
@@ -209,27 +229,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// The server side (TcpInput, HttpListenInput) of a `use_tls = true` section.
 pub fn acceptor(section: &PluginSection, tls: &TlsConfig) -> Result<TlsAcceptor, Vec<ConfigError>> {
-    // Both files missing are two errors, reported together.
-    let missing: Vec<ConfigError> = [
-        (
-            "cert_file",
-            &tls.cert_file,
-            "a PEM certificate file (a TLS server needs one)",
-        ),
-        (
-            "key_file",
-            &tls.key_file,
-            "a PEM private key file (a TLS server needs one)",
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, value, _)| value.is_empty())
-    .flat_map(|(key, _, what)| problem(key, crate::config::not_set(what)).in_section(section))
-    .collect();
-    if !missing.is_empty() {
-        return Err(missing);
-    }
-    let config = build_server(tls).map_err(|p| p.in_section(section))?;
+    let config = build_server(tls).map_err(|p| in_section(p, section))?;
     Ok(TlsAcceptor::from(config))
 }
 
@@ -241,9 +241,16 @@ pub fn client_settings(
     tls: &TlsConfig,
     address: &str,
 ) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Vec<ConfigError>> {
-    let config = build_client(tls).map_err(|p| p.in_section(section))?;
-    let name = server_name(tls, address).map_err(|p| p.in_section(section))?;
-    Ok((config, name))
+    let config = build_client(tls).map_err(|p| in_section(p, section));
+    let name = server_name(tls, address).map_err(|p| p.in_section(section));
+    match (config, name) {
+        (Ok(config), Ok(name)) => Ok((config, name)),
+        (config, name) => Err([config.err(), name.err()]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect()),
+    }
 }
 
 /// The name a client checks the server's certificate against: `server_name`, else the
@@ -269,30 +276,48 @@ fn host_of(address: &str) -> &str {
     address.rsplit_once(':').map_or(address, |(host, _)| host)
 }
 
-fn build_server(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, Problem> {
-    if tls.cert_file.is_empty() {
-        let what = "a PEM certificate file (a TLS server needs one)";
-        return Err(problem("cert_file", crate::config::not_set(what)));
-    }
-    if tls.key_file.is_empty() {
-        let what = "a PEM private key file (a TLS server needs one)";
-        return Err(problem("key_file", crate::config::not_set(what)));
-    }
-    let provider = provider(tls)?;
-    let versions = versions(tls)?;
-    let certs = certificates("cert_file", &tls.cert_file)?;
-    let key = private_key("key_file", &tls.key_file)?;
-    let verifier = client_verifier(tls, &provider)?;
+fn build_server(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, Vec<Problem>> {
+    let mut found = Problems::default();
+    let provider = found.check(provider(tls));
+    let versions = found.check(versions(tls));
+    let server_file = |key, path: &str, what| match path.is_empty() {
+        true => Err(problem(key, crate::config::not_set(what))),
+        false => Ok(path.to_owned()),
+    };
+    let certs = found.check(
+        server_file(
+            "cert_file",
+            &tls.cert_file,
+            "a PEM certificate file (a TLS server needs one)",
+        )
+        .and_then(|path| certificates("cert_file", &path)),
+    );
+    let key = found.check(
+        server_file(
+            "key_file",
+            &tls.key_file,
+            "a PEM private key file (a TLS server needs one)",
+        )
+        .and_then(|path| private_key("key_file", &path)),
+    );
+    // Checked with the default suites when `ciphers` is wrong, so its problems show too.
+    let verifier_provider = provider.clone().unwrap_or_else(default_provider);
+    let verifier = found.check(client_verifier(tls, &verifier_provider));
+    let (Some(provider), Some(versions), Some(certs), Some(key), Some(verifier)) =
+        (provider, versions, certs, key, verifier)
+    else {
+        return Err(found.0);
+    };
     let builder = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
-        .map_err(|e| problem("min_version", e.to_string()))?;
+        .map_err(|e| vec![problem("min_version", e.to_string())])?;
     let builder = match verifier {
         Some(v) => builder.with_client_cert_verifier(v),
         None => builder.with_no_client_auth(),
     };
     let mut config = builder
         .with_single_cert(certs, key)
-        .map_err(|e| problem("key_file", format!("{}: {e}", tls.key_file)))?;
+        .map_err(|e| vec![problem("key_file", format!("{}: {e}", tls.key_file))])?;
     config.ignore_client_order = tls.prefer_server_ciphers;
     if tls.session_tickets_disabled {
         config.send_tls13_tickets = 0;
@@ -303,37 +328,54 @@ fn build_server(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, Problem> {
     Ok(Arc::new(config))
 }
 
-fn build_client(tls: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, Problem> {
-    let provider = provider(tls)?;
-    let versions = versions(tls)?;
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(|e| problem("min_version", e.to_string()))?;
-    let builder = if tls.insecure_skip_verify {
-        log::warn!("tls.insecure_skip_verify = true: the server's certificate is not checked");
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
-    } else {
-        builder.with_root_certificates(roots(tls)?)
+fn build_client(tls: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, Vec<Problem>> {
+    let mut found = Problems::default();
+    let provider = found.check(provider(tls));
+    let versions = found.check(versions(tls));
+    let roots = match tls.insecure_skip_verify {
+        true => Some(None),
+        false => found.check(roots(tls)).map(Some),
     };
-    let config = match (tls.cert_file.is_empty(), tls.key_file.is_empty()) {
-        (true, true) => builder.with_no_client_auth(),
+    let identity = match (tls.cert_file.is_empty(), tls.key_file.is_empty()) {
+        (true, true) => Some(None),
         (false, false) => {
-            let certs = certificates("cert_file", &tls.cert_file)?;
-            let key = private_key("key_file", &tls.key_file)?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| problem("key_file", format!("{}: {e}", tls.key_file)))?
+            let certs = found.check(certificates("cert_file", &tls.cert_file));
+            let key = found.check(private_key("key_file", &tls.key_file));
+            certs.zip(key).map(Some)
         }
         (true, false) => {
             let what = "a PEM certificate file (key_file is set)";
-            return Err(problem("cert_file", crate::config::not_set(what)));
+            found.check::<()>(Err(problem("cert_file", crate::config::not_set(what))));
+            None
         }
         (false, true) => {
             let what = "a PEM private key file (cert_file is set)";
-            return Err(problem("key_file", crate::config::not_set(what)));
+            found.check::<()>(Err(problem("key_file", crate::config::not_set(what))));
+            None
         }
+    };
+    let (Some(provider), Some(versions), Some(roots), Some(identity)) =
+        (provider, versions, roots, identity)
+    else {
+        return Err(found.0);
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| vec![problem("min_version", e.to_string())])?;
+    let builder = match roots {
+        None => {
+            log::warn!("tls.insecure_skip_verify = true: the server's certificate is not checked");
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        }
+        Some(roots) => builder.with_root_certificates(roots),
+    };
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((certs, key)) => builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| vec![problem("key_file", format!("{}: {e}", tls.key_file))])?,
     };
     Ok(Arc::new(config))
 }
@@ -355,12 +397,17 @@ fn roots(tls: &TlsConfig) -> Result<RootCertStore, Problem> {
     Ok(store)
 }
 
-/// ring with the cipher suites `ciphers` names (all of ring's when empty).
-fn provider(tls: &TlsConfig) -> Result<Arc<CryptoProvider>, Problem> {
+/// ring with all its cipher suites.
+fn default_provider() -> Arc<CryptoProvider> {
     // Deprecated in rustls 0.23.48 for lacking post-quantum key exchange, which only the
     // aws-lc-rs provider has (and it needs cmake and a larger binary on the ARM targets).
     #[allow(deprecated)]
-    let mut provider = rustls::crypto::ring::default_provider();
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// ring with the cipher suites `ciphers` names (all of ring's when empty).
+fn provider(tls: &TlsConfig) -> Result<Arc<CryptoProvider>, Problem> {
+    let mut provider = Arc::unwrap_or_clone(default_provider());
     if !tls.ciphers.is_empty() {
         let name = |s: &rustls::SupportedCipherSuite| {
             // Go names TLS 1.3 suites TLS_AES_128_GCM_SHA256; rustls TLS13_AES_….
@@ -491,24 +538,33 @@ fn client_verifier(
 
 /// Every certificate of a PEM file.
 fn certificates(key: &'static str, path: &str) -> Result<Vec<CertificateDer<'static>>, Problem> {
-    let bad = |e: &dyn std::fmt::Display| problem(key, format!("{path}: {e}"));
+    let bad = |e: &dyn std::fmt::Display| {
+        problem(
+            key,
+            format!("expected a PEM certificate file, got {path:?}: {e}"),
+        )
+    };
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| bad(&e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(&e))?;
     if certs.is_empty() {
-        return Err(problem(key, format!("{path}: no PEM certificate in it")));
+        return Err(bad(&"no PEM certificate in it"));
     }
     Ok(certs)
 }
 
 /// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
 fn private_key(key: &'static str, path: &str) -> Result<PrivateKeyDer<'static>, Problem> {
+    let bad = |e: &dyn std::fmt::Display| {
+        problem(
+            key,
+            format!("expected a PEM private key file, got {path:?}: {e}"),
+        )
+    };
     PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => {
-            problem(key, format!("{path}: no PEM private key in it"))
-        }
-        e => problem(key, format!("{path}: {e}")),
+        rustls_pki_types::pem::Error::NoItemsFound => bad(&"no PEM private key in it"),
+        e => bad(&e),
     })
 }
 
