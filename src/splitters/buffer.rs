@@ -168,6 +168,12 @@ impl SplitterBuffer {
         }
     }
 
+    /// Consumes `n` bytes without splitting them (the disk-queue reader steps into a frame
+    /// cut short at the end of a segment).
+    pub fn skip(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+    }
+
     /// Absolute stream offset of the next unconsumed byte.
     pub fn offset(&self) -> u64 {
         self.base + self.start as u64

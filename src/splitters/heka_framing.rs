@@ -30,6 +30,10 @@ pub struct HekaFramingSplitter {
     /// `<signer>_<version>` ⇒ how its frames are checked.
     keys: BTreeMap<String, Check>,
     message_bytes: bool,
+    /// Refuses unsigned frames (set by the disk-queue reader in segments hekad wrote,
+    /// where every frame has a checksum, so message bytes that look like a frame are
+    /// never taken for one).
+    signed_only: bool,
 }
 
 /// How frames of one signer and key version are checked.
@@ -77,7 +81,13 @@ impl HekaFramingSplitter {
             skip_authentication: false,
             keys: BTreeMap::new(),
             message_bytes: true,
+            signed_only: false,
         }
+    }
+
+    /// Whether unsigned frames are refused from now on (see `signed_only`).
+    pub fn set_signed_only(&mut self, signed_only: bool) {
+        self.signed_only = signed_only;
     }
 
     /// Accepts signed frames without checking them (tools that only read streams).
@@ -110,6 +120,9 @@ impl HekaFramingSplitter {
             .map(|s| std::str::from_utf8(s).map_err(|_| "signer name is not UTF-8"))
             .transpose()?;
         let Some(hmac) = header.hmac else {
+            if self.signed_only {
+                return Err("unsigned frame where every frame is signed");
+            }
             // Heka accepts unsigned frames and (QUIRK) still reports the named signer.
             return Ok(signer);
         };

@@ -37,6 +37,36 @@ pub enum CheckpointError {
     Unreadable(String),
 }
 
+/// Whether the segment at `path` was written by hekad: its first frame is signed with
+/// the queue's checksum (a queue Heka wrote has unsigned frames). In such a segment the
+/// reader refuses unsigned frames, which only message bytes that look like a frame next
+/// to a damaged one can produce.
+pub fn written_by_hekad(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; crate::framing::MAX_HEADER_SIZE + crate::framing::HEADER_FRAMING_SIZE];
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut read = 0;
+    let mut take = file.take(start.len() as u64);
+    while let Ok(n) = take.read(&mut start[read..]) {
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    let start = &start[..read];
+    let (Some(&0x1E), Some(&len)) = (start.first(), start.get(1)) else {
+        return false;
+    };
+    let end = 2 + len as usize;
+    if start.get(end) != Some(&0x1F) {
+        return false;
+    }
+    crate::splitters::heka_framing::FrameHeader::parse(&start[2..end])
+        .is_some_and(|h| h.signer == Some(super::QUEUE_SIGNER.as_bytes()) && h.hmac.is_some())
+}
+
 /// Whether everything in the segments was read: nothing is queued, or the checkpoint is
 /// at the end of the last segment holding anything. Such a queue is caught up from the
 /// start, so the first messages may pass straight to the plugin.
