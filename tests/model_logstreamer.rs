@@ -51,7 +51,6 @@ struct World {
     next: usize,
     killed: bool,
     rotated: usize,
-    wait_before_restart: bool,
 }
 
 impl World {
@@ -68,7 +67,6 @@ impl World {
             next: 0,
             killed: false,
             rotated: 0,
-            wait_before_restart: true,
         };
         w.start();
         w
@@ -196,13 +194,8 @@ flush_interval = 0
                 }
             }
             Op::Restart => {
-                // KNOWN DEFECT (docs/FUZZING.md): lines read within milliseconds before a
-                // graceful stop are acknowledged and journaled without reaching the
-                // output; `graceful_stop_right_after_lines_are_read_loses_none` shows it.
-                // Until it is fixed, the model restarts once hekad has caught up.
-                if self.wait_before_restart {
-                    self.caught_up();
-                }
+                // A graceful stop right after lines were written, without waiting for
+                // hekad to catch up: what it read must reach the output or be read again.
                 if let Some(h) = self.hekad.take() {
                     let (status, stderr) = h.terminate();
                     assert!(status.success(), "{stderr}");
@@ -291,13 +284,11 @@ proptest! {
 }
 
 /// The shrunk failing sequence the model found (issue 23): a graceful stop right after
-/// lines were written loses them (they are journaled as read, never written to the
-/// output). Ignored until fixed: `cargo test --test model_logstreamer -- --ignored`.
+/// lines were written lost them (journaled as read, never written to the output), fixed
+/// when FileOutput stopped acknowledging messages still in its memory buffer.
 #[test]
-#[ignore = "known defect: a graceful stop right after lines are read loses them"]
 fn graceful_stop_right_after_lines_are_read_loses_none() {
     let mut world = World::new("model-logstreamer-stop");
-    world.wait_before_restart = false;
     for op in [
         Op::Write(6),
         Op::Write(22),
