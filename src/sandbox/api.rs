@@ -10,6 +10,8 @@ use mlua::{FromLuaMulti, Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
 
 /// Registry key of the wrapper factory.
 const WRAP: &str = "hekad.api_wrap";
+/// Registry key of the factory of wrappers that return exactly the results given.
+const WRAP_EXACT: &str = "hekad.api_wrap_exact";
 
 /// Lua 5.1's name of a value's type, as its error messages print it (mlua says
 /// "integer" for some numbers).
@@ -71,7 +73,25 @@ pub fn prepare(lua: &Lua) -> mlua::Result<()> {
         )
         .set_name("=api")
         .eval()?;
-    lua.set_named_registry_value(WRAP, wrap)
+    lua.set_named_registry_value(WRAP, wrap)?;
+    // `finish` is tail-called, and Lua 5.1 counts the wrapper's frame it replaced as
+    // level 2: level 3 is the script calling the wrapper.
+    let exact: Function = lua
+        .load(
+            r#"
+            local error = error
+            local function finish(ok, ...)
+                if not ok then error((...), 3) end
+                return ...
+            end
+            return function(f)
+                return function(...) return finish(f(...)) end
+            end
+            "#,
+        )
+        .set_name("=api")
+        .eval()?;
+    lua.set_named_registry_value(WRAP_EXACT, exact)
 }
 
 /// Sets `table[name]` to API function `f` (at most five results). Arguments that do not
@@ -82,8 +102,31 @@ where
     R: IntoLuaMulti,
     F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
 {
+    table.raw_set(name, wrap(lua, raw_function(lua, name, f)?)?)
+}
+
+/// As [`register`], but the function returns exactly the results `f` gives, however
+/// many (for results passed straight on, as in `inject_payload("cbuf", name,
+/// cb:format("cbuf"))`), at the cost of one more Lua call.
+pub fn register_exact<A, R, F>(lua: &Lua, table: &Table, name: &str, f: F) -> mlua::Result<()>
+where
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
+    let wrap: Function = lua.named_registry_value(WRAP_EXACT)?;
+    table.raw_set(name, wrap.call::<Function>(raw_function(lua, name, f)?)?)
+}
+
+/// The Rust side of an API function: `true` and its results, or `false` and a message.
+fn raw_function<A, R, F>(lua: &Lua, name: &str, f: F) -> mlua::Result<Function>
+where
+    A: FromLuaMulti,
+    R: IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
     let qualified = name.to_owned();
-    let raw = lua.create_function(move |lua, args: MultiValue| {
+    lua.create_function(move |lua, args: MultiValue| {
         let result = A::from_lua_multi(args, lua)
             .map_err(|e| api_error(format!("{qualified}() bad argument: {}", error_text(&e))))
             .and_then(|args| f(lua, args))
@@ -96,8 +139,7 @@ where
             Err(e @ mlua::Error::MemoryError(_)) => Err(e),
             Err(e) => (false, error_text(&e)).into_lua_multi(lua),
         }
-    })?;
-    table.raw_set(name, wrap(lua, raw)?)
+    })
 }
 
 /// Sets `table[name]` to a C function that already answers `true, results...` or

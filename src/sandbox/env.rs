@@ -4,7 +4,7 @@
 
 use super::config::SandboxSettings;
 use super::limits::{Instructions, INSTRUCTION_LIMIT_EXCEEDED};
-use super::{cjson, library, lpeg, lua_pattern};
+use super::{circular_buffer, cjson, library, lpeg, lua_pattern};
 use crate::pipeline::shutdown::Control;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use std::path::PathBuf;
@@ -250,6 +250,7 @@ fn builtin(lua: &Lua, name: &str, with: &Builtins) -> mlua::Result<Option<Value>
             with.stop.clone(),
         )?))),
         "re" => Ok(Some(lpeg::re_module(lua)?)),
+        "circular_buffer" => Ok(Some(Value::Table(circular_buffer::module(lua)?))),
         _ => Ok(None),
     }
 }

@@ -11,9 +11,11 @@
 //! - `preserve`: saving and restoring globals;
 //! - [`lua_pattern`], [`cjson`]: Rust replacements for C code a hook cannot stop;
 //! - [`lpeg`]: LPeg 1.0 in Rust, and the `re` module over it;
+//! - [`circular_buffer`]: time series windows for filters, written as "cbuf"/"cbufd";
 //! - [`library`]: hekad's Lua library (Heka's stock scripts and modules) built in.
 
 mod api;
+pub mod circular_buffer;
 pub mod cjson;
 pub mod config;
 pub mod env;

@@ -4,6 +4,7 @@
 //! lua_sandbox writes them, not as Lua's `tostring` does.
 
 use super::api::{api_error, register};
+use super::circular_buffer;
 use super::config::Kind;
 use super::inject::deliver;
 use super::state::Shared;
@@ -41,8 +42,15 @@ pub fn install(lua: &Lua, shared: &Rc<Shared>) -> mlua::Result<()> {
 fn append(shared: &Shared, args: &[Value], function: &str) -> mlua::Result<()> {
     let mut buf = shared.payload.borrow_mut();
     let start = buf.len();
+    // Circular buffers written, told so once the text is kept ("cbufd" deltas reset).
+    let mut buffers = Vec::new();
     for arg in args {
         match arg {
+            Value::UserData(ud) if ud.is::<circular_buffer::Buffer>() => {
+                if circular_buffer::write_payload(ud, &mut buf)? == Some(true) {
+                    buffers.push(ud);
+                }
+            }
             Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
             Value::Integer(i) => write_number(*i as f64, &mut buf),
             Value::Number(n) => write_number(*n, &mut buf),
@@ -63,6 +71,9 @@ fn append(shared: &Shared, args: &[Value], function: &str) -> mlua::Result<()> {
         }
     }
     shared.note_output(buf.len());
+    for ud in buffers {
+        circular_buffer::written(ud)?;
+    }
     Ok(())
 }
 

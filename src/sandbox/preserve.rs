@@ -3,10 +3,12 @@
 //! (atomically); at the next start the script is run after the plugin's own, unless the
 //! plugin's `_PRESERVATION_VERSION` changed.
 //!
-//! Saved: numbers, strings, booleans and tables of them (nested, shared and cyclic
-//! references kept). Skipped: functions, coroutines, userdata, and the library and
+//! Saved: numbers, strings, booleans, circular buffers (rebuilt with `new`,
+//! `set_header` and `fromstring`) and tables of them (nested, shared and cyclic
+//! references kept). Skipped: functions, coroutines, other userdata, and the library and
 //! module tables `require` loaded (the plugin recreates those itself).
 
+use super::circular_buffer;
 use super::env::LOADED;
 use super::state::{error_text, Shared};
 use crate::atomic_file::AtomicFile;
@@ -121,7 +123,8 @@ pub fn serialize(lua: &Lua) -> mlua::Result<String> {
 
 struct Writer {
     out: String,
-    /// Tables already written, by address: later references reuse the first name.
+    /// Tables and buffers already written, by address: later references reuse the
+    /// first name.
     names: HashMap<*const std::ffi::c_void, String>,
     skip: Vec<*const std::ffi::c_void>,
 }
@@ -129,6 +132,18 @@ struct Writer {
 impl Writer {
     /// Writes `target = value` (and, for a table, its contents), if `value` is kept.
     fn assign(&mut self, target: &str, value: &Value) -> mlua::Result<()> {
+        if let Value::UserData(ud) = value {
+            let pointer = ud.to_pointer();
+            if let Some(name) = self.names.get(&pointer) {
+                let _ = writeln!(self.out, "{target} = {name}");
+                return Ok(());
+            }
+            if let Some(script) = circular_buffer::preservation_script(ud, target) {
+                self.names.insert(pointer, target.to_owned());
+                self.out.push_str(&script);
+            }
+            return Ok(());
+        }
         let Some(text) = self.value(value) else {
             return Ok(());
         };
