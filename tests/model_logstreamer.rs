@@ -253,22 +253,8 @@ fn truncate(path: &Path) {
         .expect("truncate");
 }
 
-fn cases() -> u32 {
-    std::env::var("HEKAD_MODEL_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(4)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        max_shrink_iters: 20,
-        // Each step runs real processes: shrinking stops after a minute.
-        max_shrink_time: 60_000,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::model::config())]
 
     #[test]
     fn logstreamer_delivers_what_the_model_says(ops in proptest::collection::vec(op(), 1..10)) {

@@ -18,6 +18,7 @@
 use super::{Output, OutputContext};
 use crate::config::{section, ConfigError, PluginSection, SectionErrors};
 use crate::pipeline::ack::AckToken;
+use crate::pipeline::pool::SharedPack;
 use crate::pipeline::stats::PluginStats;
 use crate::plugins::amqp::{self, Broker, Exchange, FIRST_BACKOFF, MAX_BACKOFF};
 use crate::plugins::tls::TlsConfig;
@@ -113,6 +114,26 @@ struct Unconfirmed {
     body: Arc<[u8]>,
     token: Option<AckToken>,
     confirming: Confirming,
+}
+
+impl Unconfirmed {
+    /// `pack` encoded (with `scratch` as the encoder's buffer), holding its
+    /// acknowledgement, not published yet; `None` if the encoder refused it (counted).
+    fn encoded(
+        ctx: &mut OutputContext,
+        pack: SharedPack,
+        scratch: &mut Vec<u8>,
+    ) -> Option<Unconfirmed> {
+        scratch.clear();
+        if !ctx.encode_into(&pack, scratch) {
+            return None;
+        }
+        Some(Unconfirmed {
+            body: Arc::from(scratch.as_slice()),
+            token: pack.hold_ack(),
+            confirming: Box::pin(std::future::pending()),
+        })
+    }
 }
 
 /// A connection with its channel in confirm mode.
@@ -262,19 +283,11 @@ impl AmqpOutput {
             match event {
                 Event::Pack(None) => closed = true,
                 Event::Pack(Some(pack)) => {
-                    body.clear();
-                    if !ctx.encode_into(&pack, &mut body) {
+                    let Some(mut message) = Unconfirmed::encoded(ctx, pack, &mut body) else {
                         continue;
-                    }
-                    let token = pack.hold_ack();
-                    drop(pack);
-                    let body: Arc<[u8]> = Arc::from(body.as_slice());
-                    let confirming = self.publish(channel, &body).await;
-                    window.push_back(Unconfirmed {
-                        body,
-                        token,
-                        confirming,
-                    });
+                    };
+                    message.confirming = self.publish(channel, &message.body).await;
+                    window.push_back(message);
                 }
                 Event::Settled(Ok(Confirmation::Nack(_))) => {
                     let Some(mut message) = window.pop_front() else {
@@ -337,15 +350,8 @@ impl AmqpOutput {
                 Wake::Pack(None) if window.is_empty() => return Waited::Done,
                 Wake::Pack(None) => closed = true,
                 Wake::Pack(Some(pack)) => {
-                    body.clear();
-                    if ctx.encode_into(&pack, &mut body) {
-                        window.push_back(Unconfirmed {
-                            body: Arc::from(body.as_slice()),
-                            token: pack.hold_ack(),
-                            // Published (and this replaced) once connected.
-                            confirming: Box::pin(std::future::pending()),
-                        });
-                    }
+                    // Published once connected.
+                    window.extend(Unconfirmed::encoded(ctx, pack, &mut body));
                 }
             }
         }
