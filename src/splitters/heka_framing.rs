@@ -207,7 +207,9 @@ impl Splitter for HekaFramingSplitter {
         let hlen = record.get(1).copied().unwrap_or(0) as usize;
         let start = (hlen + HEADER_FRAMING_SIZE).min(record.len());
         let msg = &record[start..];
-        if self.skip_authentication || start <= 16 {
+        // A header this short holds no signature: nothing to check (the common case of
+        // an unsigned stream), unless only signed frames are taken.
+        if self.skip_authentication || (start <= 16 && !self.signed_only) {
             return Unframed::Message {
                 bytes: msg,
                 signer: None,

@@ -37,34 +37,25 @@ pub enum CheckpointError {
     Unreadable(String),
 }
 
-/// Whether the segment at `path` was written by hekad: its first frame is signed with
-/// the queue's checksum (a queue Heka wrote has unsigned frames). In such a segment the
-/// reader refuses unsigned frames, which only message bytes that look like a frame next
-/// to a damaged one can produce.
+/// Whether the segment at `path` was written by hekad: a frame header signed by the
+/// queue's checksum is among its first 64 KiB (a queue Heka wrote has unsigned frames).
+/// In such a segment the reader refuses unsigned frames, which only message bytes that
+/// look like a frame, next to a damaged one, can produce. Looked for past the first
+/// frame, as that one may be the damaged one.
 pub fn written_by_hekad(path: &Path) -> bool {
     use std::io::Read;
-    let mut start = [0u8; crate::framing::MAX_HEADER_SIZE + crate::framing::HEADER_FRAMING_SIZE];
-    let Ok(file) = File::open(path) else {
-        return false;
-    };
-    let mut read = 0;
-    let mut take = file.take(start.len() as u64);
-    while let Ok(n) = take.read(&mut start[read..]) {
-        if n == 0 {
-            break;
-        }
-        read += n;
-    }
-    let start = &start[..read];
-    let (Some(&0x1E), Some(&len)) = (start.first(), start.get(1)) else {
-        return false;
-    };
-    let end = 2 + len as usize;
-    if start.get(end) != Some(&0x1F) {
+    const LOOK: u64 = 64 * 1024;
+    let mut start = Vec::new();
+    let read = File::open(path).and_then(|f| f.take(LOOK).read_to_end(&mut start));
+    if read.is_err() {
         return false;
     }
-    crate::splitters::heka_framing::FrameHeader::parse(&start[2..end])
-        .is_some_and(|h| h.signer == Some(super::QUEUE_SIGNER.as_bytes()) && h.hmac.is_some())
+    // The header's signer field (tag 4, length, name) and the key version's tag (5).
+    let signer = super::QUEUE_SIGNER.as_bytes();
+    let mut field = vec![0x22, signer.len() as u8];
+    field.extend_from_slice(signer);
+    field.push(0x28);
+    memchr::memmem::find(&start, &field).is_some()
 }
 
 /// Whether everything in the segments was read: nothing is queued, or the checkpoint is
