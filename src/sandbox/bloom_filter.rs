@@ -270,6 +270,14 @@ mod tests {
         BloomFilter::new(&Lua::new(), &NativeMemory::default(), items, probability).expect("filter")
     }
 
+    /// XXH32's published value for empty input and seed 0, and the seeds giving the
+    /// filter different hashes.
+    #[test]
+    fn xxh32_is_the_reference_hash() {
+        assert_eq!(xxh32(b"", 0), 0x02cc_5d05);
+        assert_ne!(xxh32(b"key", 0), xxh32(b"key", 1));
+    }
+
     #[test]
     fn sizes_follow_the_formulas() {
         let bf = filter(1000.0, 0.01);
