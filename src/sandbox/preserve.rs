@@ -6,12 +6,13 @@
 //! Saved: numbers, strings, booleans, circular buffers (rebuilt with `new`,
 //! `set_header` and `fromstring`), `hyperloglog` and `bloom_filter` objects (made if
 //! missing, then given their raw state with `fromstring`, as lua_sandbox wrote them) and
-//! tables of them (nested, shared and cyclic references kept). Skipped: functions, coroutines, other userdata, and the library and
-//! module tables `require` loaded (the plugin recreates those itself).
+//! tables of them (nested, shared and cyclic references kept). Skipped: functions,
+//! coroutines, other userdata, and the library and module tables `require` loaded (the
+//! plugin recreates those itself).
 
-use super::{bloom_filter, circular_buffer, hyperloglog};
 use super::env::LOADED;
 use super::state::{error_text, Shared};
+use super::{bloom_filter, circular_buffer, hyperloglog};
 use crate::atomic_file::AtomicFile;
 use mlua::{Lua, Table, Value};
 use std::collections::HashMap;
