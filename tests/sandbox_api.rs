@@ -805,6 +805,51 @@ fn preservation_restores_globals_and_survives_damage() {
     assert_eq!(out.error.as_deref(), Some("numbers/shared"), "fresh state");
 }
 
+/// hyperloglog and bloom_filter objects in globals (shared, nested in tables) survive a
+/// preserve_data restart with their counts and bits, written as lua_sandbox wrote them.
+#[test]
+fn preservation_keeps_hyperloglog_and_bloom_filter() {
+    let dir = common::scratch_dir("sbx-preserve-native");
+    let script = r#"
+        _PRESERVATION_VERSION = 1
+        require "hyperloglog"
+        require "bloom_filter"
+        hll = hyperloglog.new()
+        alias = hll
+        bf = bloom_filter.new(1000, 0.01)
+        nested = {h = hyperloglog.new()}
+        function process_message()
+            for i = 1, 100 do hll:add("u" .. i) bf:add("k" .. i) nested.h:add(i) end
+            counts = {hll:count(), nested.h:count(), bf:count()}
+            return 0
+        end
+    "#;
+    let keys = "preserve_data = true";
+    let mut sb = sandbox_with(&dir, Kind::Filter, script, keys);
+    ok(&mut sb, &sample());
+    sb.preserve();
+    drop(sb);
+    let saved = dir.join("base/sandbox_preservation/test.data");
+    let text = std::fs::read(&saved).expect("saved");
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("bf:fromstring(\""), "{text:.300}");
+    assert!(text.contains("= require(\"bloom_filter\").new(1000, 0.01) end"));
+    assert!(text.contains("nested[\"h\"]:fromstring(\"HYLL"));
+    let check = r#"
+        function process_message()
+            if counts[1] < 95 or hll:count() ~= counts[1] or alias ~= hll then return -1, "hll" end
+            if counts[2] < 95 or nested.h:count() ~= counts[2] then return -1, "nested" end
+            if counts[3] < 95 or bf:count() ~= counts[3] then return -1, "bf count" end
+            if not bf:query("k1") or not bf:query("k100") then return -1, "bf bits" end
+            if hll:add("u1") or bf:add("k2") then return -1, "re-added" end
+            return 0
+        end
+    "#;
+    let restored = format!("{script}\n{check}");
+    let mut sb = sandbox_with(&dir, Kind::Filter, &restored, keys);
+    ok(&mut sb, &sample());
+}
+
 /// ns per call of the script in `SCRIPT` as a decoder (or a filter with `FILTER=1`):
 /// `SCRIPT=x.lua cargo test --release --test sandbox_api -- --ignored --nocapture speed`
 #[test]

@@ -3,8 +3,8 @@
 //! in UTC, pattern functions bounded by the instruction limit, and a count hook.
 
 use super::config::SandboxSettings;
-use super::limits::{Instructions, INSTRUCTION_LIMIT_EXCEEDED};
-use super::{circular_buffer, cjson, library, lpeg, lua_pattern};
+use super::limits::{Instructions, NativeMemory, INSTRUCTION_LIMIT_EXCEEDED};
+use super::{bloom_filter, circular_buffer, cjson, hyperloglog, library, lpeg, lua_pattern};
 use crate::pipeline::shutdown::Control;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use std::path::PathBuf;
@@ -33,6 +33,7 @@ pub fn new_state(
     if settings.memory_limit > 0 {
         lua.set_memory_limit(settings.memory_limit)?;
     }
+    lua.set_app_data(NativeMemory::new(settings.memory_limit));
     super::api::prepare(&lua)?;
     let globals = lua.globals();
     let removed: &[&str] = match io {
@@ -251,6 +252,8 @@ fn builtin(lua: &Lua, name: &str, with: &Builtins) -> mlua::Result<Option<Value>
         )?))),
         "re" => Ok(Some(lpeg::re_module(lua)?)),
         "circular_buffer" => Ok(Some(Value::Table(circular_buffer::module(lua)?))),
+        "hyperloglog" => Ok(Some(Value::Table(hyperloglog::module(lua)?))),
+        "bloom_filter" => Ok(Some(Value::Table(bloom_filter::module(lua)?))),
         _ => Ok(None),
     }
 }

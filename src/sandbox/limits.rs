@@ -5,6 +5,9 @@
 //! that backtracks for minutes ends its sandbox like `while true do end` does. Once the
 //! budget is exceeded the call is doomed: every later charge fails again, even after a
 //! script's `pcall` caught the first error.
+//!
+//! [`NativeMemory`] is the `memory_limit`'s counterpart for state that native modules keep
+//! outside the Lua heap (hyperloglog registers, Bloom filter bits).
 
 use std::cell::Cell;
 
@@ -68,4 +71,64 @@ impl Instructions {
     pub fn max(&self) -> u64 {
         self.max.get()
     }
+}
+
+/// Memory that native objects of a sandbox (hyperloglog and bloom_filter state) hold
+/// outside the Lua heap: mlua keeps a userdata's Rust value on the Rust heap, where the
+/// Lua allocator's `memory_limit` does not see it. Each object reserves its bytes here,
+/// checked against the limit together with what Lua uses, and gives them back when Lua
+/// collects it.
+#[derive(Debug, Clone, Default)]
+pub struct NativeMemory {
+    /// The sandbox's `memory_limit` in bytes (0: none).
+    limit: usize,
+    held: std::rc::Rc<Cell<usize>>,
+}
+
+impl NativeMemory {
+    /// Native memory of a sandbox whose `memory_limit` is `limit` bytes (0: none).
+    pub fn new(limit: usize) -> NativeMemory {
+        NativeMemory {
+            limit,
+            held: Default::default(),
+        }
+    }
+
+    /// Reserves `bytes` for an object about to be made, or fails as Lua does when out of
+    /// memory (`what` names the object in the message).
+    pub fn reserve(&self, lua: &mlua::Lua, bytes: usize, what: &str) -> mlua::Result<Reserved> {
+        let held = self.held.get().saturating_add(bytes);
+        if self.limit > 0 && lua.used_memory().saturating_add(held) > self.limit {
+            return Err(mlua::Error::runtime(format!("not enough memory ({what})")));
+        }
+        self.held.set(held);
+        Ok(Reserved {
+            bytes,
+            held: self.held.clone(),
+        })
+    }
+
+    /// Bytes held now by live objects.
+    pub fn held(&self) -> usize {
+        self.held.get()
+    }
+}
+
+/// Bytes reserved by one native object, given back when it is dropped.
+#[derive(Debug)]
+pub struct Reserved {
+    bytes: usize,
+    held: std::rc::Rc<Cell<usize>>,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.held.set(self.held.get().saturating_sub(self.bytes));
+    }
+}
+
+/// What a sandbox's state uses now: the Lua heap and its native objects' memory.
+pub fn memory_in_use(lua: &mlua::Lua) -> usize {
+    let native = lua.app_data_ref::<NativeMemory>().map_or(0, |m| m.held());
+    lua.used_memory().saturating_add(native)
 }

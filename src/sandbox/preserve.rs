@@ -4,13 +4,15 @@
 //! plugin's `_PRESERVATION_VERSION` changed.
 //!
 //! Saved: numbers, strings, booleans, circular buffers (rebuilt with `new`,
-//! `set_header` and `fromstring`) and tables of them (nested, shared and cyclic
-//! references kept). Skipped: functions, coroutines, other userdata, and the library and
-//! module tables `require` loaded (the plugin recreates those itself).
+//! `set_header` and `fromstring`), `hyperloglog` and `bloom_filter` objects (made if
+//! missing, then given their raw state with `fromstring`, as lua_sandbox wrote them) and
+//! tables of them (nested, shared and cyclic references kept). Skipped: functions,
+//! coroutines, other userdata, and the library and module tables `require` loaded (the
+//! plugin recreates those itself).
 
-use super::circular_buffer;
 use super::env::LOADED;
 use super::state::{error_text, Shared};
+use super::{bloom_filter, circular_buffer, hyperloglog};
 use crate::atomic_file::AtomicFile;
 use mlua::{Lua, Table, Value};
 use std::collections::HashMap;
@@ -123,7 +125,7 @@ pub fn serialize(lua: &Lua) -> mlua::Result<String> {
 
 struct Writer {
     out: String,
-    /// Tables and buffers already written, by address: later references reuse the
+    /// Tables and userdata already written, by address: later references reuse the
     /// first name.
     names: HashMap<*const std::ffi::c_void, String>,
     skip: Vec<*const std::ffi::c_void>,
@@ -138,7 +140,10 @@ impl Writer {
                 let _ = writeln!(self.out, "{target} = {name}");
                 return Ok(());
             }
-            if let Some(script) = circular_buffer::preservation_script(ud, target) {
+            let script = circular_buffer::preservation_script(ud, target)
+                .or_else(|| hyperloglog::preservation_script(ud, target))
+                .or_else(|| bloom_filter::preservation_script(ud, target));
+            if let Some(script) = script {
                 self.names.insert(pointer, target.to_owned());
                 self.out.push_str(&script);
             }
@@ -209,7 +214,7 @@ fn number(n: f64) -> String {
 }
 
 /// A Lua string literal for any bytes.
-fn quoted(bytes: &[u8]) -> String {
+pub(super) fn quoted(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 2);
     out.push('"');
     for &b in bytes {

@@ -277,7 +277,9 @@ impl Sandbox {
         unsafe { lua.exec_raw::<()>((), |l| raw = l) }.map_err(fail)?;
         if let Some(stats) = &stats {
             stats.sandbox.active.store(true, Ordering::Relaxed);
-            stats.sandbox.memory_used(lua.used_memory() as u64);
+            stats
+                .sandbox
+                .memory_used(super::limits::memory_in_use(&lua) as u64);
         }
         Ok(Sandbox {
             lua,
@@ -457,7 +459,7 @@ impl Sandbox {
     pub fn publish_stats(&self) {
         if let Some(stats) = &self.stats {
             let s = &stats.sandbox;
-            s.memory_used(self.lua.used_memory() as u64);
+            s.memory_used(super::limits::memory_in_use(&self.lua) as u64);
             s.max_instructions
                 .fetch_max(self.shared.instructions.max(), Ordering::Relaxed);
             s.max_output
