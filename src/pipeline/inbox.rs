@@ -49,6 +49,24 @@ impl Inbox {
         }
     }
 
+    /// Gives up the messages waiting in memory, for an output stopping without delivering
+    /// them: those whose source sends them again at the next start (a tailed file) have
+    /// their acknowledgements abandoned; returns how many others there were (lost). A disk
+    /// queue keeps its messages: 0.
+    pub fn give_up_waiting(&self) -> usize {
+        let Inbox::Memory(rx) = self else {
+            return 0;
+        };
+        let mut lost = 0;
+        while let Ok(pack) = rx.try_recv() {
+            match pack.hold_ack() {
+                Some(token) => token.abandon(),
+                None => lost += 1,
+            }
+        }
+        lost
+    }
+
     /// Messages waiting in memory (a disk queue reports its size in bytes elsewhere).
     pub fn waiting(&self) -> usize {
         match self {

@@ -363,7 +363,7 @@ impl AmqpOutput {
     fn give_up(&self, ctx: &OutputContext, window: VecDeque<Unconfirmed>) {
         let durable = ctx.queue.is_durable();
         let unconfirmed = window.len();
-        let mut lost = if durable { 0 } else { ctx.queue.waiting() };
+        let mut lost = ctx.queue.give_up_waiting();
         for message in window {
             match message.token {
                 Some(token) => token.abandon(),
