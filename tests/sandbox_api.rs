@@ -4,35 +4,13 @@
 
 mod common;
 
-use hekad::config::globals::Globals;
-use hekad::config::{Category, PluginSection};
 use hekad::message::{Field, Message, ScannedMessage, ValueType};
-use hekad::sandbox::{Kind, Outcome, Sandbox, SandboxSettings};
+use hekad::sandbox::{Kind, Outcome, Sandbox};
 use prost::Message as _;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Settings for `script` (written to `<dir>/script.lua`) with extra section keys.
-fn settings(dir: &Path, kind: Kind, script: &str, keys: &str) -> SandboxSettings {
-    std::fs::write(dir.join("script.lua"), script).expect("write script");
-    let table: toml::Table = format!("filename = \"script.lua\"\n{keys}")
-        .parse()
-        .expect("toml");
-    let section = PluginSection {
-        name: "test".into(),
-        type_name: "SandboxFilter".into(),
-        category: Category::Filter,
-        file: dir.join("hekad.toml"),
-        table,
-    };
-    let globals = Globals {
-        share_dir: dir.to_owned(),
-        base_dir: dir.join("base"),
-        hostname: "testhost".into(),
-        ..Globals::default()
-    };
-    SandboxSettings::from_section(&section, &[], &globals, kind, "test").expect("settings")
-}
+use common::sandbox::settings;
 
 fn sandbox(dir: &Path, kind: Kind, script: &str) -> Sandbox {
     sandbox_with(dir, kind, script, "")

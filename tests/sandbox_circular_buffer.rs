@@ -4,35 +4,15 @@
 
 mod common;
 
-use hekad::config::globals::Globals;
-use hekad::config::{Category, PluginSection};
 use hekad::message::{Message, ScannedMessage};
-use hekad::sandbox::{Kind, Outcome, Sandbox, SandboxSettings};
+use hekad::sandbox::{Kind, Outcome, Sandbox};
 use prost::Message as _;
 use std::path::Path;
 use std::sync::Arc;
 
 /// A filter running `script` (written to `<dir>/script.lua`) with extra section keys.
 fn filter(dir: &Path, script: &str, keys: &str) -> Sandbox {
-    std::fs::write(dir.join("script.lua"), script).expect("write script");
-    let table: toml::Table = format!("filename = \"script.lua\"\n{keys}")
-        .parse()
-        .expect("toml");
-    let section = PluginSection {
-        name: "test".into(),
-        type_name: "SandboxFilter".into(),
-        category: Category::Filter,
-        file: dir.join("hekad.toml"),
-        table,
-    };
-    let globals = Globals {
-        share_dir: dir.to_owned(),
-        base_dir: dir.join("base"),
-        hostname: "testhost".into(),
-        ..Globals::default()
-    };
-    let settings = SandboxSettings::from_section(&section, &[], &globals, Kind::Filter, "test")
-        .expect("settings");
+    let settings = common::sandbox::settings(dir, Kind::Filter, script, keys);
     Sandbox::new(Arc::new(settings), None, None).expect("sandbox")
 }
 

@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod model;
+pub mod sandbox;
 
 use std::path::PathBuf;
 
