@@ -114,6 +114,10 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
 }
 
+/// Times `resume` opens the oldest file again when rotations keep shifting the names
+/// under it.
+const RESUME_TRIES: usize = 10;
+
 struct Current {
     file_id: u64,
     path: PathBuf,
@@ -286,6 +290,7 @@ impl Follower {
                 None
             }
         };
+        let from_oldest = start.is_none();
         let (path, offset) = match start {
             Some(s) => s,
             None => match files.first() {
@@ -293,14 +298,37 @@ impl Follower {
                 None => return,
             },
         };
-        self.open(&path, offset, true);
+        if !self.open(&path, offset, true) || !from_oldest {
+            return;
+        }
+        // A rotation between listing the files and opening the oldest shifts the names:
+        // the path may by then name a newer file, and the oldest would be skipped whole
+        // (CI: 4,000 lines, the first file, in the rotation fault test). Listed again, the
+        // file opened must still be the oldest.
+        for _ in 0..RESUME_TRIES {
+            self.rescan();
+            let Some(oldest) = self.files.borrow().files.first().cloned() else {
+                return;
+            };
+            let oldest_now = std::fs::metadata(&oldest).ok().map(|m| identity(&m));
+            if oldest_now == self.current.as_ref().map(|c| c.identity) {
+                return;
+            }
+            if !self.open(&oldest, 0, true) {
+                return;
+            }
+        }
     }
 
     /// Makes `path` at `offset` the current file. `restart` empties the line buffer (a
     /// new stream position); otherwise the buffered partial line continues in this file.
     fn open(&mut self, path: &Path, offset: u64, restart: bool) -> bool {
         let opened = Reader::open(path).and_then(|mut reader| {
-            let meta = std::fs::metadata(path)?;
+            // The file opened, not the one the path names a moment later (a rotation).
+            let meta = match reader.plain() {
+                Some(file) => file.metadata()?,
+                None => std::fs::metadata(path)?,
+            };
             let reached = reader.seek_to(offset)?;
             Ok((reader, identity(&meta), reached))
         });
