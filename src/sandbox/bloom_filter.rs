@@ -250,20 +250,10 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::test_support::{eval, state_with};
 
     fn lua(limit: usize) -> Lua {
-        let lua = Lua::new();
-        api::prepare(&lua).expect("prepare");
-        lua.set_app_data(NativeMemory::new(limit));
-        let m = module(&lua).expect("module");
-        lua.globals().set("bloom_filter", m).expect("global");
-        lua
-    }
-
-    fn eval<T: mlua::FromLuaMulti>(lua: &Lua, code: &str) -> T {
-        lua.load(code)
-            .eval()
-            .unwrap_or_else(|e| panic!("{code}: {e}"))
+        state_with("bloom_filter", module, limit)
     }
 
     fn filter(items: f64, probability: f64) -> BloomFilter {

@@ -383,22 +383,10 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::test_support::{eval, state_with};
 
-    /// A state with the API wrapper and the module as the global `hyperloglog`, memory
-    /// counted against `limit` bytes (0: none).
     fn lua(limit: usize) -> Lua {
-        let lua = Lua::new();
-        api::prepare(&lua).expect("prepare");
-        lua.set_app_data(NativeMemory::new(limit));
-        let m = module(&lua).expect("module");
-        lua.globals().set("hyperloglog", m).expect("global");
-        lua
-    }
-
-    fn eval<T: mlua::FromLuaMulti>(lua: &Lua, code: &str) -> T {
-        lua.load(code)
-            .eval()
-            .unwrap_or_else(|e| panic!("{code}: {e}"))
+        state_with("hyperloglog", module, limit)
     }
 
     fn count_of(n: usize) -> u64 {

@@ -33,6 +33,8 @@ pub mod number;
 mod payload;
 mod preserve;
 mod state;
+#[cfg(test)]
+mod test_support;
 mod write;
 
 pub use config::{ConfigValue, Kind, SandboxSettings};
